@@ -1,0 +1,206 @@
+package ndjson
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"tranche.dev/tranche/core"
+)
+
+// head holds the only fields Parse decodes; encoding/json skips the rest.
+// References are kept raw because a few resources use the same element
+// names for other types; a type mismatch there must not fail the line.
+type head struct {
+	ResourceType string `json:"resourceType"`
+	ID           string `json:"id"`
+	Meta         struct {
+		LastUpdated string `json:"lastUpdated"`
+	} `json:"meta"`
+	Subject     json.RawMessage `json:"subject"`
+	Patient     json.RawMessage `json:"patient"`
+	Beneficiary json.RawMessage `json:"beneficiary"`
+}
+
+type deletedHead struct {
+	ResourceType string `json:"resourceType"`
+	ID           string `json:"id"`
+	Entry        []struct {
+		Request struct {
+			Method string `json:"method"`
+			URL    string `json:"url"`
+		} `json:"request"`
+	} `json:"entry"`
+}
+
+type outcomeHead struct {
+	ResourceType string `json:"resourceType"`
+	ID           string `json:"id"`
+	Issue        []struct {
+		Severity string `json:"severity"`
+	} `json:"issue"`
+}
+
+type reference struct {
+	Reference string `json:"reference"`
+}
+
+// Parse returns the Record for one line of a file of the given kind. Raw is
+// the line itself, not a copy and never re-serialised. wantType is the
+// manifest's type for the file; when it is "" (v4 deleted and outcome items
+// carry no type) deleted files must hold Bundles, error files
+// OperationOutcomes, and output files any type.
+//
+// A line that fails a check still yields a Record, with Problem saying why:
+// invalid JSON, no resourceType, a resourceType other than wantType, or (for
+// lines marked oversized by the caller) "line exceeds the limit".
+func Parse(line []byte, kind core.FileKind, wantType string) core.Record {
+	rec := core.Record{Raw: line}
+	if wantType == "" {
+		switch kind {
+		case core.KindDeleted:
+			wantType = "Bundle"
+		case core.KindError:
+			wantType = "OperationOutcome"
+		}
+	}
+	switch kind {
+	case core.KindDeleted:
+		var h deletedHead
+		if err := json.Unmarshal(line, &h); err != nil {
+			rec.Problem = problem(err, "not a deleted-resources Bundle: ")
+		}
+		rec.ResourceType, rec.ID = h.ResourceType, h.ID
+		for _, e := range h.Entry {
+			if strings.EqualFold(e.Request.Method, "DELETE") && e.Request.URL != "" {
+				rec.Deletes = append(rec.Deletes, deletedRef(e.Request.URL))
+			}
+		}
+	case core.KindError:
+		var h outcomeHead
+		if err := json.Unmarshal(line, &h); err != nil {
+			rec.Problem = problem(err, "not an OperationOutcome: ")
+		}
+		rec.ResourceType, rec.ID = h.ResourceType, h.ID
+		for _, is := range h.Issue {
+			if severityRank(is.Severity) > severityRank(rec.Severity) {
+				rec.Severity = is.Severity
+			}
+		}
+	default:
+		var h head
+		if err := json.Unmarshal(line, &h); err != nil {
+			// Syntax errors, or a top-level non-object: the fields that
+			// may vary in type are raw.
+			rec.Problem = problem(err, "not a JSON object: ")
+			return rec
+		}
+		rec.ResourceType, rec.ID, rec.LastUpdated = h.ResourceType, h.ID, h.Meta.LastUpdated
+		if h.ResourceType == "Patient" && h.ID != "" {
+			rec.Patient = "Patient/" + h.ID
+		} else {
+			for _, raw := range []json.RawMessage{h.Subject, h.Patient, h.Beneficiary} {
+				if p := patientRef(raw); p != "" {
+					rec.Patient = p
+					break
+				}
+			}
+		}
+	}
+	if rec.Problem != "" {
+		return rec
+	}
+	switch {
+	case rec.ResourceType == "":
+		rec.Problem = "no resourceType"
+	case wantType != "" && rec.ResourceType != wantType:
+		rec.Problem = fmt.Sprintf("resourceType %q in a file of type %q", rec.ResourceType, wantType)
+	}
+	return rec
+}
+
+// Oversized returns the Record for a line longer than max bytes: its first
+// bytes as Raw, and the problem.
+func Oversized(l Line, max int) core.Record {
+	if max <= 0 {
+		max = DefaultMaxLine
+	}
+	return core.Record{
+		Line:    l.Num,
+		Raw:     l.Raw,
+		Problem: fmt.Sprintf("line of %d bytes exceeds the %d byte limit (first %d bytes kept)", l.Size, max, len(l.Raw)),
+	}
+}
+
+// patientRef returns "Patient/x" when raw is a Reference to a Patient,
+// relative ("Patient/x") or absolute ("https://…/Patient/x"), else "".
+func patientRef(raw json.RawMessage) string {
+	if len(raw) == 0 || raw[0] != '{' {
+		return ""
+	}
+	var r reference
+	if json.Unmarshal(raw, &r) != nil {
+		return ""
+	}
+	ref := r.Reference
+	if i := strings.LastIndex(ref, "Patient/"); i >= 0 && (i == 0 || ref[i-1] == '/') {
+		id := ref[i+len("Patient/"):]
+		if j := strings.IndexAny(id, "/?#"); j >= 0 {
+			id = id[:j] // drop a "/_history/n" suffix
+		}
+		if id != "" {
+			return "Patient/" + id
+		}
+	}
+	return ""
+}
+
+// deletedRef reduces a DELETE request URL to "Type/id" when it is an
+// absolute URL or carries a query.
+func deletedRef(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	parts := strings.Split(strings.TrimRight(u, "/"), "/")
+	if n := len(parts); n >= 4 && parts[n-2] == "_history" {
+		parts = parts[:n-2]
+	}
+	if len(parts) >= 2 {
+		return parts[len(parts)-2] + "/" + parts[len(parts)-1]
+	}
+	return u
+}
+
+// severityRank orders OperationOutcome severities; unknown is lowest.
+func severityRank(s string) int {
+	switch s {
+	case "fatal":
+		return 4
+	case "error":
+		return 3
+	case "warning":
+		return 2
+	case "information":
+		return 1
+	}
+	return 0
+}
+
+// problem describes a decoding error. json.Unmarshal checks the whole line
+// before decoding, so a syntax error leaves nothing half-filled.
+func problem(err error, prefix string) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return "invalid JSON"
+	}
+	return prefix + shortError(err)
+}
+
+func shortError(err error) string {
+	s := err.Error()
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}

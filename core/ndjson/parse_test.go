@@ -1,0 +1,130 @@
+package ndjson_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/ndjson"
+)
+
+var parseTests = []struct {
+	name string
+	line string
+	kind core.FileKind
+	typ  string
+	want core.Record
+}{
+	{"Patient", `{"resourceType":"Patient","id":"p1","meta":{"lastUpdated":"2024-01-02T03:04:05Z"}}`, core.KindOutput, "Patient",
+		core.Record{ResourceType: "Patient", ID: "p1", LastUpdated: "2024-01-02T03:04:05Z", Patient: "Patient/p1"}},
+	{"Subject", `{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/p2"},"valueQuantity":{"value":1.50}}`, core.KindOutput, "Observation",
+		core.Record{ResourceType: "Observation", ID: "o1", Patient: "Patient/p2"}},
+	{"AbsolutePatientReference", `{"resourceType":"Claim","id":"c","patient":{"reference":"https://ehr.example/fhir/Patient/p3/_history/2"}}`, core.KindOutput, "Claim",
+		core.Record{ResourceType: "Claim", ID: "c", Patient: "Patient/p3"}},
+	{"Beneficiary", `{"resourceType":"Coverage","id":"cv","beneficiary":{"reference":"Patient/p4"}}`, core.KindOutput, "",
+		core.Record{ResourceType: "Coverage", ID: "cv", Patient: "Patient/p4"}},
+	{"SubjectNotAPatient", `{"resourceType":"Observation","id":"o2","subject":{"reference":"Group/g"}}`, core.KindOutput, "Observation",
+		core.Record{ResourceType: "Observation", ID: "o2"}},
+	{"OddlyTypedSubject", `{"resourceType":"Observation","id":"o3","subject":"Patient/p"}`, core.KindOutput, "Observation",
+		core.Record{ResourceType: "Observation", ID: "o3"}},
+	{"NotPatientPrefix", `{"resourceType":"Observation","id":"o4","subject":{"reference":"RelatedPatient/x"}}`, core.KindOutput, "Observation",
+		core.Record{ResourceType: "Observation", ID: "o4"}},
+	{"InvalidJSON", `{"resourceType":"Patient",`, core.KindOutput, "Patient", core.Record{Problem: "invalid JSON"}},
+	{"NotAnObject", `[1,2]`, core.KindOutput, "Patient", core.Record{Problem: "not a JSON object: json: cannot unmarshal array into Go value of type ndjson.head"}},
+	{"NoResourceType", `{"id":"x"}`, core.KindOutput, "Patient", core.Record{ID: "x", Problem: "no resourceType"}},
+	{"WrongType", `{"resourceType":"Encounter","id":"e"}`, core.KindOutput, "Patient",
+		core.Record{ResourceType: "Encounter", ID: "e", Problem: `resourceType "Encounter" in a file of type "Patient"`}},
+	{"Deleted", `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"DELETE","url":"Patient/1"}},{"request":{"method":"delete","url":"https://x/fhir/Observation/2/_history/3"}},{"request":{"method":"PUT","url":"Patient/9"}}]}`, core.KindDeleted, "",
+		core.Record{ResourceType: "Bundle", Deletes: []string{"Patient/1", "Observation/2"}}},
+	{"DeletedNotBundle", `{"resourceType":"Patient","id":"1"}`, core.KindDeleted, "",
+		core.Record{ResourceType: "Patient", ID: "1", Problem: `resourceType "Patient" in a file of type "Bundle"`}},
+	{"Outcome", `{"resourceType":"OperationOutcome","id":"oo","issue":[{"severity":"warning"},{"severity":"fatal"},{"severity":"error"}]}`, core.KindError, "OperationOutcome",
+		core.Record{ResourceType: "OperationOutcome", ID: "oo", Severity: "fatal"}},
+	{"OutcomeInformation", `{"resourceType":"OperationOutcome","issue":[{"severity":"information"}]}`, core.KindError, "",
+		core.Record{ResourceType: "OperationOutcome", Severity: "information"}},
+}
+
+func TestParse(t *testing.T) {
+	for _, tt := range parseTests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ndjson.Parse([]byte(tt.line), tt.kind, tt.typ)
+			if string(got.Raw) != tt.line {
+				t.Errorf("Raw = %q, want the line unchanged %q", got.Raw, tt.line)
+			}
+			got.Raw = nil
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Parse(%s) (-want +got):\n%s", tt.line, diff)
+			}
+		})
+	}
+}
+
+func TestOversized(t *testing.T) {
+	got := ndjson.Oversized(ndjson.Line{Num: 3, Raw: []byte("{\"a"), Size: 99}, 10)
+	want := core.Record{Line: 3, Raw: []byte("{\"a"), Problem: "line of 99 bytes exceeds the 10 byte limit (first 3 bytes kept)"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Oversized (-want +got):\n%s", diff)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, tt := range parseTests {
+		f.Add([]byte(tt.line), string(tt.kind), tt.typ)
+	}
+	f.Fuzz(func(t *testing.T, line []byte, kind, typ string) {
+		in := bytes.Clone(line)
+		rec := ndjson.Parse(line, core.FileKind(kind), typ)
+		if !bytes.Equal(rec.Raw, in) || !bytes.Equal(line, in) {
+			t.Fatalf("Parse changed the line: %q -> %q", in, rec.Raw)
+		}
+		if rec.Problem == "" && rec.ResourceType == "" {
+			t.Fatalf("Parse(%q) passed a line without resourceType", in)
+		}
+	})
+}
+
+// sampleFile builds n Observation lines of realistic size.
+func sampleFile(n int) []byte {
+	var b bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&b, `{"resourceType":"Observation","id":"obs-%d","meta":{"lastUpdated":"2024-05-01T10:00:00.000Z"},"status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs","display":"Vital signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}],"text":"Heart rate"},"subject":{"reference":"Patient/pat-%d"},"encounter":{"reference":"Encounter/enc-%d"},"effectiveDateTime":"2024-04-30T09:12:00Z","issued":"2024-04-30T09:12:00.000Z","valueQuantity":{"value":72.50,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`+"\n", i, i%1000, i)
+	}
+	return b.Bytes()
+}
+
+func BenchmarkParse(b *testing.B) {
+	data := sampleFile(10000)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := ndjson.NewReader(bytes.NewReader(data))
+		for {
+			l, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if rec := ndjson.Parse(l.Raw, core.KindOutput, "Observation"); rec.Problem != "" {
+				b.Fatal(rec.Problem)
+			}
+		}
+	}
+}
+
+func BenchmarkReader(b *testing.B) {
+	data := sampleFile(10000)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		r := ndjson.NewReader(bytes.NewReader(data))
+		for {
+			if _, err := r.Next(); err == io.EOF {
+				break
+			}
+		}
+	}
+}
