@@ -360,6 +360,28 @@ func TestPopulation_Groups(t *testing.T) {
 			}
 		}
 	}
+	// Over-65 members are over 65 at End; the others are not.
+	cutoff := p.Config().End.AddDate(-65, 0, 0).Format("2006-01-02")
+	old := map[string]bool{}
+	for _, id := range groups[1].Members {
+		old[id] = true
+	}
+	for _, r := range collect(t, p, p.NumPatients()) {
+		if r.Type != "Patient" {
+			continue
+		}
+		var pt struct{ BirthDate string }
+		if err := json.Unmarshal(r.JSON, &pt); err != nil {
+			t.Fatal(err)
+		}
+		// Ages are whole years of 365.25 days: allow a day either side.
+		if near := pt.BirthDate[:7] == cutoff[:7]; !near && old[r.ID] != (pt.BirthDate < cutoff) {
+			t.Errorf("Patient/%s born %s: in over-65 = %v, cutoff %s", r.ID, pt.BirthDate, old[r.ID], cutoff)
+		}
+	}
+	if groups[1].ID != "over-65" || len(old) == 0 {
+		t.Errorf("Groups()[1] = %s with %d members, want over-65 with some", groups[1].ID, len(old))
+	}
 	for _, want := range []int{0, 5} {
 		if !sizes[want] {
 			t.Errorf("no group with %d members", want)
@@ -485,7 +507,9 @@ func TestPopulation_DocumentReference(t *testing.T) {
 		}
 		docs++
 		var d struct {
-			Content []struct{ Attachment struct{ ContentType, Data string } }
+			Content []struct {
+				Attachment struct{ ContentType, Data string }
+			}
 		}
 		if err := json.Unmarshal(r.JSON, &d); err != nil {
 			t.Fatal(err)
