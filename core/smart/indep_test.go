@@ -134,7 +134,6 @@ func checkAssertion(tb testing.TB, tok string, jwks []byte, clientID, tokenURL s
 	return c
 }
 
-
 const cryptoSHA256 = crypto.SHA256
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
