@@ -1,0 +1,281 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+
+	"tranche.dev/tranche/core"
+)
+
+// maxLogLines bounds each live export's event log.
+const maxLogLines = 2000
+
+// refreshEvery throttles reloads of a live export from the catalogue;
+// events arriving in between only mark it stale.
+const refreshEvery = 300 * time.Millisecond
+
+// liveExport is an export running in this window.
+type liveExport struct {
+	cancel context.CancelFunc
+
+	mu          sync.Mutex
+	id          int64
+	log         []string
+	nextPoll    time.Time
+	lastRefresh time.Time
+	firstSeen   map[string]time.Time // file URL → when it started downloading
+}
+
+func (le *liveExport) lines() []string {
+	le.mu.Lock()
+	defer le.mu.Unlock()
+	return append([]string(nil), le.log...)
+}
+
+func (le *liveExport) nextPollAt() time.Time {
+	le.mu.Lock()
+	defer le.mu.Unlock()
+	return le.nextPoll
+}
+
+// liveSet holds the exports running in this window by id.
+type liveSet struct {
+	mu   sync.Mutex
+	byID map[int64]*liveExport
+}
+
+func newLiveSet() *liveSet { return &liveSet{byID: map[int64]*liveExport{}} }
+
+func (l *liveSet) get(id int64) *liveExport {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.byID[id]
+}
+
+func (l *liveSet) put(id int64, le *liveExport) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.byID[id] = le
+}
+
+func (l *liveSet) remove(id int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.byID, id)
+}
+
+// start kicks off a new export and shows it.
+func (s *exportsScreen) start(reg *core.Registration, req core.ExportRequest) {
+	s.mu.Lock()
+	s.selected = -1
+	s.detail, s.files = nil, nil
+	s.title.SetText("Starting an export from " + reg.Name + "…")
+	s.logLines = nil
+	s.logList.Refresh()
+	s.updateButtons()
+	s.mu.Unlock()
+	s.run(0, func(ctx context.Context, onEvent func(core.Event)) (*core.Export, error) {
+		return s.u.deps.Exports.Start(ctx, reg, req, onEvent)
+	})
+}
+
+// run runs one export (new, resumed or retried) off the UI goroutine.
+func (s *exportsScreen) run(id int64, f func(context.Context, func(core.Event)) (*core.Export, error)) {
+	ctx, cancel := context.WithCancel(s.u.ctx)
+	le := &liveExport{cancel: cancel, id: id, firstSeen: map[string]time.Time{}}
+	if id != 0 {
+		s.live.put(id, le)
+		s.mu.Lock()
+		s.updateButtons()
+		s.mu.Unlock()
+	}
+	s.u.runAsync(func() {
+		e, err := f(ctx, func(ev core.Event) { s.onEvent(le, ev) })
+		cancel()
+		fyne.Do(func() { s.finished(le, e, err) })
+	})
+}
+
+// onEvent records one engine event; it runs on the engine's goroutines.
+func (s *exportsScreen) onEvent(le *liveExport, ev core.Event) {
+	le.mu.Lock()
+	if le.id == 0 && ev.ExportID != 0 {
+		le.id = ev.ExportID
+		s.live.put(le.id, le)
+	}
+	le.log = append(le.log, formatEvent(ev))
+	if len(le.log) > maxLogLines {
+		le.log = le.log[len(le.log)-maxLogLines:]
+	}
+	if d, ok := detailDuration(ev.Detail, "retryAfter", "retry_after", "retryAfterMs", "delay", "wait"); ok {
+		le.nextPoll = ev.Time.Add(d)
+	}
+	if ev.Kind == core.EventDownloadRequest {
+		if u, ok := ev.Detail["fileUrl"].(string); ok {
+			le.firstSeen[u] = ev.Time
+		}
+	}
+	id := le.id
+	now := s.u.now()
+	due := now.Sub(le.lastRefresh) >= refreshEvery || importantEvent(ev.Kind)
+	if due {
+		le.lastRefresh = now
+	}
+	le.mu.Unlock()
+	if id != 0 && due {
+		s.loadNow(id)
+	}
+}
+
+func importantEvent(kind string) bool {
+	switch kind {
+	case core.EventKickoff, core.EventManifestComplete, core.EventStatusComplete, core.EventStatusError,
+		core.EventDownloadComplete, core.EventDownloadError, core.EventExportComplete:
+		return true
+	}
+	return false
+}
+
+// finished runs on the UI goroutine when an export stops.
+func (s *exportsScreen) finished(le *liveExport, e *core.Export, err error) {
+	le.mu.Lock()
+	id := le.id
+	if id == 0 && e != nil {
+		id = e.ID
+	}
+	le.mu.Unlock()
+	s.live.remove(id)
+	if id == 0 {
+		s.mu.Lock()
+		if s.selected == -1 {
+			s.selected = 0
+			s.showDetail(nil, nil)
+		}
+		s.mu.Unlock()
+	} else {
+		s.u.runAsync(func() { s.loadNow(id) })
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return
+	case err != nil:
+		s.u.notify("Export failed", fmt.Sprintf("Export #%d stopped: %v", id, err))
+		s.u.showError("The export stopped before it finished.", err)
+	case e != nil && e.State == core.StateComplete:
+		s.u.notify("Export complete", fmt.Sprintf("Export #%d is in the catalogue.", id))
+		s.u.catalog.invalidate()
+	case e != nil:
+		s.u.notify("Export ended", fmt.Sprintf("Export #%d ended: %s. %s", id, e.State, e.Error))
+	}
+}
+
+func (s *exportsScreen) cancel() {
+	id := s.selected
+	if id == -1 {
+		// Still kicking off: stop whatever runs without an id yet.
+		s.live.mu.Lock()
+		for _, le := range s.live.byID {
+			le.cancel()
+		}
+		s.live.mu.Unlock()
+		return
+	}
+	if le := s.live.get(id); le != nil {
+		le.cancel()
+	}
+	if id <= 0 {
+		return
+	}
+	s.u.background("Could not cancel the export on the server.", func(ctx context.Context) error {
+		return s.u.deps.Exports.Cancel(ctx, id)
+	}, func() { s.load(id) })
+}
+
+func (s *exportsScreen) resume() {
+	id := s.selected
+	if id <= 0 {
+		return
+	}
+	s.run(id, func(ctx context.Context, onEvent func(core.Event)) (*core.Export, error) {
+		return s.u.deps.Exports.Resume(ctx, id, onEvent)
+	})
+}
+
+func (s *exportsScreen) retry() {
+	id := s.selected
+	if id <= 0 {
+		return
+	}
+	s.run(id, func(ctx context.Context, onEvent func(core.Event)) (*core.Export, error) {
+		return s.u.deps.Exports.RetryFailed(ctx, id, onEvent)
+	})
+}
+
+func (s *exportsScreen) release() {
+	id := s.selected
+	if id <= 0 {
+		return
+	}
+	s.u.background("Could not release the export on the server.", func(ctx context.Context) error {
+		return s.u.deps.Exports.Release(ctx, id)
+	}, func() { s.load(id) })
+}
+
+// formatEvent is one event log line: time, kind and its details.
+func formatEvent(ev core.Event) string {
+	keys := make([]string, 0, len(ev.Detail))
+	for k := range ev.Detail {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(ev.Time.Local().Format("15:04:05"))
+	b.WriteString("  ")
+	b.WriteString(strings.ReplaceAll(ev.Kind, "_", " "))
+	for _, k := range keys {
+		v := fmt.Sprint(ev.Detail[k])
+		if len(v) > 120 {
+			v = v[:117] + "…"
+		}
+		fmt.Fprintf(&b, "  %s=%s", k, v)
+	}
+	return b.String()
+}
+
+// detailDuration reads the first of keys from an event detail as a
+// duration: a time.Duration, or a number of seconds (milliseconds for keys
+// ending in "Ms").
+func detailDuration(d map[string]any, keys ...string) (time.Duration, bool) {
+	for _, k := range keys {
+		v, ok := d[k]
+		if !ok {
+			continue
+		}
+		unit := time.Second
+		if strings.HasSuffix(k, "Ms") {
+			unit = time.Millisecond
+		}
+		switch v := v.(type) {
+		case time.Duration:
+			return v, true
+		case int:
+			return time.Duration(v) * unit, true
+		case int64:
+			return time.Duration(v) * unit, true
+		case float64:
+			return time.Duration(v * float64(unit)), true
+		case string:
+			if d, err := time.ParseDuration(v); err == nil {
+				return d, true
+			}
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,336 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"tranche.dev/tranche/core"
+)
+
+// Level choices as the screen shows them.
+const (
+	levelSystemText  = "Whole server (system)"
+	levelPatientText = "All patients"
+	levelGroupText   = "A Group"
+)
+
+type newExportScreen struct {
+	u       *UI
+	content fyne.CanvasObject
+
+	regs      []*core.Registration
+	discovery map[string]*Discovery // by FHIR base URL
+
+	registration *widget.Select
+	level        *widget.RadioGroup
+	group        *widget.SelectEntry
+	groupsBtn    *widget.Button
+	types        *widget.CheckGroup
+	typesNote    *widget.Label
+	since        *widget.Entry
+	sinceLast    *widget.Check
+	until        *widget.Entry
+	elements     *widget.Entry
+	filters      *fyne.Container
+	filterRows   []*widget.Entry
+	patients     *widget.Entry
+	outputFormat *widget.Entry
+	associated   *widget.Entry
+	organizeBy   *widget.Entry
+	partial      *widget.Check
+	lenient      *widget.Check
+	post         *widget.Check
+	problems     *widget.Label
+	startBtn     *widget.Button
+}
+
+// commonTypes are offered until the server's CapabilityStatement is known.
+var commonTypes = []string{
+	"AllergyIntolerance", "Condition", "DiagnosticReport", "DocumentReference", "Encounter",
+	"Group", "Immunization", "Location", "MedicationRequest", "Observation", "Organization",
+	"Patient", "Practitioner", "PractitionerRole", "Procedure", "Provenance",
+}
+
+func newNewExportScreen(u *UI) *newExportScreen {
+	s := &newExportScreen{u: u, discovery: map[string]*Discovery{}}
+	s.registration = widget.NewSelect(nil, func(string) { s.onRegistration() })
+	s.registration.PlaceHolder = "(add one under Registrations)"
+	s.level = widget.NewRadioGroup([]string{levelSystemText, levelPatientText, levelGroupText}, func(string) { s.onLevel() })
+	s.level.Horizontal = true
+	s.level.Required = true
+	s.group = widget.NewSelectEntry(nil)
+	s.group.SetPlaceHolder("Group id, or load the server's Groups")
+	s.groupsBtn = widget.NewButtonWithIcon("Load Groups", theme.ViewRefreshIcon(), s.loadGroups)
+	s.types = widget.NewCheckGroup(commonTypes, nil)
+	s.types.Horizontal = true
+	s.typesNote = widget.NewLabel("None ticked: every type the server has. (Common types shown until the server's list is known.)")
+	s.typesNote.Wrapping = fyne.TextWrapWord
+	all := widget.NewButton("All", func() { s.types.SetSelected(s.types.Options) })
+	none := widget.NewButton("None", func() { s.types.SetSelected(nil) })
+	s.since = widget.NewEntry()
+	s.since.SetPlaceHolder("2024-01-31 or 2024-01-31T12:00:00Z")
+	s.sinceLast = widget.NewCheck("Since the last export from this registration", func(on bool) { setEnabled(s.since, !on) })
+	s.until = widget.NewEntry()
+	s.until.SetPlaceHolder("optional")
+	s.elements = widget.NewEntry()
+	s.elements.SetPlaceHolder("e.g. id, status, Observation.code")
+	s.filters = container.NewVBox()
+	addFilter := widget.NewButtonWithIcon("Add filter", theme.ContentAddIcon(), func() { s.addFilter("") })
+	s.patients = widget.NewMultiLineEntry()
+	s.patients.SetPlaceHolder("Patient/123, one a line (optional)")
+	s.patients.SetMinRowsVisible(2)
+	s.outputFormat = widget.NewEntry()
+	s.outputFormat.SetPlaceHolder("application/fhir+ndjson")
+	s.associated = widget.NewEntry()
+	s.associated.SetPlaceHolder("e.g. LatestProvenanceResources")
+	s.organizeBy = widget.NewEntry()
+	s.organizeBy.SetPlaceHolder("e.g. Patient")
+	s.partial = widget.NewCheck("Accept partial manifests (allowPartialManifests)", nil)
+	s.lenient = widget.NewCheck("Lenient: skip parameters the server does not support", nil)
+	s.post = widget.NewCheck("Kick off with POST", nil)
+	s.problems = widget.NewLabel("")
+	s.problems.Wrapping = fyne.TextWrapWord
+	s.problems.Importance = widget.DangerImportance
+	s.startBtn = widget.NewButtonWithIcon("Start export", theme.MediaPlayIcon(), s.start)
+	s.startBtn.Importance = widget.HighImportance
+
+	form := widget.NewForm(
+		widget.NewFormItem("Registration", s.registration),
+		&widget.FormItem{Text: "Level", Widget: s.level,
+			HintText: "System: everything on the server. All patients: every patient's compartment. Group: one cohort."},
+		&widget.FormItem{Text: "Group", Widget: container.NewBorder(nil, nil, nil, s.groupsBtn, s.group)},
+		&widget.FormItem{Text: "Resource types", Widget: container.NewVBox(s.types, container.NewHBox(all, none), s.typesNote)},
+		&widget.FormItem{Text: "Since (_since)", Widget: container.NewVBox(dateField(s.since, u), s.sinceLast),
+			HintText: "Only resources changed after this. Dates are midnight UTC."},
+		&widget.FormItem{Text: "Until (_until)", Widget: dateField(s.until, u),
+			HintText: "Only resources changed before this."},
+		&widget.FormItem{Text: "Elements", Widget: s.elements,
+			HintText: "_elements: only these elements (plus the mandatory ones); comma separated."},
+		&widget.FormItem{Text: "Filters", Widget: container.NewVBox(s.filters, addFilter),
+			HintText: "_typeFilter: one search per row, e.g. Observation?category=laboratory."},
+		&widget.FormItem{Text: "Patients", Widget: s.patients,
+			HintText: "Only these patients (sent with POST). All-patients and Group exports only."},
+	)
+	advanced := widget.NewAccordion(widget.NewAccordionItem("Advanced options", widget.NewForm(
+		&widget.FormItem{Text: "Output format", Widget: s.outputFormat, HintText: "_outputFormat; NDJSON is the only format every server supports."},
+		&widget.FormItem{Text: "Associated data", Widget: s.associated, HintText: "includeAssociatedData, comma separated."},
+		&widget.FormItem{Text: "Organize output by", Widget: s.organizeBy, HintText: "organizeOutputBy: group files by this type (Bulk Data v3)."},
+		&widget.FormItem{Widget: s.partial, HintText: "Let the server hand out files before the whole export is done."},
+		&widget.FormItem{Widget: s.lenient, HintText: "Prefer: handling=lenient. Without it, an unsupported parameter fails the kick-off."},
+		&widget.FormItem{Widget: s.post, HintText: "POST with a Parameters body instead of GET; needed for long requests."},
+	)))
+	s.content = container.NewVScroll(container.NewPadded(container.NewVBox(
+		widget.NewLabelWithStyle("New export", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		form, advanced, s.problems,
+		container.NewHBox(s.startBtn, widget.NewLabel("Ctrl+E starts the export from any tab.")),
+	)))
+	s.level.SetSelected(levelPatientText)
+	return s
+}
+
+// dateField is an entry with a calendar button that fills in a date.
+func dateField(e *widget.Entry, u *UI) fyne.CanvasObject {
+	var btn *widget.Button
+	btn = widget.NewButtonWithIcon("", theme.CalendarIcon(), func() {
+		var pop *widget.PopUp
+		start := u.now()
+		if t, _, err := parseInstant(e.Text); err == nil {
+			start = t
+		}
+		cal := widget.NewCalendar(start, func(t time.Time) {
+			e.SetText(t.Format(time.DateOnly))
+			pop.Hide()
+		})
+		pop = widget.NewPopUp(cal, u.Window.Canvas())
+		pop.ShowAtRelativePosition(fyne.NewPos(0, btn.Size().Height), btn)
+	})
+	return container.NewBorder(nil, nil, nil, btn, e)
+}
+
+func (s *newExportScreen) addFilter(text string) {
+	e := widget.NewEntry()
+	e.SetPlaceHolder("Type?search, e.g. Observation?category=laboratory")
+	e.SetText(text)
+	s.filterRows = append(s.filterRows, e)
+	var row *fyne.Container
+	remove := widget.NewButtonWithIcon("", theme.ContentRemoveIcon(), func() {
+		s.filters.Remove(row)
+		for i, r := range s.filterRows {
+			if r == e {
+				s.filterRows = append(s.filterRows[:i], s.filterRows[i+1:]...)
+				break
+			}
+		}
+	})
+	row = container.NewBorder(nil, nil, nil, remove, e)
+	s.filters.Add(row)
+}
+
+// setRegistrations offers the registrations, keeping the current choice.
+func (s *newExportScreen) setRegistrations(regs []*core.Registration) {
+	s.regs = regs
+	names := make([]string, len(regs))
+	for i, r := range regs {
+		names[i] = r.Name
+	}
+	cur := s.registration.Selected
+	s.registration.SetOptions(names)
+	if cur == "" && len(names) > 0 {
+		s.registration.SetSelected(names[0])
+	}
+}
+
+func (s *newExportScreen) selectedRegistration() *core.Registration {
+	for _, r := range s.regs {
+		if r.Name == s.registration.Selected {
+			return r
+		}
+	}
+	return nil
+}
+
+// setDiscovery remembers what a server supports and offers its types.
+func (s *newExportScreen) setDiscovery(baseURL string, d *Discovery) {
+	s.discovery[baseURL] = d
+	if r := s.selectedRegistration(); r != nil && r.FHIRBaseURL == baseURL {
+		s.showTypes(d)
+	}
+}
+
+func (s *newExportScreen) showTypes(d *Discovery) {
+	if d == nil || len(d.Types) == 0 {
+		return
+	}
+	keep := s.types.Selected
+	s.types.Options = d.Types
+	s.types.SetSelected(intersect(keep, d.Types))
+	s.typesNote.SetText("None ticked: every type the server has.")
+	s.types.Refresh()
+}
+
+func intersect(a, b []string) []string {
+	var out []string
+	for _, v := range a {
+		for _, w := range b {
+			if v == w {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// refresh runs when the tab is shown.
+func (s *newExportScreen) refresh() { s.onRegistration() }
+
+func (s *newExportScreen) onRegistration() {
+	r := s.selectedRegistration()
+	if r == nil {
+		return
+	}
+	if d, ok := s.discovery[r.FHIRBaseURL]; ok {
+		s.showTypes(d)
+		return
+	}
+	base := r.FHIRBaseURL
+	var d *Discovery
+	// Discovery failing here is not worth a dialog: the common types stay.
+	s.u.runAsync(func() {
+		got, err := s.u.deps.Servers.Discover(s.u.ctx, base)
+		if err != nil {
+			s.u.logger.Info("discovery for the new export form", "url", base, "err", err)
+			return
+		}
+		d = got
+		fyne.Do(func() { s.setDiscovery(base, d) })
+	})
+}
+
+func (s *newExportScreen) onLevel() {
+	setEnabled(s.group, s.level.Selected == levelGroupText)
+	setEnabled(s.groupsBtn, s.level.Selected == levelGroupText)
+}
+
+// loadGroups fills the Group picker from the server (GET [base]/Group).
+func (s *newExportScreen) loadGroups() {
+	r := s.selectedRegistration()
+	if r == nil {
+		s.problems.SetText("Pick a registration first.")
+		return
+	}
+	var groups []Group
+	s.u.background("Could not load the server's Groups.", func(ctx context.Context) (err error) {
+		groups, err = s.u.deps.Servers.Groups(ctx, r)
+		return err
+	}, func() {
+		opts := make([]string, len(groups))
+		for i, g := range groups {
+			opts[i] = groupChoice(g)
+		}
+		s.group.SetOptions(opts)
+		if len(opts) > 0 && s.group.Text == "" {
+			s.group.SetText(opts[0])
+		}
+		if len(opts) == 0 {
+			s.problems.SetText("The server has no Groups.")
+		}
+	})
+}
+
+// form reads the widgets.
+func (s *newExportScreen) form() exportForm {
+	f := exportForm{
+		GroupID:       s.group.Text,
+		Types:         s.types.Selected,
+		Since:         s.since.Text,
+		SinceLast:     s.sinceLast.Checked,
+		Until:         s.until.Text,
+		Elements:      s.elements.Text,
+		Patients:      s.patients.Text,
+		OutputFormat:  s.outputFormat.Text,
+		Associated:    s.associated.Text,
+		OrganizeBy:    s.organizeBy.Text,
+		Partial:       s.partial.Checked,
+		Lenient:       s.lenient.Checked,
+		POST:          s.post.Checked,
+		Now:           s.u.now(),
+		HasRegistered: s.selectedRegistration() != nil,
+	}
+	switch s.level.Selected {
+	case levelSystemText:
+		f.Level = core.LevelSystem
+	case levelPatientText:
+		f.Level = core.LevelPatient
+	case levelGroupText:
+		f.Level = core.LevelGroup
+	}
+	for _, e := range s.filterRows {
+		f.TypeFilters = append(f.TypeFilters, e.Text)
+	}
+	if r := s.selectedRegistration(); r != nil {
+		if d := s.discovery[r.FHIRBaseURL]; d != nil && len(d.Types) > 0 {
+			f.KnownTypes = d.Types
+		}
+	}
+	return f
+}
+
+// start checks the form and, when it is right, starts the export and
+// shows it under Exports.
+func (s *newExportScreen) start() {
+	req, problems := s.form().request()
+	if len(problems) > 0 {
+		s.problems.SetText("Please fix before starting:\n• " + strings.Join(problems, "\n• "))
+		return
+	}
+	s.problems.SetText("")
+	reg := s.selectedRegistration()
+	s.u.SelectTab(TabExports)
+	s.u.exports.start(reg, req)
+}

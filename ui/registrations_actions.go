@@ -1,0 +1,163 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"fyne.io/fyne/v2/dialog"
+
+	"tranche.dev/tranche/core"
+)
+
+// save creates or updates the registration in the form.
+func (s *registrationsScreen) save() {
+	r, problem := s.form()
+	if problem != "" {
+		s.results.SetText(problem)
+		return
+	}
+	s.store(r, "Saved.")
+}
+
+func (s *registrationsScreen) store(r *core.Registration, done string) {
+	creating := r.ID == 0
+	s.u.background("Could not save the registration.", func(ctx context.Context) error {
+		if creating {
+			return s.u.deps.Registrations.CreateRegistration(ctx, r)
+		}
+		return s.u.deps.Registrations.UpdateRegistration(ctx, r)
+	}, func() {
+		c := *r
+		s.selected = &c
+		s.title.SetText(r.Name)
+		s.results.SetText(done)
+		s.updateButtons()
+		s.reloadSelecting(r.ID)
+	})
+}
+
+// reloadSelecting reloads the list and selects the registration with id.
+func (s *registrationsScreen) reloadSelecting(id int64) {
+	var regs []*core.Registration
+	s.u.background("Could not read the registrations.", func(ctx context.Context) (err error) {
+		regs, err = s.u.deps.Registrations.FindRegistrations(ctx)
+		return err
+	}, func() {
+		sortRegistrations(regs)
+		s.regs = regs
+		s.list.Refresh()
+		s.u.newExport.setRegistrations(regs)
+		for i, r := range regs {
+			if r.ID == id {
+				// Select without re-filling the form: it already shows r.
+				onSel := s.list.OnSelected
+				s.list.OnSelected = nil
+				s.list.Select(i)
+				s.list.OnSelected = onSel
+			}
+		}
+	})
+}
+
+func (s *registrationsScreen) confirmDelete() {
+	if s.selected == nil {
+		return
+	}
+	r := s.selected
+	dialog.ShowConfirm("Delete registration",
+		fmt.Sprintf("Delete %q and its private key? Exports already in the catalogue stay.", r.Name),
+		func(ok bool) {
+			if ok {
+				s.delete(r.ID)
+			}
+		}, s.u.Window)
+}
+
+func (s *registrationsScreen) delete(id int64) {
+	s.u.background("Could not delete the registration.", func(ctx context.Context) error {
+		return s.u.deps.Registrations.DeleteRegistration(ctx, id)
+	}, func() {
+		s.add()
+		s.results.SetText("Deleted.")
+		s.reload()
+	})
+}
+
+// register registers the key with the server (RFC 7591), stores the client
+// id it returns and saves the registration.
+func (s *registrationsScreen) register() {
+	r, problem := s.form()
+	if problem != "" {
+		s.results.SetText(problem)
+		return
+	}
+	if s.key == nil {
+		s.results.SetText("Generate or import a key first.")
+		return
+	}
+	disc := s.disc
+	s.results.SetText("Registering with the server…")
+	var clientID string
+	s.u.background("The server did not accept the registration.", func(ctx context.Context) error {
+		if disc == nil {
+			d, err := s.u.deps.Servers.Discover(ctx, r.FHIRBaseURL)
+			if err != nil {
+				return err
+			}
+			disc = d
+		}
+		if disc.RegistrationURL == "" {
+			return fmt.Errorf("%s offers no dynamic registration endpoint", r.FHIRBaseURL)
+		}
+		if r.TokenURL == "" {
+			r.TokenURL = disc.TokenURL
+		}
+		id, err := s.u.deps.Servers.Register(ctx, r, disc.RegistrationURL)
+		clientID = id
+		return err
+	}, func() {
+		s.disc = disc
+		r.ClientID = clientID
+		s.clientID.SetText(clientID)
+		s.tokenURL.SetText(r.TokenURL)
+		s.store(r, "Registered: the server issued client id "+clientID+". Saved.")
+	})
+}
+
+// test runs "Test connection" and lists each step's result.
+func (s *registrationsScreen) test() {
+	r, problem := s.form()
+	if problem != "" {
+		s.results.SetText(problem)
+		return
+	}
+	s.results.SetText("Testing the connection…")
+	var checks []Check
+	s.u.background("Could not test the connection.", func(ctx context.Context) (err error) {
+		checks, err = s.u.deps.Servers.TestConnection(ctx, r)
+		return err
+	}, func() { s.results.SetText(describeChecks(checks)) })
+}
+
+// describeChecks turns test steps into a short report: a verdict line,
+// then one line per step.
+func describeChecks(checks []Check) string {
+	ok := len(checks) > 0
+	var b strings.Builder
+	for _, c := range checks {
+		mark := "✓"
+		if !c.OK {
+			mark, ok = "✗", false
+		}
+		fmt.Fprintf(&b, "\n%s %s", mark, c.Name)
+		if c.Detail != "" {
+			fmt.Fprintf(&b, ": %s", c.Detail)
+		}
+	}
+	verdict := "Connection works: Tranche can get a token and read from this server."
+	if !ok {
+		verdict = "Connection does not work yet. The first ✗ below says why."
+	}
+	return verdict + b.String()
+}

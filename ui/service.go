@@ -1,0 +1,200 @@
+package ui
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"tranche.dev/tranche/core"
+)
+
+// The interfaces below are what the screens need, each as narrow as its
+// screen (evebuddy's per-screen interfaces). app/gui.go adapts the core
+// packages to them; the tests use the in-package fakes. Every method may be
+// slow (network, SQLite): the screens call them off the UI goroutine.
+
+// Registrations stores client registrations (core/catalog, plus the
+// keychain for deleting a registration's key).
+type Registrations interface {
+	FindRegistrations(ctx context.Context) ([]*core.Registration, error)
+	CreateRegistration(ctx context.Context, r *core.Registration) error
+	UpdateRegistration(ctx context.Context, r *core.Registration) error
+	// DeleteRegistration removes a registration and its private key.
+	DeleteRegistration(ctx context.Context, id int64) error
+}
+
+// Discovery is what a FHIR server says about itself: its
+// .well-known/smart-configuration and CapabilityStatement.
+type Discovery struct {
+	TokenURL        string
+	RegistrationURL string   // RFC 7591 endpoint; empty when the server offers none
+	Algorithms      []string // token_endpoint_auth_signing_alg_values_supported
+	Scopes          []string // scopes_supported
+	Types           []string // resource types in the CapabilityStatement
+	Operations      []string // "export", "patient-export", "group-export"
+}
+
+// Key is a client key whose private half is in the keychain under KeyRef.
+type Key struct {
+	Alg        string
+	KeyID      string
+	KeyRef     string
+	PublicJWKS string
+}
+
+// Check is one step of "Test connection".
+type Check struct {
+	Name   string // "Discovery", "Access token", "Metadata read"
+	OK     bool
+	Detail string // what happened, for a person
+}
+
+// Group is one Group resource a server offers for Group-level export.
+type Group struct {
+	ID       string
+	Name     string
+	Quantity int
+}
+
+// Servers talks to a registration's FHIR server and keys (core/smart and
+// core/keychain).
+type Servers interface {
+	Discover(ctx context.Context, baseURL string) (*Discovery, error)
+	// GenerateKey makes a key pair for a registration named name and keeps
+	// the private half in the keychain.
+	GenerateKey(ctx context.Context, name, alg string) (*Key, error)
+	// ImportKey reads a private key (JWK, JWKS or PEM) into the keychain.
+	ImportKey(ctx context.Context, name string, data []byte) (*Key, error)
+	// Register registers reg's public key dynamically (RFC 7591) and
+	// returns the client id the server issued.
+	Register(ctx context.Context, reg *core.Registration, registrationURL string) (string, error)
+	TestConnection(ctx context.Context, reg *core.Registration) ([]Check, error)
+	// Groups searches the server's Groups (GET [base]/Group).
+	Groups(ctx context.Context, reg *core.Registration) ([]Group, error)
+}
+
+// Exports runs bulk exports (core/bulk) and reads their records (core/catalog).
+// Start, Resume and RetryFailed block until the export stops; onEvent may be
+// called from any goroutine meanwhile.
+type Exports interface {
+	FindExports(ctx context.Context, limit int) ([]*core.Export, error)
+	FindExport(ctx context.Context, id int64) (*core.Export, error)
+	FindFiles(ctx context.Context, exportID int64) ([]*core.ExportFile, error)
+	Start(ctx context.Context, reg *core.Registration, req core.ExportRequest, onEvent func(core.Event)) (*core.Export, error)
+	Resume(ctx context.Context, id int64, onEvent func(core.Event)) (*core.Export, error)
+	RetryFailed(ctx context.Context, id int64, onEvent func(core.Event)) (*core.Export, error)
+	// Cancel asks the server to drop a running job (DELETE) and marks it cancelled.
+	Cancel(ctx context.Context, id int64) error
+	// Release tells the server a finished job's files may go (DELETE).
+	Release(ctx context.Context, id int64) error
+}
+
+// Record kinds the catalogue browser shows.
+const (
+	KindResources = ""        // stored resources (the latest view, or one export's)
+	KindDeleted   = "deleted" // tombstones from deleted[] files
+	KindErrors    = "errors"  // OperationOutcome entries from error[] files
+)
+
+// Query selects catalogue records. Zero fields do not filter.
+type Query struct {
+	Kind     string // KindResources, KindDeleted or KindErrors
+	ExportID int64  // 0: the latest view across exports
+	Type     string
+	Patient  string // "Patient/123": everything for one patient
+	Text     string // full-text search
+	Offset   int
+	Limit    int
+}
+
+// TypeCount is how many records of one type an export (or the latest view) holds.
+type TypeCount struct {
+	Type  string
+	Count int64
+}
+
+// Page is one page of records as table rows.
+type Page struct {
+	Columns []string // column headings; the first two are always Type and ID
+	Rows    []Row
+	Total   int64 // rows matching the query, or -1 when unknown
+}
+
+// Row is one record. Cells line up with Page.Columns.
+type Row struct {
+	Type    string
+	ID      string
+	Patient string // "Patient/123" or ""
+	Cells   []string
+}
+
+// Catalog is the catalogue browser's view of core/catalog.
+type Catalog interface {
+	Counts(ctx context.Context, exportID int64) ([]TypeCount, error)
+	// DeletedCount and ErrorCount count tombstones and error entries.
+	DeletedCount(ctx context.Context, exportID int64) (int64, error)
+	ErrorCount(ctx context.Context, exportID int64) (int64, error)
+	Records(ctx context.Context, q Query) (*Page, error)
+	// Resource returns one record's JSON exactly as stored.
+	Resource(ctx context.Context, kind, typ, id string) ([]byte, error)
+	// Write writes every record q selects (ignoring Offset and Limit) as
+	// NDJSON or CSV and returns how many it wrote.
+	Write(ctx context.Context, w io.Writer, q Query, format string) (int64, error)
+}
+
+// Export file formats for Catalog.Write.
+const (
+	FormatNDJSON = "ndjson"
+	FormatCSV    = "csv"
+)
+
+// DemoFaults are the demo server's training faults.
+type DemoFaults struct {
+	JobDelay        time.Duration // how long a job runs before its manifest is ready
+	StatusErrors    bool          // transient 5xx on status polls
+	TooManyRequests bool          // 429 bursts
+	FileErrors      bool          // 5xx or dropped connections mid-file
+	ExpiredFiles    bool          // downloads answer 410 Gone
+	FailSomeFiles   bool          // some files end up in error[]
+}
+
+// DemoConfig starts the demo server.
+type DemoConfig struct {
+	Port     int // 0 picks a free port
+	Patients int
+	Faults   DemoFaults
+}
+
+// DemoClient is a pre-registered demo client.
+type DemoClient struct {
+	ID      string
+	Alg     string
+	KeyFile string // sample-jwks file with its private key (public knowledge)
+}
+
+// DemoInfo describes a running demo server.
+type DemoInfo struct {
+	URL      string // FHIR base URL
+	TokenURL string
+	Clients  []DemoClient
+}
+
+// DemoRequest is one line of the demo server's request log.
+type DemoRequest struct {
+	Time     time.Time
+	Method   string
+	Path     string
+	Status   int
+	Duration time.Duration
+	Client   string
+}
+
+// Demo controls the loopback demo server (core/demo).
+type Demo interface {
+	// Start starts the server; onRequest is called from any goroutine.
+	Start(cfg DemoConfig, onRequest func(DemoRequest)) (*DemoInfo, error)
+	Stop() error
+	// Running returns the running server's details, or nil.
+	Running() *DemoInfo
+	SetFaults(f DemoFaults) error
+}
