@@ -137,3 +137,5 @@ func checkAssertion(tb testing.TB, tok string, jwks []byte, clientID, tokenURL s
 const cryptoSHA256 = crypto.SHA256
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
