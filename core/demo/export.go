@@ -1,0 +1,243 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// maxActiveJobs is how many unfinished exports one client may have; more
+// get 429 (checklist §2.6, "export already in progress").
+const maxActiveJobs = 8
+
+var (
+	hexIDRE    = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	fhirIDRE   = regexp.MustCompile(`^[A-Za-z0-9\-\.]{1,64}$`)
+	fileNameRE = regexp.MustCompile(`^[A-Za-z]+\.([0-9]+\.)?ndjson$`)
+)
+
+// handleKickoff starts an export at level l (checklist §2).
+func (s *Server) handleKickoff(l level) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := s.authorize(w, r)
+		if !ok {
+			return
+		}
+		if !acceptsFHIRJSON(r.Header.Get("Accept")) {
+			writeOutcome(w, http.StatusBadRequest, "not-supported", "Accept must be application/fhir+json")
+			return
+		}
+		// Prefer: respond-async is assumed when missing (v2: the server
+		// MAY treat the request as async).
+		prefs := readPrefer(r)
+		groupID := r.PathValue("id")
+		if l == levelGroup {
+			if !tok.scopes.canRead("Group") {
+				writeOutcome(w, http.StatusForbidden, "forbidden", "group export needs read access to Group (e.g. system/Group.rs)")
+				return
+			}
+			if _, found := s.cat.group(groupID); !found || !fhirIDRE.MatchString(groupID) {
+				writeOutcome(w, http.StatusNotFound, "not-found", "no Group with id "+strconv.Quote(groupID))
+				return
+			}
+		}
+		ep, kerr := s.parseExport(r, l, groupID, tok, prefs.lenient)
+		if kerr != nil {
+			writeOutcome(w, kerr.status, kerr.code, kerr.msg)
+			return
+		}
+		now := s.now()
+		j := &job{
+			id:       randomID(16),
+			clientID: tok.clientID,
+			request:  s.requestURL(r),
+			txTime:   now,
+			sel:      newSelector(s.pop, ep, now),
+			faults:   s.currentFaults(tok.clientID),
+			attempts: make(map[string]int),
+		}
+		ctx, cancel := context.WithCancel(s.ctx)
+		j.cancel = cancel
+		s.mu.Lock()
+		s.pruneJobs(now)
+		active := 0
+		for _, o := range s.jobs {
+			if o.clientID == j.clientID && !o.ready(now) {
+				active++
+			}
+		}
+		if active >= maxActiveJobs {
+			s.mu.Unlock()
+			cancel()
+			w.Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
+			writeOutcome(w, http.StatusTooManyRequests, "throttled",
+				fmt.Sprintf("%d exports already running for this client; wait or cancel one", active))
+			return
+		}
+		s.jobs[j.id] = j
+		s.mu.Unlock()
+
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer cancel()
+			if err := s.count(ctx, j); err != nil && ctx.Err() == nil {
+				s.logger.Error("export failed", "job", j.id, "err", err)
+				s.mu.Lock()
+				j.failure = "export failed: " + err.Error()
+				j.done, j.doneAt = true, s.now()
+				s.mu.Unlock()
+			}
+		}()
+		s.logger.Info("export started", "job", j.id, "client", j.clientID, "level", l.String(), "types", len(ep.types))
+		w.Header().Set("Content-Location", s.root+jobsPath+j.id)
+		w.WriteHeader(http.StatusAccepted)
+	}
+}
+
+// pruneJobs forgets jobs long past their expiry. Callers hold s.mu.
+func (s *Server) pruneJobs(now time.Time) {
+	for id, j := range s.jobs {
+		if j.done && now.After(j.doneAt.Add(2*s.cfg.JobTTL)) {
+			delete(s.jobs, id)
+		}
+	}
+}
+
+// lookupJob finds the caller's job, answering 404 (unknown, deleted,
+// expired, or another client's: a job is visible only to the client that
+// started it) when there is none.
+func (s *Server) lookupJob(w http.ResponseWriter, id string, tok *accessToken) *job {
+	s.mu.Lock()
+	j := s.jobs[id]
+	s.mu.Unlock()
+	if !hexIDRE.MatchString(id) || j == nil || j.clientID != tok.clientID {
+		writeOutcome(w, http.StatusNotFound, "not-found", "no such export (it may have been deleted or expired)")
+		return nil
+	}
+	return j
+}
+
+func retryAfter(d time.Duration) string {
+	secs := int((d + time.Second - 1) / time.Second)
+	return strconv.Itoa(max(secs, 1))
+}
+
+// handleJob is the status endpoint: GET polls, DELETE cancels or
+// releases (checklist §3, §5).
+func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
+	tok, ok := s.authorize(w, r)
+	if !ok {
+		return
+	}
+	j := s.lookupJob(w, r.PathValue("id"), tok)
+	if j == nil {
+		return
+	}
+	if r.Method == http.MethodDelete {
+		s.mu.Lock()
+		delete(s.jobs, j.id)
+		s.mu.Unlock()
+		j.cancel()
+		s.logger.Info("export deleted", "job", j.id, "client", j.clientID)
+		writeJSON(w, http.StatusAccepted, ctFHIRJSON, newOutcome("information", "informational", "export deleted"))
+		return
+	}
+
+	now := s.now()
+	s.mu.Lock()
+	if j.done && now.After(j.doneAt.Add(s.cfg.JobTTL)) {
+		s.mu.Unlock()
+		writeOutcome(w, http.StatusNotFound, "not-found", "export expired")
+		return
+	}
+	j.polls++
+	f := j.faults
+	switch {
+	case j.polls <= f.StatusErrors:
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
+		writeJSON(w, http.StatusInternalServerError, ctFHIRJSON,
+			newOutcome("error", "transient", "temporary failure (simulated); retry later"))
+		return
+	case j.polls <= f.StatusErrors+f.Burst429:
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
+		writeJSON(w, http.StatusTooManyRequests, ctFHIRJSON,
+			newOutcome("error", "throttled", "too many requests (simulated burst); retry after the Retry-After delay"))
+		return
+	case j.failure != "":
+		msg := j.failure
+		s.mu.Unlock()
+		writeOutcome(w, http.StatusInternalServerError, "exception", msg)
+		return
+	case !j.ready(now):
+		if s.cfg.MinPoll > 0 && !j.lastPoll.IsZero() && now.Sub(j.lastPoll) < s.cfg.MinPoll {
+			s.mu.Unlock()
+			w.Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
+			writeJSON(w, http.StatusTooManyRequests, ctFHIRJSON,
+				newOutcome("error", "throttled", "polling too fast: wait for Retry-After between status requests"))
+			return
+		}
+		j.lastPoll = now
+		progress := j.progress(now)
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
+		w.Header().Set("X-Progress", progress)
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	m := s.manifest(j)
+	expires := j.doneAt.Add(s.cfg.JobTTL)
+	s.mu.Unlock()
+	w.Header().Set("Expires", expires.UTC().Format(http.TimeFormat))
+	writeJSON(w, http.StatusOK, ctJSON, m)
+}
+
+// manifestItem is one output, deleted or error entry.
+type manifestItem struct {
+	Type  string `json:"type"`
+	URL   string `json:"url"`
+	Count int    `json:"count"`
+}
+
+type manifest struct {
+	TransactionTime     string         `json:"transactionTime"`
+	Request             string         `json:"request"`
+	RequiresAccessToken bool           `json:"requiresAccessToken"`
+	Output              []manifestItem `json:"output"`
+	Deleted             []manifestItem `json:"deleted,omitzero"` // present, maybe [], when _since was given
+	Error               []manifestItem `json:"error"`
+}
+
+// manifest builds a finished job's manifest. Callers hold s.mu.
+func (s *Server) manifest(j *job) manifest {
+	items := func(fs []*outFile) []manifestItem {
+		out := []manifestItem{}
+		for _, f := range fs {
+			out = append(out, manifestItem{Type: f.typ, URL: s.root + filesPath + j.id + "/" + f.name, Count: f.count})
+		}
+		return out
+	}
+	m := manifest{
+		TransactionTime:     fhirInstant(j.txTime),
+		Request:             j.request,
+		RequiresAccessToken: !s.cfg.Open,
+		Output:              items(j.output),
+		Error:               items(j.errors),
+	}
+	if j.sel.deleted >= 0 {
+		m.Deleted = items(j.deleted)
+	}
+	return m
+}
+
+func fhirInstant(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+var errFileDone = errors.New("file complete")
