@@ -1,0 +1,221 @@
+// Package catalog is Tranche's local SQLite catalogue: registrations, bulk
+// exports and their files, every resource line exactly as received,
+// tombstones, outcomes and problem lines, with a "latest" view per resource,
+// full-text search and NDJSON/CSV export. It uses modernc.org/sqlite (pure Go).
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migration/*.sql
+var migrationFS embed.FS
+
+// DefaultReaders is how many read connections the DB keeps. Reads never wait
+// for the single writer (WAL), so the GUI stays responsive during ingest.
+const DefaultReaders = 4
+
+// DefaultBusyTimeout is how long a connection waits for a lock.
+const DefaultBusyTimeout = 5 * time.Second
+
+// DB is the catalogue. All writes go through one connection (writes in
+// SQLite are serialised anyway; one connection avoids SQLITE_BUSY upgrade
+// deadlocks); reads use a small pool of query-only connections.
+type DB struct {
+	path   string
+	writer *sql.DB
+	reader *sql.DB
+
+	// Logger receives the few things worth logging (migrations applied).
+	// Defaults to slog.Default() with system=catalog.
+	Logger *slog.Logger
+
+	// Now returns the current time; replaced in tests. Must be set before
+	// calling Open().
+	Now func() time.Time
+}
+
+// NewDB returns a DB for the SQLite file at path. Call Open before use.
+func NewDB(path string) *DB {
+	return &DB{
+		path:   path,
+		Logger: slog.Default().With("system", "catalog"),
+		Now:    time.Now,
+	}
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Open creates the database file (0600) and its directory (0700) if needed,
+// opens the writer and reader pools, and applies pending migrations.
+func (db *DB) Open() error {
+	if db.path == "" {
+		return errors.New("database path required")
+	}
+	if err := os.MkdirAll(filepath.Dir(db.path), 0o700); err != nil {
+		return fmt.Errorf("create database directory: %w", err)
+	}
+	// Create the file ourselves so it gets 0600 (SQLite would use 0644);
+	// SQLite gives the -wal and -shm files the same permissions.
+	f, err := os.OpenFile(db.path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+
+	if db.writer, err = sql.Open("sqlite", db.dsn(false)); err != nil {
+		return fmt.Errorf("open writer: %w", err)
+	}
+	db.writer.SetMaxOpenConns(1)
+	db.writer.SetMaxIdleConns(1)
+	db.writer.SetConnMaxLifetime(0)
+	db.writer.SetConnMaxIdleTime(0)
+
+	if err := db.migrate(context.Background()); err != nil {
+		db.writer.Close()
+		return fmt.Errorf("migrate %s: %w", db.path, err)
+	}
+
+	if db.reader, err = sql.Open("sqlite", db.dsn(true)); err != nil {
+		db.writer.Close()
+		return fmt.Errorf("open reader: %w", err)
+	}
+	db.reader.SetMaxOpenConns(DefaultReaders)
+	db.reader.SetMaxIdleConns(DefaultReaders)
+	if err := db.reader.Ping(); err != nil {
+		db.Close()
+		return fmt.Errorf("open reader: %w", err)
+	}
+	return nil
+}
+
+// dsn builds the modernc DSN. PRAGMAs go in the DSN because a PRAGMA run
+// with Exec sticks to one pooled connection only.
+func (db *DB) dsn(readOnly bool) string {
+	p := filepath.ToSlash(db.path)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // Windows "C:/x" becomes "file:///C:/x"
+	}
+	u := url.URL{Scheme: "file", Path: p}
+	q := []string{
+		fmt.Sprintf("_pragma=busy_timeout(%d)", DefaultBusyTimeout.Milliseconds()),
+		"_pragma=foreign_keys(1)",
+		"_pragma=synchronous(NORMAL)",
+	}
+	if readOnly {
+		q = append(q, "_pragma=query_only(1)")
+	} else {
+		q = append(q, "_pragma=journal_mode(WAL)", "_txlock=immediate")
+	}
+	return u.String() + "?" + strings.Join(q, "&")
+}
+
+// Close closes both pools. The WAL is checkpointed by SQLite when the last
+// connection closes.
+func (db *DB) Close() error {
+	var errs []error
+	if db.reader != nil {
+		errs = append(errs, db.reader.Close())
+	}
+	if db.writer != nil {
+		errs = append(errs, db.writer.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// migrate applies the embedded migration files in name order, each in its
+// own transaction, recording names in the migrations table (as WTF does).
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY);`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := db.migrateFile(ctx, name); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) migrateFile(ctx context.Context, name string) error {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	} else if n != 0 {
+		return nil // already applied
+	}
+	buf, err := fs.ReadFile(migrationFS, name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (name) VALUES (?)`, name); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	db.Logger.Info("migration applied", "name", name)
+	return nil
+}
+
+// timeFormat is how times are stored: UTC, fixed width, sortable as text.
+const timeFormat = "2006-01-02T15:04:05.000000000Z"
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse time %q: %w", s, err)
+	}
+	return t, nil
+}
+
+// now returns db.Now truncated for storage, in UTC.
+func (db *DB) now() time.Time { return db.Now().UTC() }
+
+// isUniqueViolation reports whether err is a UNIQUE constraint failure.
+func isUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}

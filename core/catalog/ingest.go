@@ -1,0 +1,142 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"tranche.dev/tranche/core"
+)
+
+// AppendRecords stores a batch of lines of one file and the file's progress
+// (f.Lines, f.Bytes, f.Problems, f.State, f.Error, as given) in one
+// transaction: after a crash the stored progress covers exactly the stored
+// lines, which is what makes a resume exact.
+//
+// It is idempotent per (file, line): a line already stored is skipped, so
+// re-appending after a crash never duplicates anything. What is stored
+// depends on f.Kind:
+//
+//   - output: one resources row (type, id, lastUpdated, patient, raw bytes);
+//   - deleted: the raw line, plus one tombstone per rec.Deletes ("Type/id");
+//   - error: the raw line as an outcome with rec.Severity.
+//
+// A line with rec.Problem set goes to the problems table instead, verbatim,
+// whatever the kind. Inserting resources and tombstones maintains the
+// latest view (see the latest table in migration/0001_init.sql).
+// Returns core.ErrNotFound if f was never added with AddFiles.
+func (db *DB) AppendRecords(ctx context.Context, f *core.ExportFile, recs []core.Record) error {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	var exportID int64
+	if err := tx.QueryRowContext(ctx, `SELECT export_id FROM files WHERE id = ?`, f.ID).Scan(&exportID); err == sql.ErrNoRows {
+		return fmt.Errorf("file %d: %w: %w", f.ID, errNoFile, core.ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("append records: %w", err)
+	}
+
+	ins := &inserter{ctx: ctx, tx: tx, fileID: f.ID, exportID: exportID}
+	defer ins.close()
+	for i := range recs {
+		if err := ins.insert(f.Kind, &recs[i]); err != nil {
+			return fmt.Errorf("append %s line %d: %w", f.URL, recs[i].Line, err)
+		}
+	}
+
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE files SET lines = ?, bytes = ?, problems = ?, state = ?, error = ? WHERE id = ?`,
+		f.Lines, f.Bytes, f.Problems, string(f.State), f.Error, f.ID); err != nil {
+		return fmt.Errorf("append records: store progress: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("append records: commit: %w", err)
+	}
+	return nil
+}
+
+// inserter holds the statements of one AppendRecords transaction, prepared
+// on first use.
+type inserter struct {
+	ctx      context.Context
+	tx       *sql.Tx
+	fileID   int64
+	exportID int64
+	stmts    map[string]*sql.Stmt
+}
+
+// Outer inserts use upsert DO NOTHING rather than INSERT OR IGNORE: an OR
+// clause on the outer statement would override the upserts inside the
+// latest-view triggers.
+const (
+	insertResource = `INSERT INTO resources (file_id, export_id, line, type, res_id, last_updated, patient, raw)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (file_id, line) DO NOTHING`
+	insertDeletedLine = `INSERT INTO deleted_lines (file_id, line, raw) VALUES (?, ?, ?)
+		ON CONFLICT (file_id, line) DO NOTHING`
+	insertTombstone = `INSERT INTO tombstones (file_id, export_id, line, type, res_id) VALUES (?, ?, ?, ?, ?)`
+	insertOutcome   = `INSERT INTO outcomes (file_id, line, export_id, severity, raw) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (file_id, line) DO NOTHING`
+	insertProblem = `INSERT INTO problems (file_id, line, export_id, problem, raw) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (file_id, line) DO NOTHING`
+)
+
+func (ins *inserter) exec(query string, args ...any) (int64, error) {
+	st, ok := ins.stmts[query]
+	if !ok {
+		var err error
+		if st, err = ins.tx.PrepareContext(ins.ctx, query); err != nil {
+			return 0, err
+		}
+		if ins.stmts == nil {
+			ins.stmts = make(map[string]*sql.Stmt)
+		}
+		ins.stmts[query] = st
+	}
+	res, err := st.ExecContext(ins.ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (ins *inserter) close() {
+	for _, st := range ins.stmts {
+		st.Close()
+	}
+}
+
+func (ins *inserter) insert(kind core.FileKind, r *core.Record) error {
+	if r.Problem != "" {
+		_, err := ins.exec(insertProblem, ins.fileID, r.Line, ins.exportID, r.Problem, r.Raw)
+		return err
+	}
+	switch kind {
+	case core.KindOutput:
+		_, err := ins.exec(insertResource, ins.fileID, ins.exportID, r.Line, r.ResourceType,
+			r.ID, r.LastUpdated, r.Patient, string(r.Raw))
+		return err
+	case core.KindDeleted:
+		n, err := ins.exec(insertDeletedLine, ins.fileID, r.Line, string(r.Raw))
+		if err != nil || n == 0 {
+			return err // n == 0: line stored before, and its tombstones with it
+		}
+		for _, ref := range r.Deletes {
+			typ, id, ok := strings.Cut(ref, "/")
+			if !ok || typ == "" || id == "" {
+				return fmt.Errorf("deleted entry %q: want Type/id", ref)
+			}
+			if _, err := ins.exec(insertTombstone, ins.fileID, ins.exportID, r.Line, typ, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	case core.KindError:
+		_, err := ins.exec(insertOutcome, ins.fileID, r.Line, ins.exportID, r.Severity, string(r.Raw))
+		return err
+	}
+	return fmt.Errorf("unknown file kind %q", kind)
+}
