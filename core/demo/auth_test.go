@@ -28,7 +28,7 @@ func TestToken_OK(t *testing.T) {
 		{demo.DemoClientES384, "ES384", "system/*.read", "system/*.read"},
 		{demo.DemoClientRS384, "RS384", "system/Patient.read system/Observation.rs", "system/Patient.read system/Observation.rs"},
 		{demo.DemoClientRS384, "RS384", "system/Observation.r", "system/Observation.r"},
-		{demo.DemoClientRS384, "RS384", "system/*.cruds", "system/*.rs"},       // narrowed to what is allowed
+		{demo.DemoClientRS384, "RS384", "system/*.cruds", "system/*.rs"},             // narrowed to what is allowed
 		{demo.DemoClientRS384, "RS384", "system/*.* launch openid", "system/*.read"}, // v1 kept, junk dropped
 	}
 	for _, tt := range tests {
