@@ -1,0 +1,78 @@
+package catalog
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"fmt"
+	"io"
+)
+
+// ExportNDJSON writes the resources matching f (After and Limit ignored) to
+// w, one line each, exactly as received, each followed by "\n". It streams:
+// memory does not grow with the selection. Returns the number written.
+func (db *DB) ExportNDJSON(ctx context.Context, w io.Writer, f ResourceFilter) (int, error) {
+	f.After = ""
+	q, err := buildSelect(`SELECT r.raw`, f, -1)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := db.reader.QueryContext(ctx, q.sql, q.args...)
+	if err != nil {
+		return 0, fmt.Errorf("export ndjson: %w", err)
+	}
+	defer rows.Close()
+
+	bw := bufio.NewWriterSize(w, 256<<10)
+	n := 0
+	var raw sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&raw); err != nil {
+			return n, fmt.Errorf("export ndjson: %w", err)
+		}
+		if _, err := bw.Write(raw); err != nil {
+			return n, fmt.Errorf("export ndjson: %w", err)
+		}
+		if err := bw.WriteByte('\n'); err != nil {
+			return n, fmt.Errorf("export ndjson: %w", err)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return n, fmt.Errorf("export ndjson: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return n, fmt.Errorf("export ndjson: %w", err)
+	}
+	return n, nil
+}
+
+// ExportCSV writes the resources matching f (After and Limit ignored) to w
+// as CSV: a header row of Columns(f.Type), then one row per resource, the
+// same values a Resources page shows. It streams. Returns the number of
+// resource rows written.
+func (db *DB) ExportCSV(ctx context.Context, w io.Writer, f ResourceFilter) (int, error) {
+	f.After = ""
+	q, err := buildQuery(f, -1)
+	if err != nil {
+		return 0, err
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.Write(Columns(f.Type)); err != nil {
+		return 0, fmt.Errorf("export csv: %w", err)
+	}
+	n := 0
+	err = db.scanRows(ctx, q, func(r Row) error {
+		n++
+		return cw.Write(r.Values)
+	})
+	if err != nil {
+		return n, fmt.Errorf("export csv: %w", err)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return n, fmt.Errorf("export csv: %w", err)
+	}
+	return n, nil
+}
