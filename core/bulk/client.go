@@ -1,0 +1,394 @@
+// Package bulk is a FHIR Bulk Data export client: kick-off, status polling,
+// lenient manifest reading, validated streaming downloads and a resumable
+// Runner that commits every step to a Store (the SQLite catalogue).
+package bulk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"tranche.dev/tranche/core"
+)
+
+// UserAgent is sent with every request.
+const UserAgent = "Tranche/0.1 (FHIR Bulk Data client)"
+
+// correlationHeaders are response headers worth keeping for a support
+// ticket (bulk-data-client #21). Nothing else is copied from responses.
+var correlationHeaders = []string{
+	"X-Request-Id", "X-Correlation-Id", "Cerner-Correlation-Id", "X-Amzn-Requestid",
+	"X-Amz-Request-Id", "X-Ms-Request-Id", "X-B3-Traceid", "Traceparent", "Epic-Request-Id",
+}
+
+// Client talks to one FHIR server's Bulk Data endpoints.
+type Client struct {
+	// BaseURL is the FHIR base, e.g. https://ehr.example/fhir.
+	BaseURL string
+	// HTTPClient carries authorization for the FHIR server's origin (the
+	// core/smart client). It is used only for URLs on that origin.
+	HTTPClient *http.Client
+	// FileClient is a plain client for file URLs on any other origin
+	// (pre-signed storage URLs): it never carries our token.
+	FileClient *http.Client
+	// Headers are sent with every request to the FHIR origin.
+	Headers map[string]string
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// HTTPError is a response with an unexpected status.
+type HTTPError struct {
+	Op         string // "kick-off", "status", "download", "delete"
+	URL        string
+	StatusCode int
+	Message    string            // the OperationOutcome's text, or the start of the body
+	Transient  bool              // worth retrying: 408, 429, 5xx, or a transient issue code
+	RetryAfter time.Duration     // from Retry-After, when given
+	Headers    map[string]string // correlation headers only
+}
+
+func (e *HTTPError) Error() string {
+	s := fmt.Sprintf("%s %s: HTTP %d", e.Op, e.URL, e.StatusCode)
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Client) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.Default().With("system", "bulk")
+}
+
+// sameOrigin reports whether u has the FHIR server's scheme, host and port.
+func (c *Client) sameOrigin(u string) bool {
+	a, err1 := url.Parse(u)
+	b, err2 := url.Parse(c.BaseURL)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
+}
+
+// apiClient is HTTPClient with redirects limited to the FHIR origin, so the
+// authorizing transport never signs a request to another host.
+func (c *Client) apiClient() *http.Client {
+	hc := http.DefaultClient
+	if c.HTTPClient != nil {
+		hc = c.HTTPClient
+	}
+	cp := *hc
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if !c.sameOrigin(req.URL.String()) {
+			return http.ErrUseLastResponse
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cp
+}
+
+func (c *Client) fileClient() *http.Client {
+	if c.FileClient != nil {
+		return c.FileClient
+	}
+	return http.DefaultClient
+}
+
+func (c *Client) newRequest(ctx context.Context, method, u string, body []byte) (*http.Request, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", UserAgent)
+	if c.sameOrigin(u) {
+		for k, v := range c.Headers {
+			req.Header.Set(k, v)
+		}
+	}
+	return req, nil
+}
+
+// responseError builds an HTTPError from resp, reading at most 64 KiB of
+// its body.
+func (c *Client) responseError(op string, resp *http.Response) *HTTPError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	e := &HTTPError{Op: op, URL: resp.Request.URL.String(), StatusCode: resp.StatusCode, Headers: correlation(resp.Header)}
+	msg, transient := outcomeText(body)
+	if msg == "" {
+		msg = strings.TrimSpace(string(body))
+		if len(msg) > 300 {
+			msg = msg[:300] + "…"
+		}
+	}
+	e.Message = msg
+	e.Transient = transient || resp.StatusCode == http.StatusRequestTimeout ||
+		resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+	if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
+		e.RetryAfter = d
+	}
+	return e
+}
+
+func correlation(h http.Header) map[string]string {
+	var m map[string]string
+	for _, k := range correlationHeaders {
+		if v := h.Get(k); v != "" {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// transientCodes are OperationOutcome issue codes that mean "retry later"
+// (checklist §3.1).
+var transientCodes = []string{"transient", "lock-error", "no-store", "exception", "timeout", "incomplete", "throttled"}
+
+// outcomeText summarises an OperationOutcome body: its diagnostics or
+// details text, and whether every issue is transient.
+func outcomeText(body []byte) (msg string, transient bool) {
+	var oo struct {
+		ResourceType string `json:"resourceType"`
+		Issue        []struct {
+			Severity    string `json:"severity"`
+			Code        string `json:"code"`
+			Diagnostics string `json:"diagnostics"`
+			Details     struct {
+				Text string `json:"text"`
+			} `json:"details"`
+		} `json:"issue"`
+	}
+	if json.Unmarshal(body, &oo) != nil || oo.ResourceType != "OperationOutcome" || len(oo.Issue) == 0 {
+		return "", false
+	}
+	var parts []string
+	transient = true
+	for _, is := range oo.Issue {
+		t := is.Diagnostics
+		if t == "" {
+			t = is.Details.Text
+		}
+		if t == "" {
+			t = is.Code
+		}
+		parts = append(parts, t)
+		if !slices.Contains(transientCodes, is.Code) {
+			transient = false
+		}
+	}
+	return strings.Join(parts, "; "), transient
+}
+
+// Kickoff starts an export and returns the status URL (Content-Location,
+// resolved to absolute) and the URL the kick-off went to. The request must
+// have passed Validate.
+func (c *Client) Kickoff(ctx context.Context, req core.ExportRequest) (statusURL, kickoffURL string, err error) {
+	base := strings.TrimRight(c.BaseURL, "/") + "/"
+	kickoffURL = base + kickoffPath(req)
+	var hreq *http.Request
+	if usePOST(req) {
+		body, err := parameters(req)
+		if err != nil {
+			return "", kickoffURL, err
+		}
+		if hreq, err = c.newRequest(ctx, http.MethodPost, kickoffURL, body); err != nil {
+			return "", kickoffURL, err
+		}
+		hreq.Header.Set("Content-Type", "application/fhir+json")
+	} else {
+		if q := query(req).Encode(); q != "" {
+			kickoffURL += "?" + q
+		}
+		if hreq, err = c.newRequest(ctx, http.MethodGet, kickoffURL, nil); err != nil {
+			return "", kickoffURL, err
+		}
+	}
+	hreq.Header.Set("Accept", "application/fhir+json")
+	prefer := "respond-async"
+	if req.Lenient {
+		prefer += ", handling=lenient"
+	}
+	hreq.Header.Set("Prefer", prefer)
+	resp, err := c.apiClient().Do(hreq)
+	if err != nil {
+		return "", kickoffURL, fmt.Errorf("kick-off: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return "", kickoffURL, c.responseError("kick-off", resp)
+	}
+	loc := resp.Header.Get("Content-Location")
+	if loc == "" {
+		return "", kickoffURL, fmt.Errorf("kick-off %s: 202 without Content-Location", kickoffURL)
+	}
+	statusURL, err = resolve(resp.Request.URL, loc)
+	if err != nil {
+		return "", kickoffURL, fmt.Errorf("kick-off Content-Location: %w", err)
+	}
+	return statusURL, kickoffURL, nil
+}
+
+// Status is one answer to a status request.
+type Status struct {
+	Done       bool          // 200: the manifest is complete
+	Progress   string        // X-Progress
+	RetryAfter time.Duration // from Retry-After; 0 when absent
+	HasRetry   bool
+	Manifest   *Manifest // on 200, or a partial manifest on 202
+	Raw        []byte    // the manifest body as received
+}
+
+// Status polls statusURL once. A 404 or 410 returns an error wrapping
+// core.ErrExpired; other failures return *HTTPError (check Transient).
+func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, statusURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.apiClient().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	defer resp.Body.Close()
+	st := &Status{Progress: resp.Header.Get("X-Progress")}
+	st.RetryAfter, st.HasRetry = ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusAccepted:
+		// v3 separate-export-status: 200 + X-Export-Status: 202 Accepted.
+		if xs := resp.Header.Get("X-Export-Status"); xs != "" && !strings.HasPrefix(xs, "200") {
+			if strings.HasPrefix(xs, "202") {
+				resp.StatusCode = http.StatusAccepted
+			}
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+		if err != nil {
+			return nil, fmt.Errorf("status: read body: %w", err)
+		}
+		if resp.StatusCode == http.StatusAccepted {
+			// A 202 may carry a partial manifest (§3.3) or an
+			// OperationOutcome; only the former matters.
+			if bytes.Contains(body, []byte(`"output"`)) {
+				if m, err := ParseManifest(body, resp.Request.URL); err == nil {
+					st.Manifest, st.Raw = m, body
+				}
+			}
+			return st, nil
+		}
+		m, err := ParseManifest(body, resp.Request.URL)
+		if err != nil {
+			return nil, err
+		}
+		st.Done, st.Manifest, st.Raw = true, m, body
+		return st, nil
+	case http.StatusNotFound, http.StatusGone:
+		e := c.responseError("status", resp)
+		return nil, fmt.Errorf("%w: %w", core.ErrExpired, e)
+	}
+	return nil, c.responseError("status", resp)
+}
+
+// Page fetches a linked manifest page (link relation "next").
+func (c *Client) Page(ctx context.Context, pageURL string) (*Status, error) {
+	return c.Status(ctx, pageURL)
+}
+
+// Cancel sends DELETE to the status URL: it cancels a running export, or
+// tells the server a finished one may be purged (§5). A 404 counts as done.
+func (c *Client) Cancel(ctx context.Context, statusURL string) error {
+	req, err := c.newRequest(ctx, http.MethodDelete, statusURL, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/fhir+json")
+	resp, err := c.apiClient().Do(req)
+	if err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	return c.responseError("delete", resp)
+}
+
+// Capabilities is what Tranche reads from the CapabilityStatement.
+type Capabilities struct {
+	Types           []string // rest.resource.type; nil when none listed
+	SoftwareName    string
+	SoftwareVersion string
+	ReleaseDate     string
+	FHIRVersion     string
+}
+
+// Capabilities reads [base]/metadata.
+func (c *Client) Capabilities(ctx context.Context) (*Capabilities, error) {
+	u := strings.TrimRight(c.BaseURL, "/") + "/metadata"
+	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/fhir+json")
+	resp, err := c.apiClient().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, c.responseError("metadata", resp)
+	}
+	var cs struct {
+		FHIRVersion string `json:"fhirVersion"`
+		Software    struct {
+			Name        string `json:"name"`
+			Version     string `json:"version"`
+			ReleaseDate string `json:"releaseDate"`
+		} `json:"software"`
+		Rest []struct {
+			Resource []struct {
+				Type string `json:"type"`
+			} `json:"resource"`
+		} `json:"rest"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&cs); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	caps := &Capabilities{SoftwareName: cs.Software.Name, SoftwareVersion: cs.Software.Version,
+		ReleaseDate: cs.Software.ReleaseDate, FHIRVersion: cs.FHIRVersion}
+	for _, r := range cs.Rest {
+		for _, res := range r.Resource {
+			if res.Type != "" {
+				caps.Types = append(caps.Types, res.Type)
+			}
+		}
+	}
+	return caps, nil
+}

@@ -1,0 +1,274 @@
+package bulk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/ndjson"
+)
+
+// downloads is the pool of file workers of one run.
+type downloads struct {
+	r     *Runner
+	exp   *core.Export
+	queue chan job
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	seen  map[string]bool // kind+url already queued
+	err   error           // first fatal error (store failure)
+}
+
+type job struct {
+	f     *core.ExportFile
+	token bool // requiresAccessToken
+}
+
+func (r *Runner) startDownloads(ctx context.Context, exp *core.Export) *downloads {
+	d := &downloads{r: r, exp: exp, queue: make(chan job, 1<<16), seen: map[string]bool{}}
+	for range orDefault(r.MaxParallel, DefaultMaxParallel) {
+		d.wg.Go(func() {
+			for j := range d.queue {
+				if ctx.Err() != nil {
+					continue // drain
+				}
+				if err := r.download(ctx, exp, j.f, j.token); err != nil && ctx.Err() == nil {
+					d.mu.Lock()
+					if d.err == nil {
+						d.err = err
+					}
+					d.mu.Unlock()
+				}
+			}
+		})
+	}
+	return d
+}
+
+// add records m's files (committing them before any download starts) and
+// queues those not already loaded.
+func (d *downloads) add(ctx context.Context, m *Manifest) error {
+	files := m.Files()
+	if len(files) == 0 {
+		return nil
+	}
+	if err := d.r.Store.AddFiles(ctx, d.exp.ID, files); err != nil {
+		return fmt.Errorf("record files: %w", err)
+	}
+	for _, f := range files {
+		key := string(f.Kind) + " " + f.URL
+		if d.seen[key] || f.State == core.FileLoaded || f.State == core.FileInvalid {
+			continue
+		}
+		d.seen[key] = true
+		select {
+		case d.queue <- job{f, m.RequiresAccessToken}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (d *downloads) close() { close(d.queue) }
+
+func (d *downloads) wait() error {
+	d.wg.Wait()
+	return d.err
+}
+
+// download fetches one file into the store, retrying transient failures and
+// carrying on from the stored progress after a cut connection. A file that
+// cannot be had is recorded as failed; only a store failure is returned.
+func (r *Runner) download(ctx context.Context, exp *core.Export, f *core.ExportFile, token bool) error {
+	lo, hi := orDefault(r.PollMin, DefaultPollMin)/2, orDefault(r.PollMax, DefaultPollMax)
+	for attempt := 0; ; attempt++ {
+		offset := int64(0)
+		if f.Lines > 0 {
+			offset = f.Bytes
+		}
+		r.emit(exp, core.EventDownloadRequest, map[string]any{
+			"fileUrl": f.URL, "itemType": string(f.Kind), "resourceType": f.Type, "attempt": attempt + 1, "offset": offset,
+		})
+		body, err := r.Client.OpenFile(ctx, f.URL, token, offset)
+		if err == nil {
+			err = r.load(ctx, exp, f, body)
+			body.Close()
+			if err == nil {
+				return nil
+			}
+			var se *storeError
+			if errors.As(err, &se) {
+				return err
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		retry, wait := r.downloadError(exp, f, err)
+		if !retry || attempt >= orDefault(r.MaxRetries, DefaultMaxRetries) {
+			f.State = core.FileFailed
+			f.Error = err.Error()
+			var he *HTTPError
+			if errors.As(err, &he) && (he.StatusCode == 404 || he.StatusCode == 410) {
+				f.Error = fmt.Sprintf("%s: %s", core.ErrExpired, err)
+			}
+			if uerr := r.Store.UpdateFile(ctx, f); uerr != nil {
+				return &storeError{uerr}
+			}
+			return nil
+		}
+		if wait <= 0 {
+			wait = backoff(attempt + 1)
+		}
+		if err := r.sleep(ctx, clamp(wait, lo, hi)); err != nil {
+			return nil
+		}
+	}
+}
+
+// downloadError emits download_error and says whether err is worth a retry.
+func (r *Runner) downloadError(exp *core.Export, f *core.ExportFile, err error) (bool, time.Duration) {
+	detail := map[string]any{"fileUrl": f.URL, "message": err.Error(), "resources": f.Lines}
+	var he *HTTPError
+	retry := false
+	var wait time.Duration
+	if errors.As(err, &he) {
+		detail["code"], detail["body"], detail["responseHeaders"] = he.StatusCode, he.Message, he.Headers
+		retry, wait = he.Transient, he.RetryAfter
+	} else {
+		retry = isNetworkError(err) || errors.Is(err, io.ErrUnexpectedEOF)
+	}
+	detail["transient"] = retry
+	r.emit(exp, core.EventDownloadError, detail)
+	return retry, wait
+}
+
+// storeError marks a failure of the Store, which no retry can fix.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return "store: " + e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
+// isNetworkError reports a failure of the connection rather than an answer.
+func isNetworkError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe")
+}
+
+// load streams body into the store in batches. Lines already stored (up to
+// f.Lines) are skipped when the server ignored the Range request. Each batch
+// commits its records together with f's progress; the last one also the
+// verdict. A read error returns after committing every complete line.
+func (r *Runner) load(ctx context.Context, exp *core.Export, f *core.ExportFile, body *fileBody) error {
+	rd := ndjson.NewReader(body)
+	rd.MaxLine = r.MaxLine
+	skip := f.Lines
+	if body.Start > 0 {
+		rd.SetStart(f.Lines, f.Bytes)
+		skip = 0
+	} else if skip > 0 {
+		f.Bytes = 0 // recounted from the start of the stream
+	}
+	maxLines, maxBytes := orDefault(r.BatchLines, DefaultBatchLines), orDefault(r.BatchBytes, DefaultBatchBytes)
+	var (
+		batch      []core.Record
+		batchBytes int
+		lines      = f.Lines
+		end        = f.Bytes
+		problems   = f.Problems
+		severities = map[string]int64{}
+		blank      int64
+	)
+	flush := func(final bool) error {
+		f.Lines, f.Bytes, f.Problems = lines, end, problems
+		f.State = core.FileDownloading
+		if final {
+			f.State, f.Error = core.FileLoaded, ""
+			var why []string
+			if problems > 0 {
+				why = append(why, fmt.Sprintf("%d of %d lines failed validation", problems, lines))
+			}
+			if f.Count >= 0 && lines != f.Count {
+				why = append(why, fmt.Sprintf("the manifest count is %d but the file has %d lines", f.Count, lines))
+			}
+			if len(why) > 0 {
+				f.State, f.Error = core.FileInvalid, strings.Join(why, "; ")
+			}
+		}
+		if err := r.Store.AppendRecords(ctx, f, batch); err != nil {
+			return &storeError{err}
+		}
+		if len(batch) > 0 || final {
+			r.emit(exp, core.EventDownloadProgress, map[string]any{
+				"fileUrl": f.URL, "resources": f.Lines, "bytes": f.Bytes, "batch": len(batch), "batchBytes": batchBytes,
+			})
+		}
+		batch, batchBytes = batch[:0], 0
+		return nil
+	}
+	for {
+		l, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if len(batch) > 0 {
+				if ferr := flush(false); ferr != nil {
+					return ferr
+				}
+			}
+			return fmt.Errorf("download %s after line %d: %w", f.URL, lines, err)
+		}
+		if l.Num <= skip {
+			end = l.End
+			continue
+		}
+		var rec core.Record
+		if l.Oversized {
+			rec = ndjson.Oversized(l, r.MaxLine)
+		} else {
+			rec = ndjson.Parse(l.Raw, f.Kind, f.Type)
+		}
+		rec.Line = l.Num
+		rec.Raw = bytes.Clone(rec.Raw)
+		if rec.Problem != "" {
+			problems++
+		}
+		if rec.Severity != "" {
+			severities[rec.Severity]++
+		}
+		lines, end = l.Num, l.End
+		batch = append(batch, rec)
+		batchBytes += len(rec.Raw)
+		if len(batch) >= maxLines || batchBytes >= maxBytes {
+			if err := flush(false); err != nil {
+				return err
+			}
+		}
+	}
+	blank = rd.Blank
+	if err := flush(true); err != nil {
+		return err
+	}
+	detail := map[string]any{
+		"fileUrl": f.URL, "itemType": string(f.Kind), "resourceType": f.Type, "resourceCount": f.Lines,
+		"bytes": f.Bytes, "problems": f.Problems, "blankLines": blank, "verified": f.State == core.FileLoaded,
+	}
+	if f.Error != "" {
+		detail["error"] = f.Error
+	}
+	if len(severities) > 0 {
+		detail["severities"] = severities
+	}
+	r.emit(exp, core.EventDownloadComplete, detail)
+	return nil
+}

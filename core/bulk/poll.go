@@ -1,0 +1,149 @@
+package bulk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"tranche.dev/tranche/core"
+)
+
+// poll asks for the status until the manifest is complete, then follows its
+// link pages. Files of partial manifests (a 202 with a body, §3.3) and of
+// each page are handed to dl at once, so downloads start while the server
+// still works. It honours Retry-After clamped to [PollMin, PollMax], backs
+// off from DefaultPollStart by 1.5× when the server gives no hint, retries
+// transient errors and gives up after Deadline.
+func (r *Runner) poll(ctx context.Context, exp *core.Export, dl *downloads) ([]page, error) {
+	lo, hi := orDefault(r.PollMin, DefaultPollMin), orDefault(r.PollMax, DefaultPollMax)
+	deadline := r.now().Add(orDefault(r.Deadline, DefaultDeadline))
+	delay := DefaultPollStart
+	transient := 0
+	var pages []page
+	seen := map[string]bool{} // partial manifests already handled, by body
+	for {
+		st, err := r.Client.Status(ctx, exp.StatusURL)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			wait, retry := r.statusError(exp, err, transient)
+			if !retry {
+				return nil, err
+			}
+			transient++
+			if transient > orDefault(r.MaxTransient, DefaultMaxTransient) {
+				return nil, fmt.Errorf("status: giving up after %d transient errors: %w", transient, err)
+			}
+			if wait <= 0 {
+				wait = backoff(transient)
+			}
+			if err := r.sleep(ctx, clamp(wait, lo, hi)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		transient = 0
+		if st.Manifest != nil && !seen[string(st.Raw)] {
+			seen[string(st.Raw)] = true
+			if err := dl.add(ctx, st.Manifest); err != nil {
+				return nil, err
+			}
+			if st.Done {
+				pages = append(pages, page{st.Manifest, st.Raw})
+			}
+		}
+		if st.Done {
+			r.emit(exp, core.EventStatusComplete, map[string]any{
+				"transactionTime": st.Manifest.TransactionTime, "outputFileCount": len(st.Manifest.Output),
+				"deletedFileCount": len(st.Manifest.Deleted), "errorFileCount": len(st.Manifest.Error),
+			})
+			return r.followLinks(ctx, exp, dl, pages)
+		}
+		if st.Progress != exp.Progress {
+			exp.Progress = st.Progress
+			if err := r.Store.UpdateExport(ctx, exp); err != nil {
+				return nil, fmt.Errorf("record progress: %w", err)
+			}
+		}
+		wait := delay
+		if st.HasRetry {
+			// A little over the server's figure: the reference server
+			// rate-limits clients that poll exactly on time.
+			wait = st.RetryAfter + st.RetryAfter/20
+		} else {
+			delay = min(delay*3/2, DefaultPollBackoff)
+		}
+		wait = clamp(wait, lo, hi)
+		r.emit(exp, core.EventStatusProgress, map[string]any{"xProgress": st.Progress, "retryAfter": wait.Milliseconds()})
+		if r.now().Add(wait).After(deadline) {
+			return nil, fmt.Errorf("status: no manifest after %s (the deadline); the export stays resumable", orDefault(r.Deadline, DefaultDeadline))
+		}
+		if err := r.sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// statusError emits status_error for err and says whether to retry, and
+// after how long (0: use the backoff).
+func (r *Runner) statusError(exp *core.Export, err error, transient int) (time.Duration, bool) {
+	detail := map[string]any{"message": err.Error(), "transient": false, "attempt": transient + 1}
+	var he *HTTPError
+	retry := false
+	var wait time.Duration
+	switch {
+	case errors.As(err, &he):
+		detail["code"], detail["body"], detail["responseHeaders"] = he.StatusCode, he.Message, he.Headers
+		retry, wait = he.Transient && !errors.Is(err, core.ErrExpired), he.RetryAfter
+	case errors.Is(err, core.ErrExpired):
+	default:
+		retry = isNetworkError(err)
+	}
+	detail["transient"] = retry
+	r.emit(exp, core.EventStatusError, detail)
+	return wait, retry
+}
+
+// followLinks fetches the next pages of a paged manifest (§4.4).
+func (r *Runner) followLinks(ctx context.Context, exp *core.Export, dl *downloads, pages []page) ([]page, error) {
+	lo, hi := orDefault(r.PollMin, DefaultPollMin), orDefault(r.PollMax, DefaultPollMax)
+	next := pages[len(pages)-1].m.Next
+	seen := map[string]bool{}
+	transient := 0
+	for next != "" {
+		if seen[next] {
+			return nil, fmt.Errorf("manifest link loop at %s", next)
+		}
+		st, err := r.Client.Page(ctx, next)
+		if err == nil && !st.Done {
+			err = &HTTPError{Op: "manifest page", URL: next, StatusCode: 202, Transient: true, RetryAfter: st.RetryAfter}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			wait, retry := r.statusError(exp, err, transient)
+			transient++
+			if !retry || transient > orDefault(r.MaxTransient, DefaultMaxTransient) {
+				return nil, fmt.Errorf("manifest page: %w", err)
+			}
+			if wait <= 0 {
+				wait = backoff(transient)
+			}
+			if err := r.sleep(ctx, clamp(wait, lo, hi)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		transient = 0
+		seen[next] = true
+		if err := dl.add(ctx, st.Manifest); err != nil {
+			return nil, err
+		}
+		pages = append(pages, page{st.Manifest, st.Raw})
+		next = st.Manifest.Next
+	}
+	return pages, nil
+}

@@ -1,0 +1,388 @@
+package bulk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"tranche.dev/tranche/core"
+)
+
+// Runner defaults.
+const (
+	DefaultMaxParallel  = 4
+	DefaultPollMin      = 1 * time.Second
+	DefaultPollMax      = 5 * time.Minute
+	DefaultPollStart    = 2 * time.Second // first delay when the server sends no Retry-After
+	DefaultPollBackoff  = time.Minute     // the growing default delay stops here
+	DefaultDeadline     = 7 * 24 * time.Hour
+	DefaultMaxTransient = 10 // consecutive transient status errors
+	DefaultMaxRetries   = 6  // attempts per file after the first
+	DefaultBatchLines   = 2000
+	DefaultBatchBytes   = 4 << 20
+)
+
+// Runner runs exports end to end and resumes them: every step is committed
+// to Store the moment it is known (status URL, manifest, each file's
+// progress with the records it covers).
+type Runner struct {
+	Client *Client
+	Store  Store
+
+	MaxParallel  int           // parallel downloads; 0 = DefaultMaxParallel
+	PollMin      time.Duration // lower clamp on status delays; 0 = DefaultPollMin
+	PollMax      time.Duration // upper clamp on status and retry delays; 0 = DefaultPollMax
+	Deadline     time.Duration // give up waiting for the manifest after this; 0 = DefaultDeadline
+	MaxTransient int           // consecutive transient status errors tolerated
+	MaxRetries   int           // download retries per file
+	MaxLine      int           // longest NDJSON line; 0 = ndjson.DefaultMaxLine
+	BatchLines   int           // records per AppendRecords
+	BatchBytes   int           // bytes per AppendRecords
+	KeepJob      bool          // do not DELETE the job after a verified download
+
+	// OnEvent receives every event. Calls are serialised; it must not block
+	// for long.
+	OnEvent func(core.Event)
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// Sleep waits d or until ctx is done; tests replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
+
+	mu sync.Mutex // serialises OnEvent
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default().With("system", "bulk")
+}
+
+func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
+	if r.Sleep != nil {
+		return r.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func (r *Runner) emit(exp *core.Export, kind string, detail map[string]any) {
+	if r.OnEvent == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.OnEvent(core.Event{ExportID: exp.ID, StatusURL: exp.StatusURL, Kind: kind, Time: r.now(), Detail: detail})
+}
+
+// Start validates exp.Request, records the export, kicks it off and runs it
+// to the end. exp needs Request and FHIRBaseURL (and RegistrationID and
+// Scope for _since=auto). Since "auto" becomes the transactionTime of the
+// last complete export with the same registration and scope; with none it
+// is dropped and the export is a full one. Validation errors come before
+// anything is stored or sent.
+func (r *Runner) Start(ctx context.Context, exp *core.Export) error {
+	if strings.EqualFold(exp.Request.Since, "auto") {
+		exp.Request.Since = ""
+		tt, err := r.Store.LastTransactionTime(ctx, exp)
+		switch {
+		case err == nil:
+			exp.Request.Since = tt
+		case errors.Is(err, core.ErrNotFound):
+			r.logger().Info("_since=auto: no earlier complete export; exporting everything")
+		default:
+			return fmt.Errorf("_since=auto: %w", err)
+		}
+	}
+	caps, capErr := r.Client.Capabilities(ctx)
+	var known []string
+	if capErr == nil {
+		known = caps.Types
+	} else {
+		r.logger().Warn("no CapabilityStatement; resource types not checked", "err", capErr)
+		caps = &Capabilities{}
+	}
+	if err := Validate(exp.Request, known); err != nil {
+		return err
+	}
+	exp.State = core.StateKickoff
+	if err := r.Store.CreateExport(ctx, exp); err != nil {
+		return fmt.Errorf("record export: %w", err)
+	}
+	if err := r.kickoff(ctx, exp, caps); err != nil {
+		return err
+	}
+	return r.run(ctx, exp)
+}
+
+func (r *Runner) kickoff(ctx context.Context, exp *core.Export, caps *Capabilities) error {
+	var statusURL, kickoffURL string
+	var err error
+	for attempt := 0; ; attempt++ {
+		statusURL, kickoffURL, err = r.Client.Kickoff(ctx, exp.Request)
+		var he *HTTPError
+		if err == nil || !errors.As(err, &he) || !he.Transient || attempt >= 3 {
+			break
+		}
+		wait := he.RetryAfter
+		if wait <= 0 {
+			wait = backoff(attempt + 1)
+		}
+		if serr := r.sleep(ctx, clamp(wait, orDefault(r.PollMin, DefaultPollMin), orDefault(r.PollMax, DefaultPollMax))); serr != nil {
+			return serr
+		}
+	}
+	params, _ := json.Marshal(exp.Request)
+	detail := map[string]any{
+		"exportUrl": kickoffURL, "errorCode": nil, "errorBody": nil,
+		"softwareName": caps.SoftwareName, "softwareVersion": caps.SoftwareVersion,
+		"softwareReleaseDate": caps.ReleaseDate, "fhirVersion": caps.FHIRVersion,
+		"requestParameters": json.RawMessage(params),
+	}
+	exp.KickoffURL = kickoffURL
+	if err != nil {
+		var he *HTTPError
+		if errors.As(err, &he) {
+			detail["errorCode"], detail["errorBody"], detail["responseHeaders"] = he.StatusCode, he.Message, he.Headers
+		} else {
+			detail["errorBody"] = err.Error()
+		}
+		r.emit(exp, core.EventKickoff, detail)
+		return r.fail(ctx, exp, core.StateFailed, fmt.Errorf("kick-off: %w", err))
+	}
+	exp.StatusURL = statusURL
+	exp.State = core.StatePolling
+	if err := r.Store.UpdateExport(ctx, exp); err != nil {
+		return fmt.Errorf("record status url: %w", err)
+	}
+	r.emit(exp, core.EventKickoff, detail)
+	return nil
+}
+
+// fail records exp as ended in state with err and returns err.
+func (r *Runner) fail(ctx context.Context, exp *core.Export, state core.ExportState, err error) error {
+	exp.State = state
+	exp.Error = err.Error()
+	exp.FinishedAt = r.now()
+	if uerr := r.Store.UpdateExport(context.WithoutCancel(ctx), exp); uerr != nil {
+		return errors.Join(err, fmt.Errorf("record failure: %w", uerr))
+	}
+	return err
+}
+
+// Resume carries on with an unfinished export: polling the same job if no
+// manifest is known yet, then downloading only what is not stored. If the
+// server no longer has the job, the export is marked expired and the error
+// wraps core.ErrExpired.
+func (r *Runner) Resume(ctx context.Context, id int64) (*core.Export, error) {
+	exp, err := r.Store.FindExport(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("export %d: %w", id, err)
+	}
+	if exp.State.Final() {
+		return exp, fmt.Errorf("export %d is already %s", id, exp.State)
+	}
+	exp.Error = ""
+	if exp.StatusURL == "" {
+		// The kick-off never answered: nothing was started we know of.
+		if err := Validate(exp.Request, nil); err != nil {
+			return exp, r.fail(ctx, exp, core.StateFailed, err)
+		}
+		if err := r.kickoff(ctx, exp, &Capabilities{}); err != nil {
+			return exp, err
+		}
+	}
+	return exp, r.run(ctx, exp)
+}
+
+// page is one manifest (status answer or linked page) as received.
+type page struct {
+	m   *Manifest
+	raw []byte
+}
+
+func (r *Runner) run(ctx context.Context, exp *core.Export) error {
+	started := r.now()
+	dl := r.startDownloads(ctx, exp)
+	var pages []page
+	var err error
+	if exp.State == core.StateDownloading && len(exp.Manifest) > 0 {
+		pages, err = storedPages(exp)
+		if err == nil {
+			for _, p := range pages {
+				if err = dl.add(ctx, p.m); err != nil {
+					break
+				}
+			}
+		}
+	} else {
+		pages, err = r.poll(ctx, exp, dl)
+	}
+	if err == nil {
+		err = r.recordManifest(ctx, exp, pages)
+	}
+	dl.close()
+	if werr := dl.wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, core.ErrExpired):
+			return r.fail(ctx, exp, core.StateExpired, fmt.Errorf("the server no longer has this export; start a fresh export: %w", err))
+		case ctx.Err() != nil:
+			// Interrupted: leave the export resumable as it is.
+			return err
+		}
+		return r.fail(ctx, exp, core.StateFailed, err)
+	}
+	return r.finish(ctx, exp, started)
+}
+
+// storedPages re-reads the manifest(s) recorded for exp: one object, or an
+// array of them when the manifest was paged.
+func storedPages(exp *core.Export) ([]page, error) {
+	base, _ := url.Parse(exp.StatusURL)
+	var raws []json.RawMessage
+	if b := bytes.TrimSpace(exp.Manifest); len(b) > 0 && b[0] == '[' {
+		if err := json.Unmarshal(b, &raws); err != nil {
+			return nil, fmt.Errorf("stored manifest: %w", err)
+		}
+	} else {
+		raws = []json.RawMessage{exp.Manifest}
+	}
+	var pages []page
+	for _, raw := range raws {
+		m, err := ParseManifest(raw, base)
+		if err != nil {
+			return nil, fmt.Errorf("stored manifest: %w", err)
+		}
+		pages = append(pages, page{m, raw})
+	}
+	return pages, nil
+}
+
+func (r *Runner) recordManifest(ctx context.Context, exp *core.Export, pages []page) error {
+	if len(pages) == 0 {
+		return errors.New("no manifest")
+	}
+	exp.TransactionTime = pages[0].m.TransactionTime
+	if len(pages) == 1 {
+		exp.Manifest = pages[0].raw
+	} else {
+		raws := make([]json.RawMessage, len(pages))
+		for i, p := range pages {
+			raws[i] = p.raw
+		}
+		exp.Manifest, _ = json.Marshal(raws)
+	}
+	exp.State = core.StateDownloading
+	if err := r.Store.UpdateExport(ctx, exp); err != nil {
+		return fmt.Errorf("record manifest: %w", err)
+	}
+	var out, del, errs int
+	for _, p := range pages {
+		out, del, errs = out+len(p.m.Output), del+len(p.m.Deleted), errs+len(p.m.Error)
+	}
+	r.emit(exp, core.EventManifestComplete, map[string]any{
+		"transactionTime": exp.TransactionTime, "totalOutputFileCount": out,
+		"totalDeletedFileCount": del, "totalErrorFileCount": errs, "totalManifests": len(pages),
+	})
+	return nil
+}
+
+// finish checks every file, releases the job when all are verified, and
+// records the outcome.
+func (r *Runner) finish(ctx context.Context, exp *core.Export, started time.Time) error {
+	files, err := r.Store.FindFiles(ctx, exp.ID)
+	if err != nil {
+		return fmt.Errorf("list files: %w", err)
+	}
+	var resources, bytesDone int64
+	var notLoaded []string
+	expired := 0
+	for _, f := range files {
+		resources += f.Lines
+		bytesDone += f.Bytes
+		if f.State != core.FileLoaded {
+			notLoaded = append(notLoaded, fmt.Sprintf("%s (%s: %s)", f.URL, f.State, f.Error))
+			if strings.Contains(f.Error, core.ErrExpired.Error()) {
+				expired++
+			}
+		}
+	}
+	r.emit(exp, core.EventExportComplete, map[string]any{
+		"files": len(files), "resources": resources, "bytes": bytesDone, "attachments": nil,
+		"duration": r.now().Sub(started).Milliseconds(), "filesNotVerified": len(notLoaded),
+	})
+	if len(notLoaded) > 0 {
+		msg := fmt.Sprintf("%d of %d files not verified: %s", len(notLoaded), len(files), strings.Join(first(notLoaded, 5), "; "))
+		if expired > 0 {
+			return r.fail(ctx, exp, core.StateExpired, fmt.Errorf("%s: %w; start a fresh export", msg, core.ErrExpired))
+		}
+		for _, f := range files {
+			if f.State == core.FileFailed || f.State == core.FilePending || f.State == core.FileDownloading {
+				// Worth another try: keep the export resumable.
+				exp.Error = msg
+				if err := r.Store.UpdateExport(ctx, exp); err != nil {
+					return fmt.Errorf("record progress: %w", err)
+				}
+				return fmt.Errorf("%s (run again with --resume %d)", msg, exp.ID)
+			}
+		}
+		return r.fail(ctx, exp, core.StateFailed, errors.New(msg))
+	}
+	if !r.KeepJob {
+		if err := r.Client.Cancel(ctx, exp.StatusURL); err != nil {
+			r.logger().Warn("release job", "status_url", exp.StatusURL, "err", err)
+		} else {
+			exp.Released = true
+		}
+	}
+	exp.State = core.StateComplete
+	exp.Error = ""
+	exp.FinishedAt = r.now()
+	if err := r.Store.UpdateExport(ctx, exp); err != nil {
+		return fmt.Errorf("record completion: %w", err)
+	}
+	return nil
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
+	}
+	return s
+}
+
+// backoff is the delay before retry attempt n (1-based): 1 s, 2 s, 4 s, …
+func backoff(n int) time.Duration {
+	d := time.Second << min(n-1, 10)
+	return d
+}

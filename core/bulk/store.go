@@ -1,0 +1,32 @@
+package bulk
+
+import (
+	"context"
+
+	"tranche.dev/tranche/core"
+)
+
+// Store persists exports, their files and their records. catalog.DB
+// implements it. Every method commits before it returns: the Runner relies
+// on that to resume exactly after a crash.
+type Store interface {
+	CreateExport(ctx context.Context, e *core.Export) error
+	UpdateExport(ctx context.Context, e *core.Export) error
+	// FindExport returns core.ErrNotFound if there is no such export.
+	FindExport(ctx context.Context, id int64) (*core.Export, error)
+	FindExportByStatusURL(ctx context.Context, statusURL string) (*core.Export, error)
+	// UnfinishedExports returns exports whose state is not final.
+	UnfinishedExports(ctx context.Context) ([]*core.Export, error)
+	// LastTransactionTime returns the transactionTime of the last complete
+	// export with e's registration, base URL and scope (level, group,
+	// types), or core.ErrNotFound if there is none.
+	LastTransactionTime(ctx context.Context, e *core.Export) (string, error)
+	// AddFiles is idempotent on (export, kind, url); it fills IDs and the
+	// stored progress of files already known.
+	AddFiles(ctx context.Context, exportID int64, files []*core.ExportFile) error
+	UpdateFile(ctx context.Context, f *core.ExportFile) error
+	FindFiles(ctx context.Context, exportID int64) ([]*core.ExportFile, error)
+	// AppendRecords stores recs (idempotent on (file, line)) and f's
+	// Lines, Bytes, Problems, State and Error in one transaction.
+	AppendRecords(ctx context.Context, f *core.ExportFile, recs []core.Record) error
+}
