@@ -1,10 +1,295 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/catalog"
 )
 
+const catalogUsage = `Usage:
+  tranche catalog counts [--db FILE] [--export ID]
+      one "<ResourceType><TAB><count>" line per type of the latest view
+  tranche catalog search [--db FILE] [--type T] [--limit N] QUERY
+      full-text search over the raw JSON (FTS5 syntax: word, "a phrase", pref*)
+  tranche catalog show [--db FILE] TYPE/ID
+      the resource's JSON, pretty-printed
+  tranche catalog export [--db FILE] [--type T] [--patient ID] [--export ID]
+                         [--query Q] [--format ndjson|csv] [-o FILE]
+      write a selection as NDJSON (exact bytes) or CSV
+  tranche catalog exports [--db FILE] [--limit N]
+      list exports with their state
+`
+
+// runCatalog runs "tranche catalog SUBCOMMAND ...".
 func runCatalog(args []string, stdout, stderr io.Writer) error {
-	return errors.New("runCatalog: not built yet")
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, catalogUsage)
+		return flag.ErrHelp
+	}
+	cmd, args := args[0], args[1:]
+	run, ok := map[string]func(context.Context, *catalogCmd, []string) error{
+		"counts":  catalogCounts,
+		"search":  catalogSearch,
+		"show":    catalogShow,
+		"export":  catalogExport,
+		"exports": catalogExports,
+	}[cmd]
+	if !ok {
+		fmt.Fprint(stderr, catalogUsage)
+		return &exitError{code: 2, err: fmt.Errorf("catalog: unknown subcommand %q", cmd)}
+	}
+	c := &catalogCmd{stdout: stdout, stderr: stderr,
+		fs: flag.NewFlagSet("tranche catalog "+cmd, flag.ContinueOnError)}
+	c.fs.SetOutput(stderr)
+	c.fs.StringVar(&c.dbPath, "db", "", "catalogue database `file` (default: in the data directory)")
+	c.fs.Usage = func() { fmt.Fprint(stderr, catalogUsage) }
+	if err := run(context.Background(), c, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("catalog %s: %w", cmd, err)
+	}
+	return nil
+}
+
+// catalogCmd is what every catalog subcommand shares.
+type catalogCmd struct {
+	fs     *flag.FlagSet
+	dbPath string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// parse parses flags, which may also follow positional arguments
+// ("search diabetes --type Condition"), and returns the positionals.
+func (c *catalogCmd) parse(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if c.fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, c.fs.Arg(0))
+		args = c.fs.Args()[1:]
+	}
+}
+
+// open opens the catalogue at --db or the default path. Opening never
+// creates a catalogue where none is: a typo in --db is an error, not an
+// empty result.
+func (c *catalogCmd) open() (*catalog.DB, error) {
+	path := c.dbPath
+	if path == "" {
+		var err error
+		if path, err = defaultDBPath(); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no catalogue at %s (run an export first, or pass --db)", path)
+	}
+	db := catalog.NewDB(path)
+	db.Logger = slog.New(slog.DiscardHandler)
+	if err := db.Open(); err != nil {
+		return nil, fmt.Errorf("open catalogue: %w", err)
+	}
+	return db, nil
+}
+
+func catalogCounts(ctx context.Context, c *catalogCmd, args []string) error {
+	exportID := c.fs.Int64("export", 0, "count one export's resources instead of the latest view")
+	if pos, err := c.parse(args); err != nil {
+		return err
+	} else if len(pos) != 0 {
+		return fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	db, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	counts, err := db.Counts(ctx, *exportID)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(c.stdout)
+	for _, tc := range counts {
+		fmt.Fprintf(w, "%s\t%d\n", tc.Type, tc.Count)
+	}
+	return w.Flush()
+}
+
+func catalogSearch(ctx context.Context, c *catalogCmd, args []string) error {
+	typ := c.fs.String("type", "", "only resources of this `type`")
+	limit := c.fs.Int("limit", 50, "at most `N` results")
+	pos, err := c.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return errors.New("a search query is required, e.g. tranche catalog search diabetes")
+	}
+	db, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// The full-text index is filled lazily; bring it up to date first.
+	if _, err := db.Reindex(ctx); err != nil {
+		return err
+	}
+	page, err := db.Resources(ctx, catalog.ResourceFilter{Type: *typ, Query: strings.Join(pos, " "),
+		Limit: max(*limit, 1)})
+	if err != nil {
+		return fmt.Errorf("%w (FTS5 query syntax: words, \"a phrase\", prefix*)", err)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(page.Columns, "\t"))
+	for _, r := range page.Rows {
+		fmt.Fprintln(tw, strings.Join(r.Values, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if page.Next != "" {
+		fmt.Fprintf(c.stderr, "(first %d results; use --limit for more)\n", len(page.Rows))
+	}
+	return nil
+}
+
+func catalogShow(ctx context.Context, c *catalogCmd, args []string) error {
+	pos, err := c.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("one TYPE/ID is required, e.g. tranche catalog show Patient/123")
+	}
+	typ, id, ok := strings.Cut(pos[0], "/")
+	if !ok || typ == "" || id == "" {
+		return fmt.Errorf("%q is not TYPE/ID, e.g. Patient/123", pos[0])
+	}
+	db, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := db.Resource(ctx, typ, id)
+	if errors.Is(err, core.ErrNotFound) {
+		return fmt.Errorf("%s/%s is not in the catalogue", typ, id)
+	} else if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, r.Raw, "", "  "); err != nil {
+		return fmt.Errorf("%s/%s: stored JSON: %w", typ, id, err)
+	}
+	buf.WriteByte('\n')
+	if _, err := buf.WriteTo(c.stdout); err != nil {
+		return err
+	}
+	if r.Deleted {
+		fmt.Fprintf(c.stderr, "note: %s/%s was deleted on the server by a later export\n", typ, id)
+	}
+	return nil
+}
+
+func catalogExport(ctx context.Context, c *catalogCmd, args []string) (err error) {
+	var f catalog.ResourceFilter
+	c.fs.StringVar(&f.Type, "type", "", "only resources of this `type`")
+	c.fs.StringVar(&f.Patient, "patient", "", "only this patient's resources (`ID` or Patient/ID)")
+	c.fs.Int64Var(&f.ExportID, "export", 0, "one export's resources instead of the latest view")
+	c.fs.StringVar(&f.Query, "query", "", "only resources matching this full-text query")
+	format := c.fs.String("format", "ndjson", "ndjson or csv")
+	out := c.fs.String("o", "", "write to `file` instead of standard output")
+	if pos, err := c.parse(args); err != nil {
+		return err
+	} else if len(pos) != 0 {
+		return fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	write := map[string]func(*catalog.DB, io.Writer) (int, error){
+		"ndjson": func(db *catalog.DB, w io.Writer) (int, error) { return db.ExportNDJSON(ctx, w, f) },
+		"csv":    func(db *catalog.DB, w io.Writer) (int, error) { return db.ExportCSV(ctx, w, f) },
+	}[*format]
+	if write == nil {
+		return fmt.Errorf("unknown --format %q: want ndjson or csv", *format)
+	}
+	db, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if f.Query != "" {
+		if _, err := db.Reindex(ctx); err != nil {
+			return err
+		}
+	}
+
+	w := c.stdout
+	if *out != "" {
+		file, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := file.Close(); err == nil && cerr != nil {
+				err = cerr
+			}
+		}()
+		w = file
+	}
+	n, err := write(db, w)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		fmt.Fprintf(c.stderr, "wrote %d resources to %s\n", n, *out)
+	}
+	return nil
+}
+
+func catalogExports(ctx context.Context, c *catalogCmd, args []string) error {
+	limit := c.fs.Int("limit", 20, "at most `N` exports, newest first (0 = all)")
+	if pos, err := c.parse(args); err != nil {
+		return err
+	} else if len(pos) != 0 {
+		return fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	db, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	es, err := db.FindExports(ctx, *limit)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tLEVEL\tCREATED\tTRANSACTION TIME\tSERVER\tERROR")
+	for _, e := range es {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Request.Level,
+			e.CreatedAt.Local().Format("2006-01-02 15:04"), e.TransactionTime, e.FHIRBaseURL,
+			firstLine(e.Error))
+	}
+	return tw.Flush()
+}
+
+// firstLine keeps a table row on one line.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
 }
