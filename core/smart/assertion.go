@@ -117,7 +117,13 @@ func (c *Config) Assertion() (string, error) {
 			return "", fmt.Errorf("set header %s: %w", name, err)
 		}
 	}
-	signed, err := jws.Sign(payload, jws.WithKey(alg, k, jws.WithProtectedHeaders(hdr)))
+	// Sign with the raw key: jwx would copy a jwk.Key's own kid over the
+	// header's, and KeyID may name the key differently (an imported key).
+	raw, err := Signer(k)
+	if err != nil {
+		return "", err
+	}
+	signed, err := jws.Sign(payload, jws.WithKey(alg, raw, jws.WithProtectedHeaders(hdr)))
 	if err != nil {
 		return "", fmt.Errorf("sign assertion: %w", err)
 	}

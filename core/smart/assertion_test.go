@@ -53,6 +53,24 @@ func TestConfig_Assertion(t *testing.T) {
 		}
 		checkAssertion(t, tok, mustJWKS(t, k), "c", "https://as.example/t", now)
 	})
+	t.Run("KeyIDOverridesThumbprint", func(t *testing.T) {
+		k := mustGenerate(t, smart.RS384)
+		signer, err := smart.Signer(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []any{k, signer} {
+			cfg := smart.Config{ClientID: "c", TokenURL: "https://as.example/t", Key: key, KeyID: "registered-kid", Now: func() time.Time { return now }}
+			tok, err := cfg.Assertion()
+			if err != nil {
+				t.Fatalf("Assertion: %v", err)
+			}
+			jwks := strings.Replace(string(mustJWKS(t, k)), smart.KeyID(k), "registered-kid", 1)
+			if h, _ := indepVerify(t, tok, []byte(jwks)); h.Kid != "registered-kid" {
+				t.Fatalf("%T key: kid header = %q, want registered-kid", key, h.Kid)
+			}
+		}
+	})
 	t.Run("WrongAlgForKey", func(t *testing.T) {
 		cfg := smart.Config{ClientID: "c", TokenURL: "https://as.example/t", Key: mustGenerate(t, smart.ES384), Alg: smart.RS384}
 		if _, err := cfg.Assertion(); err == nil {
