@@ -1,14 +1,370 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"crypto"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/keychain"
+	"tranche.dev/tranche/core/smart"
 )
 
-func runKeys(args []string, stdout, stderr io.Writer) error {
-	return errors.New("runKeys: not built yet")
+const keysUsage = `Usage:
+  tranche keys generate --registration NAME [--alg RS384|ES384] [--bits 3072]
+  tranche keys import --registration NAME FILE     (JWK, JWKS or PEM)
+  tranche keys show NAME                           (print the public JWKS)
+  tranche keys assertion --registration NAME       (print one signed client assertion)
+
+Common flags: --db FILE, --key-file-fallback (passphrase from
+TRANCHE_KEY_PASSPHRASE or typed in).
+`
+
+// fileKeyPrefix marks a Registration.KeyRef whose key lives in the
+// passphrase-encrypted file fallback rather than the OS keychain.
+const fileKeyPrefix = "file:"
+
+// keyEnv holds what the keys and registrations commands share: the
+// catalogue, the key stores and an HTTP client. Tests build one directly.
+type keyEnv struct {
+	DB         *catalog.DB
+	Keychain   keychain.Keys // the OS keychain; nil when unavailable
+	KeychainOK error         // why Keychain is unusable, if it is
+	FileKeys   func() (keychain.Keys, error)
+	Fallback   bool // --key-file-fallback: new keys go to the file store
+	HTTPClient *http.Client
+	Stdout     io.Writer
+	Stderr     io.Writer
 }
 
-func runRegistrations(args []string, stdout, stderr io.Writer) error {
-	return errors.New("runRegistrations: not built yet")
+// commonFlags are the flags every keys/registrations subcommand takes.
+type commonFlags struct {
+	db       string
+	fallback bool
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.db, "db", "", "catalogue database `file` (default: in the data directory)")
+	fs.BoolVar(&c.fallback, "key-file-fallback", false,
+		"keep private keys in a passphrase-encrypted file instead of the OS keychain (passphrase from TRANCHE_KEY_PASSPHRASE or typed in)")
+}
+
+// parseInterspersed parses flags that may come after positional arguments
+// ("show NAME --db x") and returns the positionals.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// openKeyEnv opens the catalogue and decides where keys live.
+func openKeyEnv(c commonFlags, stdout, stderr io.Writer) (*keyEnv, error) {
+	path := c.db
+	if path == "" {
+		var err error
+		if path, err = defaultDBPath(); err != nil {
+			return nil, err
+		}
+	}
+	db := catalog.NewDB(path)
+	if err := db.Open(); err != nil {
+		return nil, fmt.Errorf("open catalogue: %w", err)
+	}
+	env := &keyEnv{
+		DB:         db,
+		Fallback:   c.fallback,
+		HTTPClient: &http.Client{Timeout: 30 * time.Second},
+		Stdout:     stdout,
+		Stderr:     stderr,
+	}
+	store := keychain.NewStore()
+	if err := store.Probe(); err != nil {
+		env.KeychainOK = err
+	} else {
+		env.Keychain = store
+	}
+	keyDir := filepath.Join(filepath.Dir(path), "keys")
+	env.FileKeys = func() (keychain.Keys, error) {
+		pass, err := passphrase(stderr)
+		if err != nil {
+			return nil, err
+		}
+		return keychain.NewFileStore(keyDir, pass), nil
+	}
+	return env, nil
+}
+
+// passphrase reads the key-file passphrase from TRANCHE_KEY_PASSPHRASE, else
+// from standard input after a prompt.
+func passphrase(stderr io.Writer) ([]byte, error) {
+	if p := os.Getenv("TRANCHE_KEY_PASSPHRASE"); p != "" {
+		return []byte(p), nil
+	}
+	fmt.Fprint(stderr, "Passphrase for the key file (input is shown; set TRANCHE_KEY_PASSPHRASE to avoid this): ")
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("read passphrase: %w", err)
+		}
+		return nil, errors.New("no passphrase given: set TRANCHE_KEY_PASSPHRASE or type one")
+	}
+	return []byte(line), nil
+}
+
+func (e *keyEnv) Close() error { return e.DB.Close() }
+
+// storeFor returns the key store for ref (a Registration.KeyRef) and the
+// name inside that store.
+func (e *keyEnv) storeFor(ref string) (keychain.Keys, string, error) {
+	if name, ok := strings.CutPrefix(ref, fileKeyPrefix); ok {
+		s, err := e.FileKeys()
+		return s, name, err
+	}
+	if e.Keychain == nil {
+		return nil, "", e.KeychainOK
+	}
+	return e.Keychain, ref, nil
+}
+
+// newRef is where a new key for registration name goes.
+func (e *keyEnv) newRef(name string) string {
+	if e.Fallback {
+		return fileKeyPrefix + name
+	}
+	return name
+}
+
+// saveKey stores k for reg, filling Alg, KeyID, KeyRef and PublicJWKS. It
+// does not write reg to the catalogue.
+func (e *keyEnv) saveKey(reg *core.Registration, k jwk.Key) error {
+	signer, err := smart.Signer(k)
+	if err != nil {
+		return err
+	}
+	alg, err := smart.AlgOf(k)
+	if err != nil {
+		return err
+	}
+	pub, err := smart.PublicJWKS(k)
+	if err != nil {
+		return err
+	}
+	ref := e.newRef(reg.Name)
+	store, name, err := e.storeFor(ref)
+	if err != nil {
+		return err
+	}
+	if err := store.SetKey(name, signer); err != nil {
+		return err
+	}
+	// A key that moved between stores leaves nothing behind.
+	if reg.KeyRef != "" && reg.KeyRef != ref {
+		e.deleteKey(reg.KeyRef)
+	}
+	reg.Alg, reg.KeyID, reg.KeyRef, reg.PublicJWKS = alg, smart.KeyID(k), ref, string(pub)
+	return nil
+}
+
+// loadKey returns reg's private key.
+func (e *keyEnv) loadKey(reg *core.Registration) (crypto.Signer, error) {
+	if reg.KeyRef == "" {
+		return nil, fmt.Errorf("registration %q has no key: run tranche keys generate --registration %q", reg.Name, reg.Name)
+	}
+	store, name, err := e.storeFor(reg.KeyRef)
+	if err != nil {
+		return nil, err
+	}
+	return store.Key(name)
+}
+
+// deleteKey removes the key under ref; a missing key is not an error.
+func (e *keyEnv) deleteKey(ref string) error {
+	store, name, err := e.storeFor(ref)
+	if err != nil {
+		return err
+	}
+	if err := store.DeleteKey(name); err != nil && !errors.Is(err, core.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// smartConfig builds the SMART client configuration of reg.
+func (e *keyEnv) smartConfig(reg *core.Registration) (smart.Config, error) {
+	key, err := e.loadKey(reg)
+	if err != nil {
+		return smart.Config{}, err
+	}
+	return smart.Config{
+		ClientID:   reg.ClientID,
+		TokenURL:   reg.TokenURL,
+		Scopes:     strings.Fields(reg.Scopes),
+		Key:        key,
+		KeyID:      reg.KeyID,
+		Alg:        reg.Alg,
+		HTTPClient: e.HTTPClient,
+	}, nil
+}
+
+func (e *keyEnv) findRegistration(ctx context.Context, name string) (*core.Registration, error) {
+	reg, err := e.DB.FindRegistrationByName(ctx, name)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, fmt.Errorf("no registration named %q (see tranche registrations list)", name)
+	}
+	return reg, err
+}
+
+func runKeys(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, keysUsage)
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var common commonFlags
+	common.register(fs)
+	regName := fs.String("registration", "", "registration `name`")
+	var alg *string
+	var bits *int
+	if sub == "generate" {
+		alg = fs.String("alg", smart.RS384, "signing algorithm: RS384 or ES384")
+		bits = fs.Int("bits", smart.DefaultRSABits, "RSA key size (at least 2048)")
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if sub == "show" && *regName == "" && len(pos) == 1 {
+		*regName, pos = pos[0], nil
+	}
+	switch sub {
+	case "generate", "import", "show", "assertion":
+	default:
+		fmt.Fprint(stderr, keysUsage)
+		return &exitError{code: 2, err: fmt.Errorf("unknown keys command %q", sub)}
+	}
+	if *regName == "" {
+		return &exitError{code: 2, err: errors.New("which registration? pass --registration NAME")}
+	}
+	env, err := openKeyEnv(common, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	ctx := context.Background()
+	switch sub {
+	case "generate":
+		return env.keysGenerate(ctx, *regName, *alg, *bits)
+	case "import":
+		if len(pos) != 1 {
+			return &exitError{code: 2, err: errors.New("usage: tranche keys import --registration NAME FILE")}
+		}
+		return env.keysImport(ctx, *regName, pos[0])
+	case "show":
+		reg, err := env.findRegistration(ctx, *regName)
+		if err != nil {
+			return err
+		}
+		if reg.PublicJWKS == "" {
+			return fmt.Errorf("registration %q has no key yet", reg.Name)
+		}
+		fmt.Fprintln(stdout, reg.PublicJWKS)
+		return nil
+	default: // assertion
+		return env.keysAssertion(ctx, *regName)
+	}
+}
+
+func (e *keyEnv) keysGenerate(ctx context.Context, name, alg string, bits int) error {
+	reg, err := e.findRegistration(ctx, name)
+	if err != nil {
+		return err
+	}
+	k, err := smart.GenerateKey(alg, bits)
+	if err != nil {
+		return err
+	}
+	return e.replaceKey(ctx, reg, k)
+}
+
+func (e *keyEnv) keysImport(ctx context.Context, name, path string) error {
+	reg, err := e.findRegistration(ctx, name)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read key file: %w", err)
+	}
+	k, err := smart.ParseKey(data, "")
+	if err != nil {
+		return fmt.Errorf("import %s: %w", path, err)
+	}
+	return e.replaceKey(ctx, reg, k)
+}
+
+func (e *keyEnv) replaceKey(ctx context.Context, reg *core.Registration, k jwk.Key) error {
+	old := reg.KeyID
+	if err := e.saveKey(reg, k); err != nil {
+		return err
+	}
+	if err := e.DB.UpdateRegistration(ctx, reg); err != nil {
+		return fmt.Errorf("save registration: %w", err)
+	}
+	if old != "" && old != reg.KeyID {
+		fmt.Fprintf(e.Stderr, "Replaced key %s of %q: give the data holder the new public JWKS below.\n", old, reg.Name)
+	}
+	fmt.Fprintf(e.Stderr, "Key %s (%s) stored in %s.\n", reg.KeyID, reg.Alg, e.where(reg.KeyRef))
+	fmt.Fprintln(e.Stdout, reg.PublicJWKS)
+	return nil
+}
+
+func (e *keyEnv) where(ref string) string {
+	if strings.HasPrefix(ref, fileKeyPrefix) {
+		return "the passphrase-encrypted key file"
+	}
+	return "the OS keychain (service " + keychain.Service + ")"
+}
+
+func (e *keyEnv) keysAssertion(ctx context.Context, name string) error {
+	reg, err := e.findRegistration(ctx, name)
+	if err != nil {
+		return err
+	}
+	if reg.ClientID == "" || reg.TokenURL == "" {
+		return fmt.Errorf("registration %q needs a client id and a token URL first", reg.Name)
+	}
+	cfg, err := e.smartConfig(reg)
+	if err != nil {
+		return err
+	}
+	a, err := cfg.Assertion()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stderr, "This assertion is a credential, valid for %v and once: do not share or log it.\n", smart.AssertionLifetime)
+	fmt.Fprintln(e.Stdout, a)
+	return nil
 }

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zalando/go-keyring"
+
+	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/keychain"
+	"tranche.dev/tranche/core/smart"
+)
+
+// cli runs tranche with args plus --db and returns stdout, stderr and the
+// error.
+type cli struct {
+	t  *testing.T
+	db string
+}
+
+func (c cli) run(args ...string) (string, string, error) {
+	c.t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(append(args, "--db", c.db), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func (c cli) must(args ...string) string {
+	c.t.Helper()
+	out, errOut, err := c.run(args...)
+	if err != nil {
+		c.t.Fatalf("tranche %s: %v\nstderr:\n%s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+func startDemo(t *testing.T) *demo.Server {
+	t.Helper()
+	s := demo.NewServer(demo.Config{Patients: 5})
+	if err := s.Open(); err != nil {
+		t.Fatalf("demo Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func kidOf(t *testing.T, jwks string) string {
+	t.Helper()
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+			D   string `json:"d"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(jwks), &set); err != nil || len(set.Keys) != 1 {
+		t.Fatalf("public JWKS %q: %d keys, %v; want 1", jwks, len(set.Keys), err)
+	}
+	if set.Keys[0].D != "" {
+		t.Fatal("public JWKS holds the private key")
+	}
+	return set.Keys[0].Kid
+}
+
+// TestRegistrations_DemoFlow walks the README flow against the loopback demo
+// server: add (discover + generate), register (RFC 7591), test, assertion,
+// key rotation, edit, delete. The keychain is go-keyring's mock.
+func TestRegistrations_DemoFlow(t *testing.T) {
+	keyring.MockInit()
+	srv := startDemo(t)
+	c := cli{t: t, db: filepath.Join(t.TempDir(), "tranche.db")}
+
+	jwks := c.must("registrations", "add", "--name", "demo", "--fhir-url", srv.URL(), "--alg", "ES384")
+	kid := kidOf(t, jwks)
+	if got := c.must("keys", "show", "demo"); strings.TrimSpace(got) != strings.TrimSpace(jwks) {
+		t.Fatalf("keys show = %s, want the JWKS add printed", got)
+	}
+	if _, err := keyring.Get(keychain.Service, "demo"); err != nil {
+		t.Fatalf("keychain entry for demo: %v", err)
+	}
+
+	// No client id yet: test says so.
+	if _, _, err := c.run("registrations", "test", "demo"); err == nil || !strings.Contains(err.Error(), "no client id") {
+		t.Fatalf("test before register: err = %v, want no client id", err)
+	}
+	out := c.must("registrations", "register", "demo")
+	clientID := strings.TrimSpace(strings.TrimPrefix(out, "client_id:"))
+	if clientID == "" || strings.Contains(clientID, " ") {
+		t.Fatalf("register printed %q, want client_id: ID", out)
+	}
+	if out := c.must("registrations", "test", "demo"); !strings.Contains(out, "Connection works.") ||
+		!strings.Contains(out, "3. Metadata read: ok") {
+		t.Fatalf("test output:\n%s", out)
+	}
+
+	// keys assertion prints one assertion that verifies with the public JWKS.
+	out, errOut, err := c.run("keys", "assertion", "--registration", "demo")
+	if err != nil {
+		t.Fatalf("keys assertion: %v", err)
+	}
+	if !strings.Contains(errOut, "credential") {
+		t.Errorf("keys assertion stderr = %q, want a warning that it is a credential", errOut)
+	}
+	claims, err := smart.VerifyAssertion(strings.TrimSpace(out), []byte(jwks), smart.VerifyOptions{ClientID: clientID, Audience: srv.TokenURL()})
+	if err != nil {
+		t.Fatalf("VerifyAssertion(keys assertion output): %v", err)
+	}
+	if claims.KeyID != kid {
+		t.Errorf("assertion kid = %q, want %q", claims.KeyID, kid)
+	}
+
+	if out := c.must("registrations", "list"); !strings.Contains(out, "demo") || !strings.Contains(out, clientID) {
+		t.Errorf("list output:\n%s", out)
+	}
+	c.must("registrations", "edit", "demo", "--scope", "system/Patient.rs", "--max-parallel", "3")
+	if out := c.must("registrations", "show", "demo"); !strings.Contains(out, "system/Patient.rs") || !strings.Contains(out, "Parallel downloads:  3") {
+		t.Errorf("show after edit:\n%s", out)
+	}
+
+	// A new key is unknown to the server until registered again.
+	newJWKS := c.must("keys", "generate", "--registration", "demo", "--alg", "RS384", "--bits", "2048")
+	if kidOf(t, newJWKS) == kid {
+		t.Fatal("keys generate kept the old kid")
+	}
+	out, _, err = c.run("registrations", "test", "demo")
+	if err == nil || !strings.Contains(out, "2. Access token: FAILED") || !strings.Contains(out, "invalid_client") {
+		t.Fatalf("test with an unregistered key: err = %v, output:\n%s\nwant an invalid_client failure", err, out)
+	}
+	c.must("registrations", "register", "demo")
+	if out := c.must("registrations", "test", "demo"); !strings.Contains(out, "Connection works.") {
+		t.Fatalf("test after re-register:\n%s", out)
+	}
+
+	c.must("registrations", "delete", "demo")
+	if _, err := keyring.Get(keychain.Service, "demo"); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("keychain entry after delete: err = %v, want ErrNotFound", err)
+	}
+	if _, _, err := c.run("registrations", "show", "demo"); err == nil {
+		t.Fatal("show after delete: err = nil, want an error")
+	}
+}
+
+// TestKeys_ImportSample imports the sample RS384 key for the demo's fixed
+// client and tests the connection with it.
+func TestKeys_ImportSample(t *testing.T) {
+	keyring.MockInit()
+	srv := startDemo(t)
+	c := cli{t: t, db: filepath.Join(t.TempDir(), "tranche.db")}
+	c.must("registrations", "add", "--name", "sample", "--fhir-url", srv.URL(), "--client-id", demo.DemoClientRS384)
+	out := c.must("keys", "import", "--registration", "sample", filepath.Join("..", "sample-jwks", "RS384.private.json"))
+	if got := kidOf(t, out); got != "eee9f17a3b598fd86417a980b591fbe6" {
+		t.Fatalf("imported kid = %q, want the sample's", got)
+	}
+	if out := c.must("registrations", "test", "sample"); !strings.Contains(out, "Connection works.") {
+		t.Fatalf("test output:\n%s", out)
+	}
+}
+
+func TestRegistrations_KeyFileFallback(t *testing.T) {
+	keyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
+	srv := startDemo(t)
+	dir := t.TempDir()
+	c := cli{t: t, db: filepath.Join(dir, "tranche.db")}
+	t.Setenv("TRANCHE_KEY_PASSPHRASE", "correct horse")
+
+	// Without the opt-in, no keychain is an error that says what to do.
+	_, _, err := c.run("registrations", "add", "--name", "f", "--fhir-url", srv.URL(), "--alg", "ES384")
+	if err == nil || !strings.Contains(err.Error(), "--key-file-fallback") || !strings.Contains(err.Error(), "gnome-keyring") {
+		t.Fatalf("add without keychain: err = %v, want advice naming gnome-keyring and --key-file-fallback", err)
+	}
+	if out, _, _ := c.run("registrations", "list"); strings.Contains(out, "f ") {
+		t.Fatal("a failed add left a registration behind")
+	}
+
+	c.must("registrations", "add", "--name", "f", "--fhir-url", srv.URL(), "--alg", "ES384", "--key-file-fallback")
+	files, _ := filepath.Glob(filepath.Join(dir, "keys", "*"))
+	if len(files) != 1 {
+		t.Fatalf("key files = %v, want 1", files)
+	}
+	fi, err := os.Stat(files[0])
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode = %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	c.must("registrations", "register", "f")
+	if out := c.must("registrations", "test", "f"); !strings.Contains(out, "Connection works.") {
+		t.Fatalf("test output:\n%s", out)
+	}
+	t.Setenv("TRANCHE_KEY_PASSPHRASE", "wrong")
+	if _, _, err := c.run("registrations", "test", "f"); !errors.Is(err, keychain.ErrWrongPassphrase) {
+		t.Fatalf("test with wrong passphrase: err = %v, want ErrWrongPassphrase", err)
+	}
+	t.Setenv("TRANCHE_KEY_PASSPHRASE", "correct horse")
+	c.must("registrations", "delete", "f")
+	if files, _ := filepath.Glob(filepath.Join(dir, "keys", "*")); len(files) != 0 {
+		t.Fatalf("key files after delete = %v, want none", files)
+	}
+}
