@@ -1,14 +1,401 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/bulk"
+	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/smart"
 )
 
-func runExport(args []string, stdout, stderr io.Writer) error {
-	return errors.New("runExport: not built yet")
+const exportUsage = `Usage:
+  tranche export -f URL [level] [parameters] [auth] [options]
+  tranche export --resume [ID]          carry on with unfinished exports
+
+Level (patient is the default, as in the SMART bulk-data-client):
+  --global                 system level: [base]/$export
+  -g, --group ID           group level:  [base]/Group/ID/$export
+
+Parameters (repeatable; -t, -e, -p and -i also take comma lists):
+  -t, --_type T            -s, --_since INSTANT|auto     --_until INSTANT
+  -e, --_elements E        -p, --patient ID              -q, --_typeFilter Type?query
+  -i, --includeAssociatedData V   --_outputFormat F      --organizeOutputBy T
+  --allowPartialManifests  --post (kick off with POST)   --lenient (Prefer: handling=lenient)
+
+Auth (one of):
+  --registration NAME      a saved registration (tranche registrations)
+  --client-id ID --private-key FILE [--token-url URL] [--scope S]
+  --open                   no authorization
+
+Options:
+  --db FILE      catalogue (default: in the data directory)
+  --status URL   pick up an export already started (its status URL)
+  --parallel N   parallel downloads (default 4, or the registration's)
+  --keep-job     do not DELETE the job on the server when done
+  --max-line N   longest accepted NDJSON line in bytes (default 64 MiB)
+
+The exit status is 0 only when every file was downloaded and verified.
+The log (bulk-data-client format) goes to <data dir>/exports/<id>/log.ndjson.
+`
+
+// listFlag is a repeatable flag; with split, values are also comma lists.
+type listFlag struct {
+	vals  *[]string
+	split bool
 }
 
-func runBench(args []string, stdout, stderr io.Writer) error {
-	return errors.New("runBench: not built yet")
+func (l listFlag) String() string { return "" }
+func (l listFlag) Set(v string) error {
+	if !l.split {
+		*l.vals = append(*l.vals, v)
+		return nil
+	}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l.vals = append(*l.vals, s)
+		}
+	}
+	return nil
 }
+
+type exportFlags struct {
+	fhirURL, group, since, until, outputFormat, organize, status string
+	global, post, lenient, partial, keepJob, open, resume        bool
+	types, elements, patients, filters, assoc                    []string
+	registration, clientID, keyFile, tokenURL, scope, db         string
+	parallel, maxLine                                            int
+}
+
+func parseExportFlags(args []string, stderr io.Writer) (*exportFlags, []string, error) {
+	f := &exportFlags{}
+	fs := flag.NewFlagSet("tranche export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, exportUsage) }
+	str := func(p *string, usage string, names ...string) {
+		for _, n := range names {
+			fs.StringVar(p, n, "", usage)
+		}
+	}
+	list := func(p *[]string, split bool, usage string, names ...string) {
+		for _, n := range names {
+			fs.Var(listFlag{p, split}, n, usage)
+		}
+	}
+	str(&f.fhirURL, "FHIR base URL", "f", "fhir-url")
+	str(&f.group, "group id", "g", "group")
+	str(&f.since, "_since instant or auto", "s", "_since", "since")
+	str(&f.until, "_until instant", "_until", "until")
+	str(&f.outputFormat, "_outputFormat", "_outputFormat")
+	str(&f.organize, "organizeOutputBy", "organizeOutputBy")
+	str(&f.status, "status URL of a started export", "status")
+	str(&f.registration, "registration name", "registration")
+	str(&f.clientID, "client id", "client-id")
+	str(&f.keyFile, "private key file (JWK, JWKS or PEM)", "private-key")
+	str(&f.tokenURL, "token endpoint (default: discovered)", "token-url")
+	str(&f.scope, "scopes (default system/*.rs)", "scope")
+	str(&f.db, "catalogue database file", "db")
+	list(&f.types, true, "_type", "t", "_type", "type")
+	list(&f.elements, true, "_elements", "e", "_elements", "elements")
+	list(&f.patients, true, "patient", "p", "patient")
+	list(&f.filters, false, "_typeFilter", "q", "_typeFilter", "typeFilter")
+	list(&f.assoc, true, "includeAssociatedData", "i", "includeAssociatedData")
+	fs.BoolVar(&f.global, "global", false, "system level")
+	fs.BoolVar(&f.post, "post", false, "kick off with POST")
+	fs.BoolVar(&f.lenient, "lenient", false, "Prefer: handling=lenient")
+	fs.BoolVar(&f.partial, "allowPartialManifests", false, "allow partial manifests")
+	fs.BoolVar(&f.keepJob, "keep-job", false, "do not DELETE the job when done")
+	fs.BoolVar(&f.open, "open", false, "no authorization")
+	fs.BoolVar(&f.resume, "resume", false, "resume unfinished exports")
+	fs.IntVar(&f.parallel, "parallel", 0, "parallel downloads")
+	fs.IntVar(&f.maxLine, "max-line", 0, "longest NDJSON line in bytes")
+	pos, err := parseInterspersed(fs, args)
+	return f, pos, err
+}
+
+func (f *exportFlags) request() core.ExportRequest {
+	req := core.ExportRequest{
+		Level: core.LevelPatient, OutputFormat: f.outputFormat, Since: f.since, Until: f.until,
+		Types: f.types, Elements: f.elements, Patients: f.patients, TypeFilters: f.filters,
+		IncludeAssociatedData: f.assoc, OrganizeOutputBy: f.organize, AllowPartialManifests: f.partial,
+		Lenient: f.lenient, POST: f.post,
+	}
+	switch {
+	case f.global:
+		req.Level = core.LevelSystem
+	case f.group != "":
+		req.Level, req.GroupID = core.LevelGroup, f.group
+	}
+	return req
+}
+
+func runExport(args []string, stdout, stderr io.Writer) error {
+	f, pos, err := parseExportFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if f.global && f.group != "" {
+		return &exitError{code: 2, err: errors.New("--global and --group exclude each other")}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	dbPath := f.db
+	if dbPath == "" {
+		if dbPath, err = defaultDBPath(); err != nil {
+			return err
+		}
+	}
+	env, err := openKeyEnv(commonFlags{db: dbPath}, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	x := &exporter{env: env, flags: f, dataDir: filepath.Dir(dbPath), stdout: stdout, stderr: stderr}
+
+	if f.resume {
+		return x.resume(ctx, pos)
+	}
+	if len(pos) > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("unexpected argument %q", pos[0])}
+	}
+	exp := &core.Export{Request: f.request(), FHIRBaseURL: f.fhirURL}
+	var reg *core.Registration
+	if f.registration != "" {
+		if reg, err = env.findRegistration(ctx, f.registration); err != nil {
+			return err
+		}
+		exp.RegistrationID, exp.Scope = reg.ID, reg.Scopes
+		if exp.FHIRBaseURL == "" {
+			exp.FHIRBaseURL = reg.FHIRBaseURL
+		}
+	}
+	if exp.FHIRBaseURL == "" {
+		fmt.Fprint(stderr, exportUsage)
+		return &exitError{code: 2, err: errors.New("no FHIR server: give -f URL or --registration NAME")}
+	}
+	if reg == nil && f.clientID == "" && !f.open {
+		return &exitError{code: 2, err: errors.New("no authorization: give --registration NAME, --client-id ID --private-key FILE, or --open")}
+	}
+	if reg == nil && f.clientID != "" {
+		exp.Scope = f.scopeOrDefault()
+	}
+	r, err := x.runner(ctx, exp, reg)
+	if err != nil {
+		return err
+	}
+	if f.status != "" {
+		// Pick up a job started elsewhere (or by an earlier run).
+		if old, err := env.DB.FindExportByStatusURL(ctx, f.status); err == nil {
+			return x.report(ctx, old.ID, x.resumeOne(ctx, r, old.ID))
+		}
+		exp.StatusURL, exp.State = f.status, core.StatePolling
+		if err := env.DB.CreateExport(ctx, exp); err != nil {
+			return fmt.Errorf("record export: %w", err)
+		}
+		return x.report(ctx, exp.ID, x.resumeOne(ctx, r, exp.ID))
+	}
+	err = r.Start(ctx, exp)
+	return x.report(ctx, exp.ID, err)
+}
+
+func (f *exportFlags) scopeOrDefault() string {
+	if f.scope != "" {
+		return f.scope
+	}
+	return "system/*.rs"
+}
+
+// exporter holds what one export command needs.
+type exporter struct {
+	env     *keyEnv
+	flags   *exportFlags
+	dataDir string
+	stdout  io.Writer
+	stderr  io.Writer
+	prog    *progress
+	logs    *exportLogs
+}
+
+func (x *exporter) resume(ctx context.Context, pos []string) error {
+	var ids []int64
+	if len(pos) > 0 {
+		for _, p := range pos {
+			id, err := strconv.ParseInt(p, 10, 64)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("export id %q is not a number", p)}
+			}
+			ids = append(ids, id)
+		}
+	} else {
+		exps, err := x.env.DB.UnfinishedExports(ctx)
+		if err != nil {
+			return err
+		}
+		for _, e := range exps {
+			ids = append(ids, e.ID)
+		}
+		if len(ids) == 0 {
+			fmt.Fprintln(x.stdout, "No unfinished exports.")
+			return nil
+		}
+	}
+	var errs []error
+	for _, id := range ids {
+		exp, err := x.env.DB.FindExport(ctx, id)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("export %d: %w", id, err))
+			continue
+		}
+		var reg *core.Registration
+		if exp.RegistrationID != 0 {
+			if reg, err = x.env.DB.FindRegistration(ctx, exp.RegistrationID); err != nil {
+				errs = append(errs, fmt.Errorf("export %d: registration: %w", id, err))
+				continue
+			}
+		} else if x.flags.clientID == "" && !x.flags.open {
+			// An ad hoc export: its key was never stored.
+			fmt.Fprintf(x.stderr, "export %d has no registration; resuming without authorization (give --client-id and --private-key if it needs them)\n", id)
+		}
+		r, err := x.runner(ctx, exp, reg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(x.stderr, "Resuming export %d (%s, %s)\n", id, exp.FHIRBaseURL, exp.State)
+		if err := x.report(ctx, id, x.resumeOne(ctx, r, id)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (x *exporter) resumeOne(ctx context.Context, r *bulk.Runner, id int64) error {
+	_, err := r.Resume(ctx, id)
+	return err
+}
+
+// report prints the outcome of export id.
+func (x *exporter) report(ctx context.Context, id int64, runErr error) error {
+	if x.prog != nil {
+		x.prog.done()
+	}
+	if x.logs != nil {
+		x.logs.Close()
+	}
+	if id == 0 {
+		return runErr
+	}
+	exp, err := x.env.DB.FindExport(context.WithoutCancel(ctx), id)
+	if err != nil {
+		return errors.Join(runErr, err)
+	}
+	files, _ := x.env.DB.FindFiles(context.WithoutCancel(ctx), id)
+	var lines, bytes, problems int64
+	loaded := 0
+	for _, f := range files {
+		lines, bytes, problems = lines+f.Lines, bytes+f.Bytes, problems+f.Problems
+		if f.State == core.FileLoaded {
+			loaded++
+		}
+	}
+	fmt.Fprintf(x.stdout, "Export %d %s: %d of %d files verified, %d resources, %.1f MB, %d problem lines\n",
+		id, exp.State, loaded, len(files), lines, float64(bytes)/1e6, problems)
+	if exp.Released {
+		fmt.Fprintln(x.stdout, "The job was released on the server (DELETE).")
+	}
+	switch {
+	case runErr == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted; carry on with: tranche export --resume %d", id)
+	case errors.Is(runErr, core.ErrExpired):
+		return fmt.Errorf("export %d: %w", id, runErr)
+	}
+	return runErr
+}
+
+// runner builds the HTTP clients, the runner and its event subscribers.
+func (x *exporter) runner(ctx context.Context, exp *core.Export, reg *core.Registration) (*bulk.Runner, error) {
+	f := x.flags
+	parallel := f.parallel
+	if parallel <= 0 && reg != nil {
+		parallel = reg.MaxParallel
+	}
+	parallel = max(parallel, 0)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(parallel, bulk.DefaultMaxParallel) + 2
+	tr.ResponseHeaderTimeout = 2 * time.Minute
+	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	plain := &http.Client{Transport: tr}
+	api := plain
+	var headers map[string]string
+	var pollMin, pollMax time.Duration
+	switch {
+	case reg != nil:
+		cfg, err := x.env.smartConfig(reg)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.TokenURL == "" {
+			d, err := smart.Discover(ctx, x.env.HTTPClient, exp.FHIRBaseURL)
+			if err != nil {
+				return nil, fmt.Errorf("find the token endpoint: %w", err)
+			}
+			cfg.TokenURL = d.TokenEndpoint
+		}
+		if api, err = smart.NewClient(plain, cfg.TokenSource(ctx), exp.FHIRBaseURL); err != nil {
+			return nil, err
+		}
+		headers, pollMin, pollMax = reg.Headers, reg.PollMin, reg.PollMax
+	case f.clientID != "":
+		data, err := os.ReadFile(f.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("private key: %w", err)
+		}
+		key, err := smart.ParseKey(data, "")
+		if err != nil {
+			return nil, fmt.Errorf("private key %s: %w", f.keyFile, err)
+		}
+		cfg := smart.Config{ClientID: f.clientID, TokenURL: f.tokenURL, Scopes: strings.Fields(f.scopeOrDefault()), Key: key, HTTPClient: x.env.HTTPClient}
+		if cfg.TokenURL == "" {
+			d, err := smart.Discover(ctx, x.env.HTTPClient, exp.FHIRBaseURL)
+			if err != nil {
+				return nil, fmt.Errorf("find the token endpoint (or give --token-url): %w", err)
+			}
+			cfg.TokenURL = d.TokenEndpoint
+		}
+		if api, err = smart.NewClient(plain, cfg.TokenSource(ctx), exp.FHIRBaseURL); err != nil {
+			return nil, err
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(x.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	x.prog = newProgress(x.stderr)
+	x.logs = &exportLogs{dir: filepath.Join(x.dataDir, "exports"), stderr: x.stderr}
+	return &bulk.Runner{
+		Client: &bulk.Client{BaseURL: exp.FHIRBaseURL, HTTPClient: api, FileClient: plain, Headers: headers, Logger: logger},
+		Store:  x.env.DB, MaxParallel: parallel, PollMin: pollMin, PollMax: pollMax,
+		MaxLine: f.maxLine, KeepJob: f.keepJob, Logger: logger,
+		OnEvent: func(ev core.Event) {
+			x.prog.handle(ev)
+			x.logs.handle(ev)
+		},
+	}, nil
+}
+
+// ensure catalog.DB satisfies bulk.Store.
+var _ bulk.Store = (*catalog.DB)(nil)

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/bulk"
+)
+
+// progress renders export events as one status line, redrawn in place on a
+// terminal and printed as plain lines (on phase changes and finished files)
+// otherwise.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	now   func() time.Time
+	mu    sync.Mutex
+	start time.Time
+	last  time.Time
+
+	phase       string
+	xProgress   string
+	files       int // in the manifest
+	filesDone   int
+	resources   map[string]int64 // per file URL
+	bytes       map[string]int64
+	problems    int64
+	wroteInline bool
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w, now: time.Now, resources: map[string]int64{}, bytes: map[string]int64{}}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	p.start = p.now()
+	return p
+}
+
+func (p *progress) handle(ev core.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	str := func(k string) string { s, _ := ev.Detail[k].(string); return s }
+	num := func(k string) int64 {
+		switch v := ev.Detail[k].(type) {
+		case int64:
+			return v
+		case int:
+			return int64(v)
+		}
+		return 0
+	}
+	important := false
+	switch ev.Kind {
+	case core.EventKickoff:
+		p.phase, important = "kick-off", true
+		if ev.StatusURL != "" {
+			p.phase = "waiting for the server"
+		}
+	case core.EventStatusProgress:
+		p.phase, p.xProgress = "waiting for the server", str("xProgress")
+	case core.EventStatusError:
+		p.line(fmt.Sprintf("status error: %s", str("message")))
+	case core.EventManifestComplete:
+		p.phase, important = "downloading", true
+		p.files = int(num("totalOutputFileCount") + num("totalDeletedFileCount") + num("totalErrorFileCount"))
+	case core.EventDownloadProgress:
+		p.phase = "downloading"
+		p.resources[str("fileUrl")], p.bytes[str("fileUrl")] = num("resources"), num("bytes")
+	case core.EventDownloadComplete:
+		p.filesDone++
+		p.problems += num("problems")
+		if e := str("error"); e != "" {
+			p.line(fmt.Sprintf("file %s: %s", str("fileUrl"), e))
+		}
+		important = !p.tty
+	case core.EventDownloadError:
+		p.line(fmt.Sprintf("download error (%s): %s", map[bool]string{true: "will retry", false: "giving up"}[ev.Detail["transient"] == true], str("message")))
+	case core.EventExportComplete:
+		p.phase, important = "finished", true
+	}
+	now := p.now()
+	if important || (p.tty && now.Sub(p.last) >= 250*time.Millisecond) {
+		p.last = now
+		p.draw()
+	}
+}
+
+// line prints a message on its own line, keeping the status line below.
+func (p *progress) line(s string) {
+	if p.tty && p.wroteInline {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.wroteInline = false
+	}
+	fmt.Fprintln(p.w, s)
+}
+
+func (p *progress) status() string {
+	var res, by int64
+	for k, v := range p.resources {
+		res += v
+		by += p.bytes[k]
+	}
+	el := p.now().Sub(p.start).Seconds()
+	rate := 0.0
+	if el > 0 {
+		rate = float64(by) / 1e6 / el
+	}
+	s := p.phase
+	if p.xProgress != "" && p.phase == "waiting for the server" {
+		s += " (" + p.xProgress + ")"
+	}
+	if p.files > 0 {
+		s += fmt.Sprintf(" | files %d/%d | %d resources | %.1f MB | %.1f MB/s", p.filesDone, p.files, res, float64(by)/1e6, rate)
+	}
+	if p.problems > 0 {
+		s += fmt.Sprintf(" | %d problem lines", p.problems)
+	}
+	return s
+}
+
+func (p *progress) draw() {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K"+p.status())
+		p.wroteInline = true
+		return
+	}
+	fmt.Fprintln(p.w, p.status())
+}
+
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.wroteInline {
+		fmt.Fprintln(p.w)
+		p.wroteInline = false
+	}
+}
+
+// exportLogs writes each export's events to <dir>/<id>/log.ndjson, opened
+// on the first event of that export.
+type exportLogs struct {
+	dir    string
+	stderr io.Writer
+	mu     sync.Mutex
+	files  map[int64]*os.File
+	lws    map[int64]*bulk.LogWriter
+}
+
+func (l *exportLogs) handle(ev core.Event) {
+	if ev.ExportID == 0 {
+		return
+	}
+	l.mu.Lock()
+	lw, ok := l.lws[ev.ExportID]
+	if !ok {
+		if l.lws == nil {
+			l.lws, l.files = map[int64]*bulk.LogWriter{}, map[int64]*os.File{}
+		}
+		dir := filepath.Join(l.dir, strconv.FormatInt(ev.ExportID, 10))
+		var f *os.File
+		err := os.MkdirAll(dir, 0o700)
+		if err == nil {
+			f, err = os.OpenFile(filepath.Join(dir, "log.ndjson"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		}
+		if err != nil {
+			fmt.Fprintf(l.stderr, "export log: %v\n", err)
+			lw = &bulk.LogWriter{W: io.Discard}
+		} else {
+			l.files[ev.ExportID] = f
+			lw = &bulk.LogWriter{W: f}
+		}
+		l.lws[ev.ExportID] = lw
+	}
+	l.mu.Unlock()
+	lw.Handle(ev)
+}
+
+func (l *exportLogs) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, f := range l.files {
+		f.Close()
+		delete(l.files, id)
+		delete(l.lws, id)
+	}
+	return nil
+}
