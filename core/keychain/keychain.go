@@ -55,10 +55,13 @@ type Backend interface {
 // for an in-memory map in tests.
 type OSKeyring struct{}
 
+// Set stores secret under service and user.
 func (OSKeyring) Set(service, user, secret string) error { return keyring.Set(service, user, secret) }
-func (OSKeyring) Get(service, user string) (string, error) {
-	return keyring.Get(service, user)
-}
+
+// Get returns the secret under service and user, or keyring.ErrNotFound.
+func (OSKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
+
+// Delete removes the secret under service and user.
 func (OSKeyring) Delete(service, user string) error { return keyring.Delete(service, user) }
 
 // Keys stores private keys by reference. Implemented by *Store (the OS
