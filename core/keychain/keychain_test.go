@@ -92,6 +92,16 @@ func mustRSA(tb testing.TB, bits int) *rsa.PrivateKey {
 	return k
 }
 
+// rsa4096 is generated once: it is slow, and every test only reads it.
+var rsa4096 = func() func(testing.TB) *rsa.PrivateKey {
+	var once sync.Once
+	var k *rsa.PrivateKey
+	return func(tb testing.TB) *rsa.PrivateKey {
+		once.Do(func() { k = mustRSA(tb, 4096) })
+		return k
+	}
+}()
+
 func mustEC(tb testing.TB) *ecdsa.PrivateKey {
 	tb.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
@@ -133,7 +143,7 @@ func TestMarshalKey_FitsEveryPlatform(t *testing.T) {
 	}{
 		{"RSA2048", mustRSA(t, 2048)},
 		{"RSA3072", mustRSA(t, 3072)},
-		{"RSA4096", mustRSA(t, 4096)},
+		{"RSA4096", rsa4096(t)},
 		{"P384", mustEC(t)},
 	}
 	for _, tt := range tests {
@@ -162,11 +172,10 @@ func TestMarshalKey_FitsEveryPlatform(t *testing.T) {
 }
 
 func TestStore_RoundTrip(t *testing.T) {
-	rsa4096 := mustRSA(t, 4096)
 	for _, tt := range []struct {
 		name string
 		key  crypto.Signer
-	}{{"RSA4096", rsa4096}, {"P384", mustEC(t)}} {
+	}{{"RSA4096", rsa4096(t)}, {"P384", mustEC(t)}} {
 		t.Run(tt.name, func(t *testing.T) {
 			mem := newMemBackend()
 			s := &keychain.Store{Backend: mem}
@@ -301,7 +310,7 @@ func TestStore_SecretService(t *testing.T) {
 		t.Fatalf("Probe: %v", err)
 	}
 	ref := "tranche-test-" + t.Name()
-	for _, key := range []crypto.Signer{mustRSA(t, 4096), mustEC(t)} {
+	for _, key := range []crypto.Signer{rsa4096(t), mustEC(t)} {
 		if err := s.SetKey(ref, key); err != nil {
 			t.Fatalf("SetKey: %v", err)
 		}
