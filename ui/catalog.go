@@ -62,8 +62,9 @@ type catalogScreen struct {
 
 func newCatalogScreen(u *UI) *catalogScreen {
 	s := &catalogScreen{u: u}
-	s.exportPick = widget.NewSelect([]string{latestView}, func(string) { s.onExportPicked() })
+	s.exportPick = widget.NewSelect([]string{latestView}, nil)
 	s.exportPick.SetSelected(latestView)
+	s.exportPick.OnChanged = func(string) { s.onExportPicked() }
 	s.typeList = widget.NewList(
 		func() int { return len(s.types) },
 		func() fyne.CanvasObject { return widget.NewLabel("DocumentReference (1,000,000)") },

@@ -218,7 +218,7 @@ func (s *exportsScreen) showDetail(e *core.Export, files []*core.ExportFile) {
 	t := summarise(files)
 	s.bar.SetValue(t.fraction(e.State))
 	s.totals.SetText(t.String())
-	if le := s.live.get(e.ID); le != nil {
+	if le := s.live.logged(e.ID); le != nil {
 		s.logLines = le.lines()
 	} else {
 		s.logLines = []string{"Not running in this window: the event log covers exports started or resumed here."}

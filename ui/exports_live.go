@@ -45,13 +45,27 @@ func (le *liveExport) nextPollAt() time.Time {
 	return le.nextPoll
 }
 
-// liveSet holds the exports running in this window by id.
+// liveSet holds the exports running in this window by id, and those that
+// ran here, for their event logs.
 type liveSet struct {
 	mu   sync.Mutex
 	byID map[int64]*liveExport
+	ran  map[int64]*liveExport
 }
 
-func newLiveSet() *liveSet { return &liveSet{byID: map[int64]*liveExport{}} }
+func newLiveSet() *liveSet {
+	return &liveSet{byID: map[int64]*liveExport{}, ran: map[int64]*liveExport{}}
+}
+
+// logged returns the export that runs or ran here with id, or nil.
+func (l *liveSet) logged(id int64) *liveExport {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if le := l.byID[id]; le != nil {
+		return le
+	}
+	return l.ran[id]
+}
 
 func (l *liveSet) get(id int64) *liveExport {
 	l.mu.Lock()
@@ -65,10 +79,18 @@ func (l *liveSet) put(id int64, le *liveExport) {
 	l.byID[id] = le
 }
 
-func (l *liveSet) remove(id int64) {
+// remove marks an export as no longer running, keeping its log.
+func (l *liveSet) remove(id int64, le *liveExport) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.byID, id)
+	if prev := l.ran[id]; prev != nil && prev != le {
+		// A resumed export: keep the earlier run's lines first.
+		le.mu.Lock()
+		le.log = append(prev.lines(), le.log...)
+		le.mu.Unlock()
+	}
+	l.ran[id] = le
 }
 
 // start kicks off a new export and shows it.
@@ -106,9 +128,9 @@ func (s *exportsScreen) run(id int64, f func(context.Context, func(core.Event)) 
 // onEvent records one engine event; it runs on the engine's goroutines.
 func (s *exportsScreen) onEvent(le *liveExport, ev core.Event) {
 	le.mu.Lock()
-	if le.id == 0 && ev.ExportID != 0 {
+	first := le.id == 0 && ev.ExportID != 0
+	if first {
 		le.id = ev.ExportID
-		s.live.put(le.id, le)
 	}
 	le.log = append(le.log, formatEvent(ev))
 	if len(le.log) > maxLogLines {
@@ -129,6 +151,9 @@ func (s *exportsScreen) onEvent(le *liveExport, ev core.Event) {
 		le.lastRefresh = now
 	}
 	le.mu.Unlock()
+	if first {
+		s.live.put(id, le) // outside le.mu: liveSet locks before liveExport
+	}
 	if id != 0 && due {
 		s.loadNow(id)
 	}
@@ -151,7 +176,7 @@ func (s *exportsScreen) finished(le *liveExport, e *core.Export, err error) {
 		id = e.ID
 	}
 	le.mu.Unlock()
-	s.live.remove(id)
+	s.live.remove(id, le)
 	if id == 0 {
 		s.mu.Lock()
 		if s.selected == -1 {
@@ -160,6 +185,11 @@ func (s *exportsScreen) finished(le *liveExport, e *core.Export, err error) {
 		}
 		s.mu.Unlock()
 	} else {
+		s.mu.Lock()
+		if s.selected == -1 {
+			s.selected = id
+		}
+		s.mu.Unlock()
 		s.u.runAsync(func() { s.loadNow(id) })
 	}
 	switch {

@@ -79,6 +79,7 @@ func newRegistrationsScreen(u *UI) *registrationsScreen {
 	s.supports.Wrapping = fyne.TextWrapWord
 	s.clientID = widget.NewEntry()
 	s.clientID.SetPlaceHolder("issued by the data holder")
+	s.clientID.OnChanged = func(string) { s.updateButtons() }
 	s.scopes = widget.NewEntry()
 	s.alg = widget.NewSelect([]string{"RS384", "ES384"}, nil)
 	s.keyStatus = widget.NewLabel("")

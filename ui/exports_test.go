@@ -1,0 +1,228 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+	"github.com/google/go-cmp/cmp"
+
+	"tranche.dev/tranche/core"
+)
+
+// addRegistration stores a registration and shows it in the screens.
+func (f *fixture) addRegistration(t *testing.T, name string) *core.Registration {
+	t.Helper()
+	r := &core.Registration{Name: name, FHIRBaseURL: "https://ehr.example.org/fhir", ClientID: "c", KeyRef: "k"}
+	if err := f.regs.CreateRegistration(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	f.ui.registrations.reload()
+	return r
+}
+
+func TestNewExport_FlagsInvalidInputBeforeKickoff(t *testing.T) {
+	f := newFixture(t)
+	f.addRegistration(t, "Hospital")
+	s := f.ui.newExport
+	s.level.SetSelected(levelGroupText)
+	test.Type(s.since, "last tuesday")
+	test.Tap(s.startBtn)
+	for _, want := range []string{"Pick a Group", "Since: \"last tuesday\" is not a date"} {
+		if !strings.Contains(s.problems.Text, want) {
+			t.Errorf("problems = %q, want %q", s.problems.Text, want)
+		}
+	}
+	if len(f.exports.started) != 0 {
+		t.Errorf("kicked off %d exports with invalid input, want 0", len(f.exports.started))
+	}
+	if got := f.ui.tabs.SelectedIndex(); got != TabRegistrations {
+		t.Errorf("tab = %d, want to stay", got)
+	}
+}
+
+func TestNewExport_GroupsTypesAndStart(t *testing.T) {
+	f := newFixture(t)
+	f.servers.groups = []Group{{ID: "g1", Name: "Diabetes", Quantity: 12}}
+	f.addRegistration(t, "Hospital")
+	f.ui.SelectTab(TabNewExport) // discovery fills the types
+	s := f.ui.newExport
+	if diff := cmp.Diff([]string{"Patient", "Observation", "Condition"}, s.types.Options); diff != "" {
+		t.Errorf("type options (-want +got):\n%s", diff)
+	}
+	s.level.SetSelected(levelGroupText)
+	test.Tap(s.groupsBtn)
+	if got, want := s.group.Text, "g1 — Diabetes (12)"; got != want {
+		t.Errorf("group = %q, want %q", got, want)
+	}
+	s.types.SetSelected([]string{"Observation"})
+	s.addFilter("Observation?category=laboratory")
+	test.Type(s.since, "2024-01-31")
+	test.Tap(s.startBtn)
+
+	want := []core.ExportRequest{{Level: core.LevelGroup, GroupID: "g1", Types: []string{"Observation"},
+		Since: "2024-01-31T00:00:00Z", TypeFilters: []string{"Observation?category=laboratory"}}}
+	if diff := cmp.Diff(want, f.exports.started); diff != "" {
+		t.Errorf("kick-offs (-want +got):\n%s", diff)
+	}
+	if got := f.ui.tabs.SelectedIndex(); got != TabExports {
+		t.Errorf("tab after start = %d, want Exports", got)
+	}
+}
+
+func TestExports_LiveViewAndNotification(t *testing.T) {
+	f := newFixture(t)
+	reg := f.addRegistration(t, "Hospital")
+	e := f.ui.exports
+	var midway string
+	f.exports.run = func(_ context.Context, x *core.Export, onEvent func(core.Event)) error {
+		onEvent(core.Event{ExportID: x.ID, Kind: core.EventKickoff, Time: x.CreatedAt})
+		f.exports.put(&core.Export{ID: x.ID, RegistrationID: reg.ID, State: core.StatePolling, Progress: "50% done",
+			CreatedAt: x.CreatedAt, StatusURL: "http://x/jobs/1"})
+		onEvent(core.Event{ExportID: x.ID, Kind: core.EventStatusProgress, Time: testNow, Detail: map[string]any{"retryAfter": 5}})
+		onEvent(core.Event{ExportID: x.ID, Kind: core.EventStatusComplete, Time: testNow})
+		midway = e.progress.Text + " | " + e.nextPoll.Text + " | " + e.elapsed.Text
+		f.exports.put(&core.Export{ID: x.ID, RegistrationID: reg.ID, State: core.StateComplete, CreatedAt: x.CreatedAt,
+			FinishedAt: x.CreatedAt.Add(time.Minute), StatusURL: "http://x/jobs/1"},
+			&core.ExportFile{ExportID: x.ID, Kind: core.KindOutput, Type: "Patient", URL: "u1", Count: 10, Lines: 10, Bytes: 2500, State: core.FileLoaded},
+			&core.ExportFile{ExportID: x.ID, Kind: core.KindOutput, Type: "Observation", URL: "u2", Count: 30, Lines: 20, Bytes: 8000,
+				Problems: 1, Error: "line 7: resourceType Patient, want Observation", State: core.FileInvalid})
+		onEvent(core.Event{ExportID: x.ID, Kind: core.EventExportComplete, Time: testNow})
+		return nil
+	}
+	f.ui.newExport.setRegistrations([]*core.Registration{reg})
+	test.AssertNotificationSent(t, fyne.NewNotification("Export complete", "Export #1 is in the catalogue."), func() {
+		test.Tap(f.ui.newExport.startBtn)
+	})
+
+	if want := "Server says: 50% done | Next poll in 5s | Elapsed: 1m30s"; midway != want {
+		t.Errorf("while polling, status = %q, want %q", midway, want)
+	}
+	if got := e.phase.Text; got != "Phase: complete" {
+		t.Errorf("phase = %q, want complete", got)
+	}
+	if got, want := e.totals.Text, "2 files: 1 loaded, 1 failed, 0 to go · 30 lines of 40 · 10.5 kB · 1 problem lines"; got != want {
+		t.Errorf("totals = %q, want %q", got, want)
+	}
+	if got := e.bar.Value; got != 1 {
+		t.Errorf("progress bar = %v, want 1", got)
+	}
+	if got := e.fileCell(e.files[1], 6); got != "1: line 7: resourceType Patient, want Observation" {
+		t.Errorf("problems cell = %q", got)
+	}
+	if got := len(e.logLines); got != 4 {
+		t.Errorf("event log has %d lines, want 4: %q", got, e.logLines)
+	} else if !strings.Contains(e.logLines[1], "status progress  retryAfter=5") {
+		t.Errorf("log line = %q", e.logLines[1])
+	}
+	if e.retryBtn.Disabled() || e.releaseBtn.Disabled() || !e.cancelBtn.Disabled() || !e.resumeBtn.Disabled() {
+		t.Errorf("buttons: retry %v release %v cancel %v resume %v disabled; want retry and release enabled only",
+			e.retryBtn.Disabled(), e.releaseBtn.Disabled(), e.cancelBtn.Disabled(), e.resumeBtn.Disabled())
+	}
+
+	test.Tap(e.releaseBtn)
+	if diff := cmp.Diff([]int64{1}, f.exports.released); diff != "" {
+		t.Errorf("released (-want +got):\n%s", diff)
+	}
+	if !e.releaseBtn.Disabled() {
+		t.Errorf("Release still enabled after releasing")
+	}
+
+	test.Tap(e.browseBtn)
+	if got := f.ui.tabs.SelectedIndex(); got != TabCatalog {
+		t.Errorf("Browse went to tab %d, want the catalogue", got)
+	}
+	if got := f.ui.catalog.q.ExportID; got != 1 {
+		t.Errorf("catalogue shows export %d, want 1", got)
+	}
+}
+
+func TestExports_FailureShowsDialogAndNotifies(t *testing.T) {
+	f := newFixture(t)
+	reg := f.addRegistration(t, "Hospital")
+	f.exports.run = func(_ context.Context, x *core.Export, onEvent func(core.Event)) error {
+		f.exports.put(&core.Export{ID: x.ID, State: core.StateFailed, Error: "kick-off answered 400", CreatedAt: x.CreatedAt})
+		return errors.New("kickoff: 400 Bad Request: unknown _type Claim")
+	}
+	f.ui.exports.start(reg, core.ExportRequest{Level: core.LevelSystem})
+	texts := overlayTexts(f.win)
+	for _, want := range []string{"The export stopped before it finished.", "unknown _type Claim"} {
+		if !strings.Contains(texts, want) {
+			t.Errorf("dialog = %q, want %q", texts, want)
+		}
+	}
+	if got := f.ui.exports.progress.Text; got != "Problem: kick-off answered 400" {
+		t.Errorf("progress = %q", got)
+	}
+}
+
+func TestExports_CancelAndResume(t *testing.T) {
+	f := newFixture(t)
+	f.addRegistration(t, "Hospital")
+	// An export left polling by an earlier run of the app.
+	f.exports.put(&core.Export{ID: 1, State: core.StatePolling, StatusURL: "http://x/jobs/1", CreatedAt: testNow.Add(-time.Hour)})
+	e := f.ui.exports
+	e.reload()
+	e.list.Select(0)
+	if e.resumeBtn.Disabled() || e.cancelBtn.Disabled() {
+		t.Fatalf("resume disabled %v, cancel disabled %v; want both enabled", e.resumeBtn.Disabled(), e.cancelBtn.Disabled())
+	}
+	test.Tap(e.resumeBtn)
+	if got := e.detail.State; got != core.StateComplete {
+		t.Errorf("after resume, state = %s, want complete", got)
+	}
+
+	f.exports.put(&core.Export{ID: 2, State: core.StateDownloading, StatusURL: "http://x/jobs/2", CreatedAt: testNow})
+	e.reload()
+	e.show(2)
+	test.Tap(e.cancelBtn)
+	if diff := cmp.Diff([]int64{2}, f.exports.cancelled); diff != "" {
+		t.Errorf("cancelled (-want +got):\n%s", diff)
+	}
+	if got := e.phase.Text; got != "Phase: cancelled" {
+		t.Errorf("phase = %q, want cancelled", got)
+	}
+}
+
+func TestExports_Helpers(t *testing.T) {
+	for _, tt := range []struct {
+		n    int64
+		want string
+	}{{0, "0 B"}, {999, "999 B"}, {1500, "1.5 kB"}, {2_500_000, "2.5 MB"}, {3_000_000_000, "3.0 GB"}} {
+		if got := humanBytes(tt.n); got != tt.want {
+			t.Errorf("humanBytes(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		d    map[string]any
+		want time.Duration
+		ok   bool
+	}{
+		{map[string]any{"retryAfter": 5}, 5 * time.Second, true},
+		{map[string]any{"retryAfter": 1.5}, 1500 * time.Millisecond, true},
+		{map[string]any{"retryAfterMs": int64(250)}, 250 * time.Millisecond, true},
+		{map[string]any{"delay": "2m"}, 2 * time.Minute, true},
+		{map[string]any{"retryAfter": time.Second}, time.Second, true},
+		{map[string]any{"other": 1}, 0, false},
+	} {
+		got, ok := detailDuration(tt.d, "retryAfter", "retryAfterMs", "delay")
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("detailDuration(%v) = %v, %v; want %v, %v", tt.d, got, ok, tt.want, tt.ok)
+		}
+	}
+	for _, tt := range []struct {
+		n    int64
+		want string
+	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {1234567, "1,234,567"}} {
+		if got := thousands(tt.n); got != tt.want {
+			t.Errorf("thousands(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
+
+var _ = widget.NewLabel
