@@ -103,7 +103,7 @@ func TestExport_Levels(t *testing.T) {
 		if !slices.Contains(types, "Patient") || !slices.Contains(types, "Observation") {
 			t.Errorf("patient-level types %v lack Patient or Observation", types)
 		}
-		if got := len(download(t, tok, m, "output")["Patient"]); got != 30 {
+		if got := len(download(t, tok, only(m, "Patient"), "output")["Patient"]); got != 30 {
 			t.Errorf("%d Patients, want 30", got)
 		}
 	})

@@ -354,3 +354,14 @@ func outputTypes(m map[string]any) []string {
 	}
 	return ts
 }
+
+// only returns a copy of manifest m whose output[] holds only typ's files.
+func only(m map[string]any, typ string) map[string]any {
+	var out []any
+	for _, it := range items(m, "output") {
+		if it["type"] == typ {
+			out = append(out, it)
+		}
+	}
+	return map[string]any{"output": out}
+}
