@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -25,7 +26,7 @@ import (
 const keysUsage = `Usage:
   tranche keys generate --registration NAME [--alg RS384|ES384] [--bits 3072]
   tranche keys import --registration NAME FILE     (JWK, JWKS or PEM)
-  tranche keys show NAME                           (print the public JWKS)
+  tranche keys show NAME [--out FILE]              (print the public JWKS)
   tranche keys assertion --registration NAME       (print one signed client assertion)
 
 Common flags: --db FILE, --key-file-fallback (passphrase from
@@ -39,9 +40,11 @@ const fileKeyPrefix = "file:"
 // keyEnv holds what the keys and registrations commands share: the
 // catalogue, the key stores and an HTTP client. Tests build one directly.
 type keyEnv struct {
-	DB         *catalog.DB
-	Keychain   keychain.Keys // the OS keychain; nil when unavailable
-	KeychainOK error         // why Keychain is unusable, if it is
+	DB *catalog.DB
+	// Keychain returns the OS keychain, or why it cannot be used. It is
+	// probed on first use only: on a headless box go-keyring may start a
+	// D-Bus daemon, which commands that need no key should not do.
+	Keychain   func() (keychain.Keys, error)
 	FileKeys   func() (keychain.Keys, error)
 	Fallback   bool // --key-file-fallback: new keys go to the file store
 	HTTPClient *http.Client
@@ -97,20 +100,22 @@ func openKeyEnv(c commonFlags, stdout, stderr io.Writer) (*keyEnv, error) {
 		Stdout:     stdout,
 		Stderr:     stderr,
 	}
-	store := keychain.NewStore()
-	if err := store.Probe(); err != nil {
-		env.KeychainOK = err
-	} else {
-		env.Keychain = store
-	}
+	env.Keychain = sync.OnceValues(func() (keychain.Keys, error) {
+		store := keychain.NewStore()
+		if err := store.Probe(); err != nil {
+			return nil, err
+		}
+		return store, nil
+	})
 	keyDir := filepath.Join(filepath.Dir(path), "keys")
-	env.FileKeys = func() (keychain.Keys, error) {
+	// Asked once per command, so a person types the passphrase once.
+	env.FileKeys = sync.OnceValues(func() (keychain.Keys, error) {
 		pass, err := passphrase(stderr)
 		if err != nil {
 			return nil, err
 		}
 		return keychain.NewFileStore(keyDir, pass), nil
-	}
+	})
 	return env, nil
 }
 
@@ -141,10 +146,8 @@ func (e *keyEnv) storeFor(ref string) (keychain.Keys, string, error) {
 		s, err := e.FileKeys()
 		return s, name, err
 	}
-	if e.Keychain == nil {
-		return nil, "", e.KeychainOK
-	}
-	return e.Keychain, ref, nil
+	store, err := e.Keychain()
+	return store, ref, err
 }
 
 // newRef is where a new key for registration name goes.
@@ -246,6 +249,7 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 	var common commonFlags
 	common.register(fs)
 	regName := fs.String("registration", "", "registration `name`")
+	outFile := fs.String("out", "", "show: also write the public JWKS to this `file`")
 	var alg *string
 	var bits *int
 	if sub == "generate" {
@@ -289,6 +293,12 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 		}
 		if reg.PublicJWKS == "" {
 			return fmt.Errorf("registration %q has no key yet", reg.Name)
+		}
+		if *outFile != "" {
+			if err := os.WriteFile(*outFile, []byte(reg.PublicJWKS+"\n"), 0o644); err != nil {
+				return fmt.Errorf("write public JWKS: %w", err)
+			}
+			fmt.Fprintf(stderr, "Wrote the public JWKS of %q to %s.\n", reg.Name, *outFile)
 		}
 		fmt.Fprintln(stdout, reg.PublicJWKS)
 		return nil

@@ -79,6 +79,11 @@ func TestRegistrations_DemoFlow(t *testing.T) {
 	if got := c.must("keys", "show", "demo"); strings.TrimSpace(got) != strings.TrimSpace(jwks) {
 		t.Fatalf("keys show = %s, want the JWKS add printed", got)
 	}
+	outFile := filepath.Join(t.TempDir(), "jwks.json")
+	c.must("keys", "show", "demo", "--out", outFile)
+	if got, err := os.ReadFile(outFile); err != nil || strings.TrimSpace(string(got)) != strings.TrimSpace(jwks) {
+		t.Fatalf("keys show --out wrote %q, %v; want the public JWKS", got, err)
+	}
 	if _, err := keyring.Get(keychain.Service, "demo"); err != nil {
 		t.Fatalf("keychain entry for demo: %v", err)
 	}
