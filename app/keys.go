@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -120,12 +121,18 @@ func openKeyEnv(c commonFlags, stdout, stderr io.Writer) (*keyEnv, error) {
 }
 
 // passphrase reads the key-file passphrase from TRANCHE_KEY_PASSPHRASE, else
-// from standard input after a prompt.
+// from standard input after a prompt, without echo when stdin is a terminal.
 func passphrase(stderr io.Writer) ([]byte, error) {
 	if p := os.Getenv("TRANCHE_KEY_PASSPHRASE"); p != "" {
 		return []byte(p), nil
 	}
-	fmt.Fprint(stderr, "Passphrase for the key file (input is shown; set TRANCHE_KEY_PASSPHRASE to avoid this): ")
+	fmt.Fprint(stderr, "Passphrase for the key file: ")
+	if restore := noEcho(); restore != nil {
+		defer func() {
+			restore()
+			fmt.Fprintln(stderr)
+		}()
+	}
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
@@ -135,6 +142,24 @@ func passphrase(stderr io.Writer) ([]byte, error) {
 		return nil, errors.New("no passphrase given: set TRANCHE_KEY_PASSPHRASE or type one")
 	}
 	return []byte(line), nil
+}
+
+// noEcho turns off terminal echo with stty when stdin is a terminal and
+// returns a function that turns it back on, or nil if it could not.
+func noEcho() func() {
+	fi, err := os.Stdin.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	stty := func(arg string) error {
+		cmd := exec.Command("stty", arg)
+		cmd.Stdin = os.Stdin
+		return cmd.Run()
+	}
+	if stty("-echo") != nil {
+		return nil
+	}
+	return func() { stty("echo") }
 }
 
 func (e *keyEnv) Close() error { return e.DB.Close() }
