@@ -265,3 +265,24 @@ func TestSource_TokenError(t *testing.T) {
 		}
 	})
 }
+
+// TestSource_Concurrent checks that concurrent callers share one token
+// request (and that the source is race-free under -race).
+func TestSource_Concurrent(t *testing.T) {
+	k := mustGenerate(t, smart.ES384)
+	clk := newClock()
+	srv := newTokenServer(t, k, clk, okToken("300"))
+	src := srv.config(k, clk).TokenSource(t.Context())
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if tok, err := src.Token(); err != nil || tok.AccessToken != "tok-1" {
+				t.Errorf("Token() = %v, %v; want tok-1", tok, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := srv.requests(); got != 1 {
+		t.Fatalf("token requests = %d, want 1", got)
+	}
+}
