@@ -122,6 +122,12 @@ func unmarshalRSA(rest string) (*rsa.PrivateKey, error) {
 	if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 {
 		return nil, errBadKey
 	}
+	// A damaged entry must not turn into a different, bogus key: the primes
+	// must still be prime (n, d are recomputed from them, so nothing else
+	// would notice).
+	if !p.ProbablyPrime(10) || !q.ProbablyPrime(10) {
+		return nil, errBadKey
+	}
 	one := big.NewInt(1)
 	p1 := new(big.Int).Sub(p, one)
 	q1 := new(big.Int).Sub(q, one)

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"sort"
 	"strings"
@@ -277,8 +278,12 @@ func TestStore_ErrorsHideKey(t *testing.T) {
 	s := &keychain.Store{Backend: mem}
 	var errs []error
 	errs = append(errs, s.SetKey("r", key))
-	// Damaged entries: truncated and corrupted compact forms.
-	for _, bad := range []string{text[:len(text)-9], strings.Replace(text, ".", "!", 3), text + ".x"} {
+	// Damaged entries: truncated (mid-p, so a field is missing) and corrupted
+	// compact forms.
+	// q+1 is even: a well-formed entry whose "prime" is not one.
+	evenQ := new(big.Int).Add(key.Primes[1], big.NewInt(1))
+	notPrime := text[:strings.LastIndex(text, ".")+1] + base64.RawURLEncoding.EncodeToString(evenQ.Bytes())
+	for _, bad := range []string{text[:len(text)/2], strings.Replace(text, ".", "!", 3), text + ".x", notPrime} {
 		ok := newMemBackend()
 		ok.entries["dev.tranche.app/r"] = "s1." + bad
 		_, err := (&keychain.Store{Backend: ok}).Key("r")
