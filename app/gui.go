@@ -1,14 +1,178 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"tranche.dev/tranche/assets"
+	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/keychain"
+	"tranche.dev/tranche/ui"
 )
 
+// windowSize fits a 1366×768 laptop screen with room for a panel.
+var windowSize = fyne.NewSize(1280, 760)
+
+// runGUI opens the desktop app on the user's catalogue.
 func runGUI(args []string, stdout, stderr io.Writer) error {
-	return errors.New("runGUI: not built yet")
+	fs := flag.NewFlagSet("gui", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("data-dir", "", "data `directory` (default: $TRANCHE_HOME, the Settings choice, or your config directory)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a := fyneapp.NewWithID(appID)
+	if *dir == "" && os.Getenv("TRANCHE_HOME") == "" {
+		*dir = a.Preferences().String(ui.PrefDataDir)
+	}
+	if *dir == "" {
+		var err error
+		if *dir, err = dataDir(); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	g, err := openGUI(*dir, logger, false)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	g.show(a, nil, "")
+	return nil
 }
 
+// runDemo opens the desktop app with the loopback demo server running and a
+// ready "Demo server" registration, on a throwaway catalogue: export, then
+// browse, with no setup and no network.
 func runDemo(args []string, stdout, stderr io.Writer) error {
-	return errors.New("runDemo: not built yet")
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	port := fs.Int("port", 0, "demo server port on 127.0.0.1 (0: any free port)")
+	patients := fs.Int("patients", 100, "synthetic patients")
+	seed := fs.Int64("seed", 1, "seed of the synthetic population")
+	dir := fs.String("data-dir", "", "data `directory` (default: a temporary one, removed on exit)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		tmp, err := os.MkdirTemp("", "tranche-demo-")
+		if err != nil {
+			return fmt.Errorf("create demo data directory: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		*dir = tmp
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	g, err := openGUI(*dir, logger, true)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	d := &guiDemo{DB: g.db, Seed: *seed, Logger: logger}
+	defer d.Stop()
+	info, err := d.Start(ui.DemoConfig{Port: *port, Patients: *patients}, nil)
+	if err != nil {
+		return fmt.Errorf("start the demo server: %w", err)
+	}
+	fmt.Fprintf(stdout, "Demo server: %s (data in %s)\n", info.URL, *dir)
+	note := "Demo mode: a throwaway catalogue in " + *dir + ". The \"Demo server\" registration signs with the " +
+		"sample RS384 key from the Bulk Data IG, which is public knowledge: fine for this loopback demo, never for real data."
+	g.show(fyneapp.NewWithID(appID), d, note)
+	return nil
+}
+
+// gui is what a window of the app runs on.
+type gui struct {
+	db       *catalog.DB
+	services *guiServices
+	catalog  *guiCatalog
+	logger   *slog.Logger
+}
+
+// openGUI opens the catalogue in dir and the key stores. sampleKeys lets
+// registrations use the embedded sample keys (the demo only).
+func openGUI(dir string, logger *slog.Logger, sampleKeys bool) (*gui, error) {
+	db := catalog.NewDB(filepath.Join(dir, "tranche.db"))
+	if err := db.Open(); err != nil {
+		return nil, fmt.Errorf("open catalogue: %w", err)
+	}
+	env := &keyEnv{DB: db, HTTPClient: &http.Client{Timeout: 30 * time.Second}, Stdout: io.Discard, Stderr: io.Discard}
+	// Probed on first use only, so the demo never needs a keychain.
+	env.Keychain = sync.OnceValues(func() (keychain.Keys, error) {
+		store := keychain.NewStore()
+		if err := store.Probe(); err != nil {
+			return nil, err
+		}
+		return store, nil
+	})
+	keyDir := filepath.Join(dir, "keys")
+	env.FileKeys = func() (keychain.Keys, error) {
+		// The GUI never prompts on a terminal; the passphrase comes from the
+		// environment, as for the CLI's --key-file-fallback.
+		pass := os.Getenv("TRANCHE_KEY_PASSPHRASE")
+		if pass == "" {
+			return nil, errors.New("this key is in the encrypted key file: start Tranche with TRANCHE_KEY_PASSPHRASE set")
+		}
+		return keychain.NewFileStore(keyDir, []byte(pass)), nil
+	}
+	return &gui{
+		db: db,
+		services: &guiServices{env: env, dataDir: dir, logger: logger.With("system", "bulk"), sampleKeys: sampleKeys,
+			logs: &exportLogs{dir: exportLogDir(dir), stderr: io.Discard}},
+		catalog: &guiCatalog{db: db},
+		logger:  logger,
+	}, nil
+}
+
+func (g *gui) Close() error {
+	g.services.logs.Close()
+	return g.db.Close()
+}
+
+// deps are the screens' services; d may be nil (no demo server).
+func (g *gui) deps(d *guiDemo, note string) ui.Deps {
+	deps := ui.Deps{Registrations: g.services, Servers: g.services, Exports: g.services, Catalog: g.catalog,
+		Logger: g.logger.With("system", "ui"), DemoNote: note}
+	if d != nil {
+		deps.Demo = d
+	}
+	return deps
+}
+
+// show opens the main window and runs the app until it is closed.
+func (g *gui) show(a fyne.App, d *guiDemo, note string) {
+	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a.Lifecycle().SetOnStopped(cancel)
+	w := a.NewWindow("Tranche")
+	u := ui.New(ctx, a, w, g.deps(d, note))
+	if d != nil {
+		d.SetOnRequest(u.OnDemoRequest)
+	}
+	w.SetContent(u.Content())
+	w.Resize(windowSize)
+	w.SetMaster()
+	u.Start()
+	u.StartClock(ctx)
+	if d != nil {
+		u.SelectTab(ui.TabNewExport)
+	} else {
+		u.SelectTab(ui.TabExports)
+	}
+	w.ShowAndRun()
 }

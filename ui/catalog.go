@@ -342,7 +342,7 @@ func (s *catalogScreen) selectRow(i int) {
 	kind := s.q.Kind
 	var raw []byte
 	s.u.background("Could not read the resource.", func(ctx context.Context) (err error) {
-		raw, err = s.u.deps.Catalog.Resource(ctx, kind, r.Type, r.ID)
+		raw, err = s.u.deps.Catalog.Resource(ctx, kind, r)
 		return err
 	}, func() {
 		if s.row == nil || s.row.ID != r.ID || s.row.Type != r.Type {

@@ -108,16 +108,20 @@ func newDemoScreen(u *UI) *demoScreen {
 		&widget.FormItem{Text: "Patients", Widget: s.patients, HintText: "Synthetic patients, about 350 resources each."},
 		&widget.FormItem{Text: "Job time (s)", Widget: s.jobDelay, HintText: "How long an export runs before its files are ready (Enter applies)."},
 	)
-	faults := widget.NewCard("Faults for training", "Applied at once, to the running server too.",
-		container.NewVBox(s.statusErrors, s.tooMany, s.fileErrors, s.expired, s.failFiles))
-	top := container.NewVBox(
+	faults := container.NewVBox(
+		widget.NewLabelWithStyle("Faults for training (applied at once, to the running server too)", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		s.statusErrors, s.tooMany, s.fileErrors, s.expired, s.failFiles)
+	controls := container.NewVBox(
 		widget.NewLabelWithStyle("Demo server", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		note, form, faults,
+		note, form,
 		container.NewHBox(s.startBtn, s.stopBtn, s.copyURLBtn, s.status),
-		s.info,
-		widget.NewLabelWithStyle("Request log", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		s.info, faults,
 	)
-	s.content = container.NewBorder(container.NewPadded(top), nil, nil, nil, s.logList)
+	logBox := container.NewBorder(widget.NewLabelWithStyle("Request log", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		nil, nil, nil, s.logList)
+	split := container.NewHSplit(container.NewVScroll(container.NewPadded(controls)), container.NewPadded(logBox))
+	split.SetOffset(0.45)
+	s.content = split
 	s.refresh()
 	return s
 }

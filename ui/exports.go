@@ -205,7 +205,7 @@ func (s *exportsScreen) showDetail(e *core.Export, files []*core.ExportFile) {
 		s.updateButtons()
 		return
 	}
-	s.title.SetText(fmt.Sprintf("Export #%d — %s", e.ID, s.describe(e)))
+	s.title.SetText("Export " + s.describe(e))
 	s.phase.SetText("Phase: " + phaseText(e.State))
 	switch {
 	case e.Error != "":
@@ -280,7 +280,7 @@ func (s *exportsScreen) updateButtons() {
 	setEnabled(s.resumeBtn, e != nil && !running && (!e.State.Final() || e.State == core.StateFailed) && e.StatusURL != "")
 	failed := false
 	for _, f := range s.files {
-		if f.State == core.FileFailed || f.State == core.FileInvalid {
+		if f.State == core.FileFailed { // invalid files were read: fetching them again would not help
 			failed = true
 		}
 	}

@@ -52,7 +52,7 @@ func TestNewExport_GroupsTypesAndStart(t *testing.T) {
 	f.addRegistration(t, "Hospital")
 	f.ui.SelectTab(TabNewExport) // discovery fills the types
 	s := f.ui.newExport
-	if diff := cmp.Diff([]string{"Patient", "Observation", "Condition"}, s.types.Options); diff != "" {
+	if diff := cmp.Diff([]string{"Patient", "Observation", "Condition"}, s.types.options); diff != "" {
 		t.Errorf("type options (-want +got):\n%s", diff)
 	}
 	s.level.SetSelected(levelGroupText)
@@ -60,7 +60,7 @@ func TestNewExport_GroupsTypesAndStart(t *testing.T) {
 	if got, want := s.group.Text, "g1 — Diabetes (12)"; got != want {
 		t.Errorf("group = %q, want %q", got, want)
 	}
-	s.types.SetSelected([]string{"Observation"})
+	s.types.setSelected([]string{"Observation"})
 	s.addFilter("Observation?category=laboratory")
 	test.Type(s.since, "2024-01-31")
 	test.Tap(s.startBtn)
@@ -91,7 +91,7 @@ func TestExports_LiveViewAndNotification(t *testing.T) {
 			FinishedAt: x.CreatedAt.Add(time.Minute), StatusURL: "http://x/jobs/1"},
 			&core.ExportFile{ExportID: x.ID, Kind: core.KindOutput, Type: "Patient", URL: "u1", Count: 10, Lines: 10, Bytes: 2500, State: core.FileLoaded},
 			&core.ExportFile{ExportID: x.ID, Kind: core.KindOutput, Type: "Observation", URL: "u2", Count: 30, Lines: 20, Bytes: 8000,
-				Problems: 1, Error: "line 7: resourceType Patient, want Observation", State: core.FileInvalid})
+				Problems: 1, Error: "line 7: resourceType Patient, want Observation", State: core.FileFailed})
 		onEvent(core.Event{ExportID: x.ID, Kind: core.EventExportComplete, Time: testNow})
 		return nil
 	}

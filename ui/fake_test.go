@@ -287,8 +287,8 @@ func (f *fakeCatalog) Records(_ context.Context, q Query) (*Page, error) {
 	return p, nil
 }
 
-func (f *fakeCatalog) Resource(_ context.Context, kind, typ, id string) ([]byte, error) {
-	return []byte(`{"resourceType":"` + typ + `","id":"` + id + `"}`), nil
+func (f *fakeCatalog) Resource(_ context.Context, kind string, r Row) ([]byte, error) {
+	return []byte(`{"resourceType":"` + r.Type + `","id":"` + r.ID + `"}`), nil
 }
 
 func (f *fakeCatalog) Write(_ context.Context, w io.Writer, q Query, format string) (int64, error) {

@@ -31,7 +31,7 @@ type newExportScreen struct {
 	level        *widget.RadioGroup
 	group        *widget.SelectEntry
 	groupsBtn    *widget.Button
-	types        *widget.CheckGroup
+	types        *typeChecklist
 	typesNote    *widget.Label
 	since        *widget.Entry
 	sinceLast    *widget.Check
@@ -67,12 +67,11 @@ func newNewExportScreen(u *UI) *newExportScreen {
 	s.group = widget.NewSelectEntry(nil)
 	s.group.SetPlaceHolder("Group id, or load the server's Groups")
 	s.groupsBtn = widget.NewButtonWithIcon("Load Groups", theme.ViewRefreshIcon(), s.loadGroups)
-	s.types = widget.NewCheckGroup(commonTypes, nil)
-	s.types.Horizontal = true
+	s.types = newTypeChecklist(commonTypes)
 	s.typesNote = widget.NewLabel("None ticked: every type the server has. (Common types shown until the server's list is known.)")
 	s.typesNote.Wrapping = fyne.TextWrapWord
-	all := widget.NewButton("All", func() { s.types.SetSelected(s.types.Options) })
-	none := widget.NewButton("None", func() { s.types.SetSelected(nil) })
+	all := widget.NewButton("All", func() { s.types.setSelected(s.types.options) })
+	none := widget.NewButton("None", func() { s.types.setSelected(nil) })
 	s.since = widget.NewEntry()
 	s.since.SetPlaceHolder("2024-01-31 or 2024-01-31T12:00:00Z")
 	s.sinceLast = widget.NewCheck("Since the last export from this registration", func(on bool) { setEnabled(s.since, !on) })
@@ -105,7 +104,7 @@ func newNewExportScreen(u *UI) *newExportScreen {
 		&widget.FormItem{Text: "Level", Widget: s.level,
 			HintText: "System: everything on the server. All patients: every patient's compartment. Group: one cohort."},
 		&widget.FormItem{Text: "Group", Widget: container.NewBorder(nil, nil, nil, s.groupsBtn, s.group)},
-		&widget.FormItem{Text: "Resource types", Widget: container.NewVBox(s.types, container.NewHBox(all, none), s.typesNote)},
+		&widget.FormItem{Text: "Resource types", Widget: container.NewVBox(s.types.content, container.NewHBox(all, none), s.typesNote)},
 		&widget.FormItem{Text: "Since (_since)", Widget: container.NewVBox(dateField(s.since, u), s.sinceLast),
 			HintText: "Only resources changed after this. Dates are midnight UTC."},
 		&widget.FormItem{Text: "Until (_until)", Widget: dateField(s.until, u),
@@ -207,23 +206,8 @@ func (s *newExportScreen) showTypes(d *Discovery) {
 	if d == nil || len(d.Types) == 0 {
 		return
 	}
-	keep := s.types.Selected
-	s.types.Options = d.Types
-	s.types.SetSelected(intersect(keep, d.Types))
+	s.types.setOptions(d.Types)
 	s.typesNote.SetText("None ticked: every type the server has.")
-	s.types.Refresh()
-}
-
-func intersect(a, b []string) []string {
-	var out []string
-	for _, v := range a {
-		for _, w := range b {
-			if v == w {
-				out = append(out, v)
-			}
-		}
-	}
-	return out
 }
 
 // refresh runs when the tab is shown.
@@ -287,7 +271,7 @@ func (s *newExportScreen) loadGroups() {
 func (s *newExportScreen) form() exportForm {
 	f := exportForm{
 		GroupID:       s.group.Text,
-		Types:         s.types.Selected,
+		Types:         s.types.selected(),
 		Since:         s.since.Text,
 		SinceLast:     s.sinceLast.Checked,
 		Until:         s.until.Text,

@@ -235,6 +235,9 @@ func (s *registrationsScreen) showKey() {
 	if s.key == nil {
 		s.keyStatus.SetText("No key yet: generate one, or import the key you already gave the data holder.")
 		s.jwks.SetText("")
+	} else if strings.HasPrefix(s.key.KeyRef, "sample:") {
+		s.keyStatus.SetText(fmt.Sprintf("%s sample key %s from the Bulk Data IG: public knowledge, for the demo only", s.key.Alg, s.key.KeyID))
+		s.jwks.SetText(s.key.PublicJWKS)
 	} else {
 		s.keyStatus.SetText(fmt.Sprintf("%s key %s, private half in the keychain", s.key.Alg, s.key.KeyID))
 		s.jwks.SetText(s.key.PublicJWKS)

@@ -125,6 +125,7 @@ type Row struct {
 	Type    string
 	ID      string
 	Patient string // "Patient/123" or ""
+	Ref     int64  // the catalogue's handle on this stored version
 	Cells   []string
 }
 
@@ -136,7 +137,7 @@ type Catalog interface {
 	ErrorCount(ctx context.Context, exportID int64) (int64, error)
 	Records(ctx context.Context, q Query) (*Page, error)
 	// Resource returns one record's JSON exactly as stored.
-	Resource(ctx context.Context, kind, typ, id string) ([]byte, error)
+	Resource(ctx context.Context, kind string, r Row) ([]byte, error)
 	// Write writes every record q selects (ignoring Offset and Limit) as
 	// NDJSON or CSV and returns how many it wrote.
 	Write(ctx context.Context, w io.Writer, q Query, format string) (int64, error)

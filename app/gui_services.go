@@ -1,0 +1,399 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/bulk"
+	"tranche.dev/tranche/core/smart"
+	samplejwks "tranche.dev/tranche/sample-jwks"
+	"tranche.dev/tranche/ui"
+)
+
+// sampleKeyPrefix marks a Registration.KeyRef that names a sample key
+// embedded in sample-jwks ("sample:RS384"). Only the demo accepts it: the
+// sample keys are public knowledge.
+const sampleKeyPrefix = "sample:"
+
+// guiServices adapts the core packages to the screens' interfaces
+// (ui.Registrations, ui.Servers, ui.Exports). It shares keyEnv with the
+// keys and registrations commands, so a key made in the GUI is found by the
+// CLI and the other way round.
+type guiServices struct {
+	env        *keyEnv
+	dataDir    string
+	logger     *slog.Logger
+	sampleKeys bool // accept sample: key refs (tranche demo only)
+	logs       *exportLogs
+}
+
+var (
+	_ ui.Registrations = (*guiServices)(nil)
+	_ ui.Servers       = (*guiServices)(nil)
+	_ ui.Exports       = (*guiServices)(nil)
+)
+
+func (g *guiServices) FindRegistrations(ctx context.Context) ([]*core.Registration, error) {
+	return g.env.DB.FindRegistrations(ctx)
+}
+
+func (g *guiServices) CreateRegistration(ctx context.Context, r *core.Registration) error {
+	return g.env.DB.CreateRegistration(ctx, r)
+}
+
+func (g *guiServices) UpdateRegistration(ctx context.Context, r *core.Registration) error {
+	return g.env.DB.UpdateRegistration(ctx, r)
+}
+
+// DeleteRegistration removes the private key first, as the CLI does: a
+// registration is never left pointing at a key that is gone.
+func (g *guiServices) DeleteRegistration(ctx context.Context, id int64) error {
+	r, err := g.env.DB.FindRegistration(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.KeyRef != "" && !strings.HasPrefix(r.KeyRef, sampleKeyPrefix) {
+		if err := g.env.deleteKey(r.KeyRef); err != nil {
+			return fmt.Errorf("remove private key (the registration is kept): %w", err)
+		}
+	}
+	return g.env.DB.DeleteRegistration(ctx, id)
+}
+
+// Discover reads the SMART configuration and the CapabilityStatement.
+func (g *guiServices) Discover(ctx context.Context, base string) (*ui.Discovery, error) {
+	if _, err := smart.Origin(base); err != nil {
+		return nil, err
+	}
+	d, err := smart.Discover(ctx, g.env.HTTPClient, base)
+	if err != nil {
+		return nil, err
+	}
+	out := &ui.Discovery{TokenURL: d.TokenEndpoint, RegistrationURL: d.RegistrationEndpoint,
+		Algorithms: d.SigningAlgs, Scopes: d.ScopesSupported}
+	c := &bulk.Client{BaseURL: base, HTTPClient: g.env.HTTPClient, FileClient: g.env.HTTPClient, Logger: g.logger}
+	if caps, err := c.Capabilities(ctx); err != nil {
+		g.logger.Info("read CapabilityStatement", "url", base, "err", err)
+	} else {
+		out.Types = caps.Types
+	}
+	return out, nil
+}
+
+func (g *guiServices) GenerateKey(ctx context.Context, name, alg string) (*ui.Key, error) {
+	k, err := smart.GenerateKey(alg, 0)
+	if err != nil {
+		return nil, err
+	}
+	return g.storeKey(name, k)
+}
+
+func (g *guiServices) ImportKey(ctx context.Context, name string, data []byte) (*ui.Key, error) {
+	k, err := smart.ParseKey(data, "")
+	if err != nil {
+		return nil, err
+	}
+	return g.storeKey(name, k)
+}
+
+// storeKey keeps k's private half in the keychain under name.
+func (g *guiServices) storeKey(name string, k jwk.Key) (*ui.Key, error) {
+	reg := &core.Registration{Name: name}
+	if err := g.env.saveKey(reg, k); err != nil {
+		return nil, err
+	}
+	return &ui.Key{Alg: reg.Alg, KeyID: reg.KeyID, KeyRef: reg.KeyRef, PublicJWKS: reg.PublicJWKS}, nil
+}
+
+// Register registers reg's public key with the server (RFC 7591).
+func (g *guiServices) Register(ctx context.Context, reg *core.Registration, endpoint string) (string, error) {
+	md := smart.ClientMetadata{ClientName: "Tranche: " + reg.Name, Scope: reg.Scopes, JWKSURI: reg.JWKSURL}
+	if reg.JWKSURL == "" {
+		if reg.PublicJWKS == "" {
+			return "", errors.New("the registration has no key yet")
+		}
+		md.JWKS = json.RawMessage(reg.PublicJWKS)
+	}
+	rc, err := smart.Register(ctx, g.env.HTTPClient, endpoint, md)
+	if err != nil {
+		return "", err
+	}
+	return rc.ClientID, nil
+}
+
+// loadKey is keyEnv.loadKey that also knows the demo's sample keys.
+func (g *guiServices) loadKey(reg *core.Registration) (crypto.Signer, error) {
+	if alg, ok := strings.CutPrefix(reg.KeyRef, sampleKeyPrefix); ok {
+		if !g.sampleKeys {
+			return nil, fmt.Errorf("registration %q uses a sample key, which only tranche demo accepts", reg.Name)
+		}
+		data, err := samplejwks.File(alg + ".private.json")
+		if err != nil {
+			return nil, err
+		}
+		k, err := smart.ParseKey(data, alg)
+		if err != nil {
+			return nil, err
+		}
+		return smart.Signer(k)
+	}
+	return g.env.loadKey(reg)
+}
+
+func (g *guiServices) smartConfig(reg *core.Registration) (smart.Config, error) {
+	key, err := g.loadKey(reg)
+	if err != nil {
+		return smart.Config{}, err
+	}
+	return smart.Config{ClientID: reg.ClientID, TokenURL: reg.TokenURL, Scopes: strings.Fields(reg.Scopes),
+		Key: key, KeyID: reg.KeyID, Alg: reg.Alg, HTTPClient: g.env.HTTPClient}, nil
+}
+
+func (g *guiServices) TestConnection(ctx context.Context, reg *core.Registration) ([]ui.Check, error) {
+	if reg.ClientID == "" {
+		return nil, errors.New("the registration has no client id yet: register it, or enter the one the data holder gave you")
+	}
+	cfg, err := g.smartConfig(reg)
+	if err != nil {
+		return nil, err
+	}
+	report := smart.CheckConnection(ctx, reg.FHIRBaseURL, cfg)
+	var checks []ui.Check
+	for _, s := range report.Steps {
+		detail := s.Summary
+		if s.Detail != "" {
+			detail += " " + s.Detail
+		}
+		checks = append(checks, ui.Check{Name: s.Name, OK: s.OK, Detail: detail})
+	}
+	return checks, nil
+}
+
+// apiClient is an HTTP client that authorizes requests to reg's server.
+func (g *guiServices) apiClient(ctx context.Context, reg *core.Registration, plain *http.Client) (*http.Client, error) {
+	cfg, err := g.smartConfig(reg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.TokenURL == "" {
+		d, err := smart.Discover(ctx, g.env.HTTPClient, reg.FHIRBaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("find the token endpoint: %w", err)
+		}
+		cfg.TokenURL = d.TokenEndpoint
+	}
+	return smart.NewClient(plain, cfg.TokenSource(ctx), reg.FHIRBaseURL)
+}
+
+// Groups searches the server's Groups: GET [base]/Group, first page.
+func (g *guiServices) Groups(ctx context.Context, reg *core.Registration) ([]ui.Group, error) {
+	c, err := g.apiClient(ctx, reg, g.env.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	u := strings.TrimRight(reg.FHIRBaseURL, "/") + "/Group?_count=200&_elements=name,quantity"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/fhir+json")
+	for k, v := range reg.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("group search: %s", resp.Status)
+	}
+	var bundle struct {
+		Entry []struct {
+			Resource struct {
+				ResourceType string `json:"resourceType"`
+				ID           string `json:"id"`
+				Name         string `json:"name"`
+				Quantity     int    `json:"quantity"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&bundle); err != nil {
+		return nil, fmt.Errorf("group search: %w", err)
+	}
+	var groups []ui.Group
+	for _, e := range bundle.Entry {
+		if r := e.Resource; r.ResourceType == "Group" && r.ID != "" {
+			groups = append(groups, ui.Group{ID: r.ID, Name: r.Name, Quantity: r.Quantity})
+		}
+	}
+	return groups, nil
+}
+
+// runner builds an export runner for reg (nil: an ad hoc export without
+// authorization). Its events go to onEvent and to the export's log.ndjson.
+func (g *guiServices) runner(ctx context.Context, reg *core.Registration, base string, onEvent func(core.Event)) (*bulk.Runner, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = 2 * time.Minute
+	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	parallel := bulk.DefaultMaxParallel
+	if reg != nil && reg.MaxParallel > 0 {
+		parallel = reg.MaxParallel
+	}
+	tr.MaxIdleConnsPerHost = parallel + 2
+	plain := &http.Client{Transport: tr}
+	api := plain
+	r := &bulk.Runner{Store: g.env.DB, MaxParallel: parallel, Logger: g.logger}
+	var headers map[string]string
+	if reg != nil {
+		var err error
+		if api, err = g.apiClient(ctx, reg, plain); err != nil {
+			return nil, err
+		}
+		headers, r.PollMin, r.PollMax = reg.Headers, reg.PollMin, reg.PollMax
+	}
+	r.Client = &bulk.Client{BaseURL: base, HTTPClient: api, FileClient: plain, Headers: headers, Logger: g.logger}
+	r.OnEvent = func(ev core.Event) {
+		g.logs.handle(ev)
+		onEvent(ev)
+	}
+	return r, nil
+}
+
+func (g *guiServices) FindExports(ctx context.Context, limit int) ([]*core.Export, error) {
+	return g.env.DB.FindExports(ctx, limit)
+}
+
+func (g *guiServices) FindExport(ctx context.Context, id int64) (*core.Export, error) {
+	return g.env.DB.FindExport(ctx, id)
+}
+
+func (g *guiServices) FindFiles(ctx context.Context, id int64) ([]*core.ExportFile, error) {
+	return g.env.DB.FindFiles(ctx, id)
+}
+
+func (g *guiServices) Start(ctx context.Context, reg *core.Registration, req core.ExportRequest, onEvent func(core.Event)) (*core.Export, error) {
+	r, err := g.runner(ctx, reg, reg.FHIRBaseURL, onEvent)
+	if err != nil {
+		return nil, err
+	}
+	exp := &core.Export{Request: req, FHIRBaseURL: reg.FHIRBaseURL, RegistrationID: reg.ID, Scope: reg.Scopes}
+	err = r.Start(ctx, exp)
+	return g.after(ctx, exp.ID, err)
+}
+
+// after reads the export's final state and brings the search index up to
+// date (catalog.Reindex is lazy by design).
+func (g *guiServices) after(ctx context.Context, id int64, runErr error) (*core.Export, error) {
+	if id == 0 {
+		return nil, runErr
+	}
+	ctx = context.WithoutCancel(ctx)
+	if _, err := g.env.DB.Reindex(ctx); err != nil {
+		g.logger.Warn("index for search", "export", id, "err", err)
+	}
+	exp, err := g.env.DB.FindExport(ctx, id)
+	if err != nil {
+		return nil, errors.Join(runErr, err)
+	}
+	return exp, runErr
+}
+
+func (g *guiServices) Resume(ctx context.Context, id int64, onEvent func(core.Event)) (*core.Export, error) {
+	exp, err := g.env.DB.FindExport(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var reg *core.Registration
+	if exp.RegistrationID != 0 {
+		if reg, err = g.env.DB.FindRegistration(ctx, exp.RegistrationID); err != nil {
+			return nil, fmt.Errorf("registration of export %d: %w", id, err)
+		}
+	}
+	// A failed export whose manifest is known can try its files again.
+	if exp.State == core.StateFailed && len(exp.Manifest) > 0 {
+		exp.State, exp.Error, exp.FinishedAt = core.StateDownloading, "", time.Time{}
+		if err := g.env.DB.UpdateExport(ctx, exp); err != nil {
+			return nil, err
+		}
+	}
+	r, err := g.runner(ctx, reg, exp.FHIRBaseURL, onEvent)
+	if err != nil {
+		return nil, err
+	}
+	_, err = r.Resume(ctx, id)
+	return g.after(ctx, id, err)
+}
+
+// RetryFailed downloads the files that failed again; the runner skips
+// every file already loaded.
+func (g *guiServices) RetryFailed(ctx context.Context, id int64, onEvent func(core.Event)) (*core.Export, error) {
+	return g.Resume(ctx, id, onEvent)
+}
+
+// Cancel sends DELETE for the job and marks the export cancelled.
+func (g *guiServices) Cancel(ctx context.Context, id int64) error {
+	exp, err := g.env.DB.FindExport(ctx, id)
+	if err != nil {
+		return err
+	}
+	var derr error
+	if exp.StatusURL != "" {
+		derr = g.deleteJob(ctx, exp)
+	}
+	if !exp.State.Final() {
+		exp.State, exp.FinishedAt = core.StateCancelled, time.Now()
+		if err := g.env.DB.UpdateExport(ctx, exp); err != nil {
+			return err
+		}
+	}
+	return derr
+}
+
+// Release sends DELETE for a finished job so the server may drop its files.
+func (g *guiServices) Release(ctx context.Context, id int64) error {
+	exp, err := g.env.DB.FindExport(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := g.deleteJob(ctx, exp); err != nil {
+		return err
+	}
+	exp.Released = true
+	return g.env.DB.UpdateExport(ctx, exp)
+}
+
+func (g *guiServices) deleteJob(ctx context.Context, exp *core.Export) error {
+	var reg *core.Registration
+	if exp.RegistrationID != 0 {
+		var err error
+		if reg, err = g.env.DB.FindRegistration(ctx, exp.RegistrationID); err != nil {
+			return err
+		}
+	}
+	r, err := g.runner(ctx, reg, exp.FHIRBaseURL, func(core.Event) {})
+	if err != nil {
+		return err
+	}
+	err = r.Client.Cancel(ctx, exp.StatusURL)
+	if errors.Is(err, core.ErrNotFound) || errors.Is(err, core.ErrExpired) {
+		return nil // the server has already forgotten it
+	}
+	return err
+}
+
+// exportLogDir is where each export's log.ndjson goes.
+func exportLogDir(dataDir string) string { return filepath.Join(dataDir, "exports") }
