@@ -30,6 +30,11 @@ var migrationFS embed.FS
 // for the single writer (WAL), so the GUI stays responsive during ingest.
 const DefaultReaders = 4
 
+// PageSize is the page size of a new database. Resource lines are ~1 KB;
+// 32 KiB pages cut the number of WAL frames, and so of write system calls,
+// per ingested row eightfold compared with SQLite's 4 KiB default.
+const PageSize = 32768
+
 // DefaultBusyTimeout is how long a connection waits for a lock.
 const DefaultBusyTimeout = 5 * time.Second
 
@@ -116,6 +121,10 @@ func (db *DB) dsn(readOnly bool) string {
 	}
 	u := url.URL{Scheme: "file", Path: p}
 	q := []string{
+		// page_size applies only while the file is empty, and before WAL:
+		// the driver runs _pragma entries sorted by name, so WAL is set
+		// with the _journal_mode key, which it applies after them.
+		fmt.Sprintf("_pragma=page_size(%d)", PageSize),
 		fmt.Sprintf("_pragma=busy_timeout(%d)", DefaultBusyTimeout.Milliseconds()),
 		"_pragma=foreign_keys(1)",
 		"_pragma=synchronous(NORMAL)",
@@ -123,7 +132,7 @@ func (db *DB) dsn(readOnly bool) string {
 	if readOnly {
 		q = append(q, "_pragma=query_only(1)")
 	} else {
-		q = append(q, "_pragma=journal_mode(WAL)", "_txlock=immediate")
+		q = append(q, "_journal_mode=WAL", "_txlock=immediate")
 	}
 	return u.String() + "?" + strings.Join(q, "&")
 }

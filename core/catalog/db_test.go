@@ -1,6 +1,9 @@
 package catalog_test
 
 import (
+	"database/sql"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,6 +19,7 @@ func MustOpenDB(tb testing.TB) *catalog.DB {
 	db := catalog.NewDB(filepath.Join(tb.TempDir(), "sub", "tranche.db"))
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	db.Now = func() time.Time { return now }
+	db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if err := db.Open(); err != nil {
 		tb.Fatalf("Open() = %v", err)
 	}
@@ -39,11 +43,50 @@ func TestDB_Open(t *testing.T) {
 		}
 	})
 
+	t.Run("Pragmas", func(t *testing.T) {
+		// journal_mode and page_size persist in the file: read them back
+		// through a connection of our own.
+		db := MustOpenDB(t)
+		conn, err := sql.Open("sqlite", db.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var mode string
+		var pageSize int
+		if err := conn.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(`PRAGMA page_size`).Scan(&pageSize); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "wal" || pageSize != catalog.PageSize {
+			t.Errorf("journal_mode, page_size = %q, %d; want wal, %d", mode, pageSize, catalog.PageSize)
+		}
+		var migrations []string
+		rows, err := conn.Query(`SELECT name FROM migrations ORDER BY name`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			migrations = append(migrations, name)
+		}
+		if len(migrations) == 0 || migrations[0] != "migration/0001_init.sql" {
+			t.Errorf("migrations = %q, want migration/0001_init.sql first", migrations)
+		}
+	})
+
 	t.Run("Reopen", func(t *testing.T) {
 		// Migrations already applied must be skipped on a second Open.
 		path := filepath.Join(t.TempDir(), "tranche.db")
 		for i := range 2 {
 			db := catalog.NewDB(path)
+			db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 			if err := db.Open(); err != nil {
 				t.Fatalf("Open() #%d = %v", i+1, err)
 			}

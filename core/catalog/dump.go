@@ -18,28 +18,20 @@ func (db *DB) ExportNDJSON(ctx context.Context, w io.Writer, f ResourceFilter) (
 	if err != nil {
 		return 0, err
 	}
-	rows, err := db.reader.QueryContext(ctx, q.sql, q.args...)
-	if err != nil {
-		return 0, fmt.Errorf("export ndjson: %w", err)
-	}
-	defer rows.Close()
-
 	bw := bufio.NewWriterSize(w, 256<<10)
 	n := 0
 	var raw sql.RawBytes
-	for rows.Next() {
+	err = db.run(ctx, q, func(rows *sql.Rows) error {
 		if err := rows.Scan(&raw); err != nil {
-			return n, fmt.Errorf("export ndjson: %w", err)
+			return err
 		}
 		if _, err := bw.Write(raw); err != nil {
-			return n, fmt.Errorf("export ndjson: %w", err)
-		}
-		if err := bw.WriteByte('\n'); err != nil {
-			return n, fmt.Errorf("export ndjson: %w", err)
+			return err
 		}
 		n++
-	}
-	if err := rows.Err(); err != nil {
+		return bw.WriteByte('\n')
+	})
+	if err != nil {
 		return n, fmt.Errorf("export ndjson: %w", err)
 	}
 	if err := bw.Flush(); err != nil {

@@ -42,10 +42,20 @@ func (db *DB) AppendRecords(ctx context.Context, f *core.ExportFile, recs []core
 
 	ins := &inserter{ctx: ctx, tx: tx, fileID: f.ID, exportID: exportID}
 	defer ins.close()
-	for i := range recs {
+	for i := 0; i < len(recs); {
+		// Runs of valid output lines go in multi-row INSERTs: per-statement
+		// overhead (database/sql, binding) dominates otherwise.
+		if n := ins.resourceRun(f.Kind, recs[i:]); n > 1 {
+			if err := ins.insertResources(recs[i : i+n]); err != nil {
+				return fmt.Errorf("append %s lines %d-%d: %w", f.URL, recs[i].Line, recs[i+n-1].Line, err)
+			}
+			i += n
+			continue
+		}
 		if err := ins.insert(f.Kind, &recs[i]); err != nil {
 			return fmt.Errorf("append %s line %d: %w", f.URL, recs[i].Line, err)
 		}
+		i++
 	}
 
 	if _, err := tx.ExecContext(ctx, `
@@ -67,14 +77,15 @@ type inserter struct {
 	fileID   int64
 	exportID int64
 	stmts    map[string]*sql.Stmt
+	multi    map[int]string // multi-row INSERT text by row count
 }
 
 // Outer inserts use upsert DO NOTHING rather than INSERT OR IGNORE: an OR
 // clause on the outer statement would override the upserts inside the
 // latest-view triggers.
 const (
-	insertResource = `INSERT INTO resources (file_id, export_id, line, type, res_id, last_updated, patient, raw)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (file_id, line) DO NOTHING`
+	insertResource = `INSERT INTO resources (rid, file_id, export_id, line, type, res_id, last_updated, patient, raw)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rid) DO NOTHING`
 	insertDeletedLine = `INSERT INTO deleted_lines (file_id, line, raw) VALUES (?, ?, ?)
 		ON CONFLICT (file_id, line) DO NOTHING`
 	insertTombstone = `INSERT INTO tombstones (file_id, export_id, line, type, res_id) VALUES (?, ?, ?, ?, ?)`
@@ -103,6 +114,69 @@ func (ins *inserter) exec(query string, args ...any) (int64, error) {
 	return res.RowsAffected()
 }
 
+// resourceBatch is how many rows one multi-row resources INSERT takes
+// (9 parameters each, well under SQLite's 32766).
+const resourceBatch = 64
+
+// resourceRun returns how many leading recs (at most resourceBatch) are
+// valid output lines.
+func (ins *inserter) resourceRun(kind core.FileKind, recs []core.Record) int {
+	if kind != core.KindOutput {
+		return 0
+	}
+	n := 0
+	for n < len(recs) && n < resourceBatch && recs[n].Problem == "" {
+		n++
+	}
+	return n
+}
+
+// insertResources inserts valid output lines with one statement.
+func (ins *inserter) insertResources(recs []core.Record) error {
+	query, ok := ins.multi[len(recs)]
+	if !ok {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO resources (rid, file_id, export_id, line, type, res_id, last_updated, patient, raw) VALUES `)
+		for i := range recs {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		}
+		b.WriteString(` ON CONFLICT (rid) DO NOTHING`)
+		query = b.String()
+		if ins.multi == nil {
+			ins.multi = make(map[int]string)
+		}
+		ins.multi[len(recs)] = query
+	}
+	args := make([]any, 0, 9*len(recs))
+	for i := range recs {
+		r := &recs[i]
+		if err := checkLine(r.Line); err != nil {
+			return err
+		}
+		args = append(args, rowID(ins.fileID, r.Line), ins.fileID, ins.exportID, r.Line, r.ResourceType, r.ID,
+			r.LastUpdated, r.Patient, string(r.Raw))
+	}
+	_, err := ins.exec(query, args...)
+	return err
+}
+
+// maxLine is the largest line number a file may have: rid keeps it in its
+// low 32 bits.
+const maxLine = 1<<32 - 1
+
+// rowID is the resources rid of a file's line (see migration/0001_init.sql).
+func rowID(fileID, line int64) int64 { return fileID<<32 | line }
+
+func checkLine(line int64) error {
+	if line < 1 || line > maxLine {
+		return fmt.Errorf("line number %d out of range", line)
+	}
+	return nil
+}
+
 func (ins *inserter) close() {
 	for _, st := range ins.stmts {
 		st.Close()
@@ -116,7 +190,10 @@ func (ins *inserter) insert(kind core.FileKind, r *core.Record) error {
 	}
 	switch kind {
 	case core.KindOutput:
-		_, err := ins.exec(insertResource, ins.fileID, ins.exportID, r.Line, r.ResourceType,
+		if err := checkLine(r.Line); err != nil {
+			return err
+		}
+		_, err := ins.exec(insertResource, rowID(ins.fileID, r.Line), ins.fileID, ins.exportID, r.Line, r.ResourceType,
 			r.ID, r.LastUpdated, r.Patient, string(r.Raw))
 		return err
 	case core.KindDeleted:

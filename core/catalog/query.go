@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"tranche.dev/tranche/core"
@@ -72,7 +71,10 @@ func (db *DB) Counts(ctx context.Context, exportID int64) ([]TypeCount, error) {
 	q := `SELECT type, COUNT(*) FROM latest WHERE deleted = 0 AND rid IS NOT NULL GROUP BY type ORDER BY type`
 	var args []any
 	if exportID != 0 {
-		q = `SELECT type, COUNT(*) FROM resources WHERE export_id = ? GROUP BY type ORDER BY type`
+		// Each output file's rows are one rid range (see rowID).
+		q = `SELECT r.type, COUNT(*) FROM files f CROSS JOIN resources r
+			ON r.rid BETWEEN f.id << 32 AND (f.id << 32) + 4294967295
+			WHERE f.export_id = ? AND f.kind = 'output' GROUP BY r.type ORDER BY r.type`
 		args = append(args, exportID)
 	}
 	rows, err := db.reader.QueryContext(ctx, q, args...)
@@ -193,144 +195,4 @@ func (db *DB) findResource(ctx context.Context, from string, args ...any) (*Reso
 	}
 	r.Raw, r.Deleted = []byte(raw), deleted.Int64 == 1
 	return &r, nil
-}
-
-// errStop ends a scanRows loop early without an error.
-var errStop = errors.New("stop")
-
-// scanRows runs q and calls fn for each row until fn returns errStop.
-func (db *DB) scanRows(ctx context.Context, q query, fn func(Row) error) error {
-	rows, err := db.reader.QueryContext(ctx, q.sql, q.args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return err
-	}
-	vals := make([]sql.NullString, len(cols)-3)
-	dest := make([]any, len(cols))
-	for rows.Next() {
-		var r Row
-		dest[0], dest[1], dest[2] = &r.RowID, &r.Type, &r.ID
-		for i := range vals {
-			dest[3+i] = &vals[i]
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		r.Values = make([]string, len(vals))
-		for i, v := range vals {
-			r.Values[i] = v.String
-		}
-		if err := fn(r); errors.Is(err, errStop) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// query is built SQL with its arguments and how to make a cursor.
-type query struct {
-	sql   string
-	args  []any
-	byKey bool // ordered by (type, id) rather than rid
-}
-
-func (q query) cursor(last Row) string {
-	if q.byKey {
-		return "k" + last.Type + "/" + last.ID
-	}
-	return "r" + strconv.FormatInt(last.RowID, 10)
-}
-
-func selectList(cs []column) string {
-	var b strings.Builder
-	for _, c := range cs {
-		b.WriteString(", ")
-		b.WriteString(c.Expr)
-	}
-	return b.String()
-}
-
-// buildQuery turns a filter into SQL returning rid, type, id and the
-// columns of Columns(f.Type). limit < 0 means no limit.
-func buildQuery(f ResourceFilter, limit int) (query, error) {
-	return buildSelect(`SELECT r.rid, r.type, r.res_id`+selectList(columnsFor(f.Type)), f, limit)
-}
-
-// buildSelect is buildQuery with another select list over r (resources).
-func buildSelect(sel string, f ResourceFilter, limit int) (query, error) {
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
-	q := query{}
-
-	if f.ExportID == 0 && f.Patient == "" && f.Query == "" {
-		// Latest view walked in primary key order: fast on any size.
-		q.byKey = true
-		q.sql = sel + ` FROM latest l JOIN resources r ON r.rid = l.rid`
-		add(`l.deleted = 0`)
-		if f.Type != "" {
-			add(`l.type = ?`, f.Type)
-		}
-		if f.After != "" {
-			typ, id, ok := strings.Cut(strings.TrimPrefix(f.After, "k"), "/")
-			if !strings.HasPrefix(f.After, "k") || !ok {
-				return query{}, fmt.Errorf("invalid page cursor %q", f.After)
-			}
-			add(`(l.type, l.res_id) > (?, ?)`, typ, id)
-		}
-		q.sql += ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY l.type, l.res_id`
-	} else {
-		order := `r.rid`
-		if f.Query != "" {
-			// The FTS table drives the loop, in rowid order, so a page of
-			// a common word does not collect every match first.
-			q.sql = sel + ` FROM resources_fts CROSS JOIN resources r ON r.rid = resources_fts.rowid`
-			add(`resources_fts MATCH ?`, f.Query)
-			order = `resources_fts.rowid`
-		} else {
-			q.sql = sel + ` FROM resources r`
-		}
-		if f.ExportID == 0 {
-			q.sql += ` JOIN latest l ON l.type = r.type AND l.res_id = r.res_id AND l.rid = r.rid AND l.deleted = 0`
-		} else {
-			add(`r.export_id = ?`, f.ExportID)
-		}
-		if f.Type != "" {
-			add(`r.type = ?`, f.Type)
-		}
-		if f.Patient != "" {
-			add(`r.patient = ?`, patientRef(f.Patient))
-		}
-		if f.After != "" {
-			rid, err := strconv.ParseInt(strings.TrimPrefix(f.After, "r"), 10, 64)
-			if !strings.HasPrefix(f.After, "r") || err != nil {
-				return query{}, fmt.Errorf("invalid page cursor %q", f.After)
-			}
-			add(order+` > ?`, rid)
-		}
-		if len(where) > 0 {
-			q.sql += ` WHERE ` + strings.Join(where, " AND ")
-		}
-		q.sql += ` ORDER BY ` + order
-	}
-	if limit >= 0 {
-		q.sql += ` LIMIT ?`
-		args = append(args, limit)
-	}
-	q.args = args
-	return q, nil
-}
-
-// patientRef normalises "123" to "Patient/123".
-func patientRef(p string) string {
-	if strings.Contains(p, "/") {
-		return p
-	}
-	return "Patient/" + p
 }

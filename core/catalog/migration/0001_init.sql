@@ -66,20 +66,21 @@ CREATE TABLE files (
 
 -- Resources: every line of every output file, exactly as received (raw is
 -- TEXT so SQLite's JSON functions read it; a BLOB would be taken for JSONB).
--- rid doubles as the FTS rowid and the paging key of the export view.
+-- rid is file_id << 32 | line: it makes (file, line) unique without a second
+-- index (ingest is idempotent through ON CONFLICT (rid)), keeps each file's
+-- rows contiguous in line order, and lets one export's rows be found as the
+-- rid ranges of its files. It is also the FTS rowid and the paging key.
 CREATE TABLE resources (
 	rid          INTEGER PRIMARY KEY,
-	file_id      INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+	file_id      INTEGER NOT NULL,
 	export_id    INTEGER NOT NULL,
 	line         INTEGER NOT NULL,
 	type         TEXT NOT NULL,
 	res_id       TEXT NOT NULL,
 	last_updated TEXT NOT NULL DEFAULT '',
 	patient      TEXT NOT NULL DEFAULT '',
-	raw          TEXT NOT NULL,
-	UNIQUE (file_id, line)
+	raw          TEXT NOT NULL
 );
-CREATE INDEX resources_export_type ON resources(export_id, type);
 CREATE INDEX resources_patient ON resources(patient) WHERE patient <> '';
 
 -- Lines of deleted files (transaction Bundles), verbatim, and one tombstone
@@ -161,10 +162,10 @@ CREATE TRIGGER tombstones_latest AFTER INSERT ON tombstones BEGIN
 END;
 
 -- Full-text index over the raw JSON, external content (no second copy of
--- the text). It is filled lazily by Reindex, up to fts_state.rid.
+-- the text). It is filled lazily by Reindex; fts_state records, per file, the
+-- last line indexed.
 CREATE VIRTUAL TABLE resources_fts USING fts5(raw, content = 'resources', content_rowid = 'rid');
 CREATE TABLE fts_state (
-	id  INTEGER PRIMARY KEY CHECK (id = 1),
-	rid INTEGER NOT NULL
+	file_id INTEGER PRIMARY KEY,
+	line    INTEGER NOT NULL
 );
-INSERT INTO fts_state (id, rid) VALUES (1, 0);

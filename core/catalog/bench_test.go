@@ -1,0 +1,66 @@
+package catalog_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"tranche.dev/tranche/core"
+)
+
+// benchObservation is a realistic Observation line of about 700 bytes.
+func benchObservation(i int) string {
+	return fmt.Sprintf(`{"resourceType":"Observation","id":"obs-%08d","meta":{"versionId":"1","lastUpdated":"2025-06-01T12:00:00.000Z","profile":["http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab"]},"status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory","display":"Laboratory"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"2339-0","display":"Glucose [Mass/volume] in Blood"}],"text":"Glucose"},"subject":{"reference":"Patient/pat-%06d"},"encounter":{"reference":"Encounter/enc-%08d"},"effectiveDateTime":"2024-03-%02dT08:15:00Z","issued":"2024-03-%02dT09:00:00.000Z","valueQuantity":{"value":%d.%d,"unit":"mg/dL","system":"http://unitsofmeasure.org","code":"mg/dL"},"referenceRange":[{"low":{"value":70,"unit":"mg/dL"},"high":{"value":99,"unit":"mg/dL"}}]}`,
+		i, i/50, i/5, 1+i%28, 1+i%28, 60+i%80, i%10)
+}
+
+// BenchmarkAppendRecords measures ingest of Observation lines in batches
+// of 1,000 (what the export engine commits at a time), without the FTS
+// index (see Reindex) and with it.
+func BenchmarkAppendRecords(b *testing.B) {
+	const batch = 1000
+	for _, fts := range []bool{false, true} {
+		b.Run(fmt.Sprintf("fts=%v", fts), func(b *testing.B) {
+			db := MustOpenDB(b)
+			e := MustCreateExport(b, db, "2025-06-01T12:00:00Z")
+			f := MustAddFile(b, db, e.ID, core.KindOutput, "Observation")
+
+			// Pre-build the batches so the benchmark measures the database.
+			recs := make([]core.Record, batch)
+			var size int64
+			for i := range recs {
+				raw := benchObservation(i)
+				recs[i] = core.Record{ResourceType: "Observation", ID: fmt.Sprintf("obs-%08d", i),
+					LastUpdated: "2025-06-01T12:00:00.000Z", Patient: fmt.Sprintf("Patient/pat-%06d", i/50), Raw: []byte(raw)}
+				size += int64(len(raw)) + 1
+			}
+			b.SetBytes(size)
+			b.ResetTimer()
+			start, startCPU := time.Now(), cpuTime()
+			rows := 0
+			for n := 0; b.Loop(); n++ {
+				for i := range recs {
+					f.Lines++
+					recs[i].Line = f.Lines
+					recs[i].ID = fmt.Sprintf("obs-%08d", n*batch+i)
+				}
+				f.Bytes += size
+				if err := db.AppendRecords(b.Context(), f, recs); err != nil {
+					b.Fatal(err)
+				}
+				if fts {
+					if _, err := db.Reindex(b.Context()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rows += batch
+			}
+			b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
+			// CPU per row: comparable even when other processes compete
+			// for the cores (wall-clock rows/s is not).
+			if cpu := cpuTime() - startCPU; cpu > 0 {
+				b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(rows), "cpu-µs/row")
+			}
+		})
+	}
+}
