@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -142,7 +143,9 @@ func (r *Runner) downloadError(exp *core.Export, f *core.ExportFile, err error) 
 	var wait time.Duration
 	if errors.As(err, &he) {
 		detail["code"], detail["body"], detail["responseHeaders"] = he.StatusCode, he.Message, he.Headers
-		retry, wait = he.Transient, he.RetryAfter
+		// 401: the transport already re-authenticated once; the token may
+		// have expired again in flight, so another attempt gets a new one.
+		retry, wait = he.Transient || he.StatusCode == http.StatusUnauthorized, he.RetryAfter
 	} else {
 		retry = isNetworkError(err) || errors.Is(err, io.ErrUnexpectedEOF)
 	}
