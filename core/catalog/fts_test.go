@@ -1,0 +1,162 @@
+package catalog_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/catalog"
+)
+
+func TestDB_Reindex(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	e := MustCreateExport(t, db, "2025-01-01T00:00:00Z")
+	f := MustAddFile(t, db, e.ID, core.KindOutput, "Observation")
+	search := func(q string) []string {
+		t.Helper()
+		p, err := db.Resources(ctx, catalog.ResourceFilter{Query: q, Limit: 100})
+		if err != nil {
+			t.Fatalf("Resources(Query %q) = %v", q, err)
+		}
+		var ids []string
+		for _, r := range p.Rows {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	unindexed := func() int64 {
+		t.Helper()
+		n, err := db.Unindexed(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	MustAppend(t, db, f, observation("o1", "p1", "Hemoglobin", 1), observation("o2", "p1", "Glucose", 2))
+	if got := search("hemoglobin"); got != nil {
+		t.Errorf("search before Reindex = %q, want nothing (indexing is lazy)", got)
+	}
+	if got := unindexed(); got != 2 {
+		t.Errorf("Unindexed() = %d, want 2", got)
+	}
+	if n, err := db.Reindex(ctx); err != nil || n != 2 {
+		t.Fatalf("Reindex() = %d, %v; want 2, <nil>", n, err)
+	}
+
+	// The same file goes on loading (a resumed download), and a second file
+	// starts: only the new lines are indexed, once each.
+	MustAppend(t, db, f, observation("o3", "p2", "Hemoglobin A1c", 3))
+	f2 := MustAddFile(t, db, e.ID, core.KindOutput, "Patient")
+	MustAppend(t, db, f2, patient("p1", "Hemoglobinsson"))
+	if got := unindexed(); got != 2 {
+		t.Errorf("Unindexed() = %d, want 2", got)
+	}
+	if n, err := db.Reindex(ctx); err != nil || n != 2 {
+		t.Fatalf("Reindex() = %d, %v; want 2, <nil>", n, err)
+	}
+	if n, err := db.Reindex(ctx); err != nil || n != 0 {
+		t.Fatalf("Reindex() again = %d, %v; want 0, <nil>", n, err)
+	}
+	if diff := cmp.Diff([]string{"o1", "o3"}, search("hemoglobin")); diff != "" {
+		t.Errorf("search(hemoglobin) (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"o1", "o3", "p1"}, search("hemoglobin*")); diff != "" {
+		t.Errorf("search(hemoglobin*) (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"o3"}, search(`"hemoglobin a1c"`)); diff != "" {
+		t.Errorf("search(phrase) (-want +got):\n%s", diff)
+	}
+}
+
+func TestDB_Reindex_ManyBatches(t *testing.T) {
+	db := MustOpenDB(t)
+	e := MustCreateExport(t, db, "2025-01-01T00:00:00Z")
+	f := MustAddFile(t, db, e.ID, core.KindOutput, "Observation")
+	n := catalog.ReindexBatch + 7
+	var recs []core.Record
+	for i := range n {
+		recs = append(recs, record(t, int64(i+1), observation(fmt.Sprintf("o%d", i), "p", "Glucose", 1)))
+	}
+	f.Lines = int64(n)
+	if err := db.AppendRecords(t.Context(), f, recs); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Reindex(t.Context()); err != nil || got != int64(n) {
+		t.Fatalf("Reindex() = %d, %v; want %d, <nil>", got, err, n)
+	}
+	var buf strings.Builder
+	got, err := db.ExportNDJSON(t.Context(), &buf, catalog.ResourceFilter{Query: "glucose"})
+	if err != nil || got != n {
+		t.Errorf("ExportNDJSON(glucose) = %d, %v; want %d", got, err, n)
+	}
+}
+
+func TestDB_Resources_ExportViewAcrossFiles(t *testing.T) {
+	db := MustOpenDB(t)
+	a := MustCreateExport(t, db, "2025-01-01T00:00:00Z")
+	b := MustCreateExport(t, db, "2025-02-01T00:00:00Z")
+	// Files of the two exports interleave: a1, b1, a2.
+	a1 := MustAddFile(t, db, a.ID, core.KindOutput, "Patient")
+	b1 := MustAddFile(t, db, b.ID, core.KindOutput, "Patient")
+	a2 := MustAddFile(t, db, a.ID, core.KindOutput, "Observation")
+	MustAppend(t, db, a1, patient("p1", "A"), patient("p2", "A"))
+	MustAppend(t, db, b1, patient("p1", "B"), patient("p3", "B"))
+	MustAppend(t, db, a2, observation("o1", "p1", "x", 1), observation("o2", "p1", "x", 1), observation("o3", "p2", "x", 1))
+
+	tests := []struct {
+		name   string
+		filter catalog.ResourceFilter
+		want   []string
+	}{
+		{"AllTypes", catalog.ResourceFilter{ExportID: a.ID, Limit: 2}, []string{"p1", "p2", "o1", "o2", "o3"}},
+		{"OnePerPage", catalog.ResourceFilter{ExportID: a.ID, Limit: 1}, []string{"p1", "p2", "o1", "o2", "o3"}},
+		{"Type", catalog.ResourceFilter{ExportID: a.ID, Type: "Patient", Limit: 1}, []string{"p1", "p2"}},
+		{"OtherExport", catalog.ResourceFilter{ExportID: b.ID, Limit: 10}, []string{"p1", "p3"}},
+		{"Latest", catalog.ResourceFilter{Type: "Patient", Limit: 2}, []string{"p1", "p2", "p3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			f := tt.filter
+			for range 20 {
+				p, err := db.Resources(t.Context(), f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range p.Rows {
+					got = append(got, r.ID)
+				}
+				if f.After = p.Next; f.After == "" {
+					break
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("pages of %+v (-want +got):\n%s", tt.filter, diff)
+			}
+		})
+	}
+
+	counts, err := db.Counts(t.Context(), a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]catalog.TypeCount{{"Observation", 3}, {"Patient", 2}}, counts); diff != "" {
+		t.Errorf("Counts(a) (-want +got):\n%s", diff)
+	}
+	// The latest view takes p1 from the newer export b.
+	r, err := db.Resource(t.Context(), "Patient", "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ExportID != b.ID || !strings.Contains(string(r.Raw), `"family":"B"`) {
+		t.Errorf("Resource(Patient/p1) from export %d: %s; want export %d's version", r.ExportID, r.Raw, b.ID)
+	}
+	at, err := db.ResourceAt(t.Context(), r.RowID)
+	if err != nil || string(at.Raw) != string(r.Raw) {
+		t.Errorf("ResourceAt(%d) = %v, %v; want the same version", r.RowID, at, err)
+	}
+}
