@@ -108,7 +108,10 @@ func TestDB_Exports(t *testing.T) {
 		// Not candidates: each differs in one way.
 		add(func(e *core.Export) { e.TransactionTime = "2026-01-01T00:00:00Z"; e.State = core.StateFailed })
 		add(func(e *core.Export) { e.TransactionTime = "2026-01-01T00:00:01Z"; e.Request.Level = core.LevelSystem })
-		add(func(e *core.Export) { e.TransactionTime = "2026-01-01T00:00:02Z"; e.Request.Types = []string{"Patient"} })
+		add(func(e *core.Export) {
+			e.TransactionTime = "2026-01-01T00:00:02Z"
+			e.Request.Types = []string{"Patient"}
+		})
 		add(func(e *core.Export) { e.TransactionTime = "2026-01-01T00:00:03Z"; e.RegistrationID = 0 })
 		add(func(e *core.Export) { e.TransactionTime = "2026-01-01T00:00:04Z"; e.Scope = "system/Patient.rs" })
 
