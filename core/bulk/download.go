@@ -99,6 +99,12 @@ func (r *Runner) download(ctx context.Context, exp *core.Export, f *core.ExportF
 			"fileUrl": f.URL, "itemType": string(f.Kind), "resourceType": f.Type, "attempt": attempt + 1, "offset": offset,
 		})
 		body, err := r.Client.OpenFile(ctx, f.URL, token, offset)
+		var he *HTTPError
+		if offset > 0 && errors.As(err, &he) && he.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+			// Every byte was stored before the interruption; only the
+			// verdict is missing.
+			body, err = &fileBody{Reader: strings.NewReader(""), closer: io.NopCloser(nil), Start: offset}, nil
+		}
 		if err == nil {
 			err = r.load(ctx, exp, f, body)
 			body.Close()
