@@ -274,7 +274,12 @@ func (s *testServer) kickoffPOST(tb testing.TB, token, path string, body []byte)
 // time) until the export completes.
 func (s *testServer) manifest(tb testing.TB, token, statusURL string) map[string]any {
 	tb.Helper()
-	for range 20000 {
+	// Each 202 advances the fake clock one second (so polls are not "too
+	// fast") and waits a little real time, growing, for the counting
+	// goroutines: on a loaded machine the job takes longer in real time,
+	// and a fixed short sleep would run the fake clock past the token's life.
+	wait := 2 * time.Millisecond
+	for range 2000 {
 		r := do(tb, "GET", statusURL, token, nil, "Accept: application/json")
 		switch r.status {
 		case http.StatusOK:
@@ -284,7 +289,8 @@ func (s *testServer) manifest(tb testing.TB, token, statusURL string) map[string
 			return r.json(tb)
 		case http.StatusAccepted:
 			s.clock.Advance(time.Second)
-			time.Sleep(2 * time.Millisecond) // let the counting goroutines run
+			time.Sleep(wait)
+			wait = min(wait*2, 100*time.Millisecond)
 		default:
 			tb.Fatalf("GET %s = %d: %s", statusURL, r.status, r.body)
 		}
