@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/demo"
+)
+
+// TestMain doubles as the tranche binary: with TRANCHE_EXPORT_HELPER=1 the
+// test binary runs the command line after "--", so TestExportCrashResume
+// has a real process to kill.
+func TestMain(m *testing.M) {
+	if os.Getenv("TRANCHE_EXPORT_HELPER") != "1" {
+		os.Exit(m.Run())
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	if err := run(args, os.Stdout, os.Stderr); err != nil {
+		os.Stderr.WriteString("tranche: " + err.Error() + "\n")
+		os.Exit(exitCode(err))
+	}
+	os.Exit(0)
+}
+
+func helperCommand(t *testing.T, home string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], append([]string{"--"}, args...)...)
+	cmd.Env = append(os.Environ(), "TRANCHE_EXPORT_HELPER=1", "TRANCHE_HOME="+home)
+	return cmd
+}
+
+func openDemo(t *testing.T, cfg demo.Config) *demo.Server {
+	t.Helper()
+	cfg.Seed, cfg.Open, cfg.MinPoll = 1, true, -1
+	cfg.RetryAfter = 50 * time.Millisecond
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := demo.NewServer(cfg)
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestExportCrashResume kills `tranche export` with SIGKILL while a file is
+// half stored, resumes it with --resume, and compares the catalogue with
+// the manifest: every file verified, every count equal, nothing twice.
+func TestExportCrashResume(t *testing.T) {
+	srv := openDemo(t, demo.Config{Patients: 60, FileLines: 6000})
+	home := t.TempDir()
+	dbPath := filepath.Join(home, "tranche.db")
+
+	var stderr bytes.Buffer
+	cmd := helperCommand(t, home, "export", "-f", srv.URL(), "--open", "--db", dbPath, "--parallel", "1")
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	// Watch the catalogue until a file is partly stored, then kill -9.
+	killed := false
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	for !killed {
+		select {
+		case err := <-exited:
+			t.Fatalf("export finished before it could be killed (err %v); stderr:\n%s", err, stderr.String())
+		case <-ctx.Done():
+			cmd.Process.Kill()
+			t.Fatal("no partly stored file seen")
+		case <-time.After(5 * time.Millisecond):
+		}
+		if partlyStored(t, dbPath) {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			killed = true
+		}
+	}
+	<-exited
+
+	db := catalog.NewDB(dbPath)
+	db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	unfinished, err := db.UnfinishedExports(t.Context())
+	if err != nil || len(unfinished) != 1 {
+		t.Fatalf("unfinished exports after kill -9 = %d (%v), want 1", len(unfinished), err)
+	}
+	id := unfinished[0].ID
+
+	var out bytes.Buffer
+	stderr.Reset()
+	resume := helperCommand(t, home, "export", "--resume", "--db", dbPath)
+	resume.Stdout, resume.Stderr = &out, &stderr
+	if err := resume.Run(); err != nil {
+		t.Fatalf("export --resume: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), stderr.String())
+	}
+
+	exp, err := db.FindExport(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp.State != core.StateComplete {
+		t.Fatalf("state after resume = %s (%s), want complete", exp.State, exp.Error)
+	}
+	files, err := db.FindFiles(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, f := range files {
+		if f.State != core.FileLoaded || f.Count < 0 || f.Lines != f.Count {
+			t.Errorf("file %s: %s, %d lines, manifest count %d; want loaded with equal counts", f.URL, f.State, f.Lines, f.Count)
+		}
+		if f.Kind == core.KindOutput {
+			want[f.Type] += int(f.Count)
+		}
+	}
+	for _, exportID := range []int64{id, 0} { // the export's rows, and the latest view
+		counts, err := db.Counts(t.Context(), exportID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, c := range counts {
+			got[c.Type] = int(c.Count)
+		}
+		for typ, n := range want {
+			if got[typ] != n {
+				t.Errorf("catalogue (export %d) has %d %s, want %d as in the manifest", exportID, got[typ], typ, n)
+			}
+		}
+	}
+	log, err := os.ReadFile(filepath.Join(home, "exports", "1", "log.ndjson"))
+	if err != nil || !strings.Contains(string(log), `"eventId":"export_complete"`) {
+		t.Errorf("log.ndjson beside the data: %v; want an export_complete event in it", err)
+	}
+}
+
+// partlyStored reports whether some file of the export in dbPath has lines
+// stored but is not finished yet.
+func partlyStored(t *testing.T, dbPath string) bool {
+	if _, err := os.Stat(dbPath); err != nil {
+		return false
+	}
+	db := catalog.NewDB(dbPath)
+	db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := db.Open(); err != nil {
+		return false
+	}
+	defer db.Close()
+	exps, err := db.UnfinishedExports(t.Context())
+	if err != nil || len(exps) == 0 {
+		return false
+	}
+	files, err := db.FindFiles(t.Context(), exps[0].ID)
+	if err != nil {
+		return false
+	}
+	for _, f := range files {
+		if f.State == core.FileDownloading && f.Lines > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func TestExportFlagErrors(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("TRANCHE_HOME", home)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--open"}, "no FHIR server"},
+		{[]string{"-f", "http://127.0.0.1:1/fhir"}, "no authorization"},
+		{[]string{"-f", "http://127.0.0.1:1/fhir", "--open", "--global", "-g", "x"}, "exclude each other"},
+	}
+	for _, tt := range tests {
+		err := run(append([]string{"export", "--db", filepath.Join(home, "t.db")}, tt.args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("export %v = %v, want an error containing %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestExportOpenCLI(t *testing.T) {
+	srv := openDemo(t, demo.Config{Patients: 10, FileLines: 200})
+	home := t.TempDir()
+	t.Setenv("TRANCHE_HOME", home)
+	var out, errb bytes.Buffer
+	err := run([]string{"export", "-f", srv.URL(), "--open", "--global", "-t", "Patient,Observation", "--_since", "2000-01-01T00:00:00Z"}, &out, &errb)
+	if err != nil {
+		t.Fatalf("export: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "Export 1 complete") {
+		t.Errorf("stdout = %q, want a completion summary", out.String())
+	}
+	err = run([]string{"export", "-f", srv.URL(), "--open", "-t", "Observaton"}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "Observaton") {
+		t.Errorf("export with an unknown type = %v, want a validation error naming it", err)
+	}
+}
