@@ -9,20 +9,6 @@ import (
 	"tranche.dev/tranche/core"
 )
 
-// head holds the only fields Parse decodes; encoding/json skips the rest.
-// References are kept raw because a few resources use the same element
-// names for other types; a type mismatch there must not fail the line.
-type head struct {
-	ResourceType string `json:"resourceType"`
-	ID           string `json:"id"`
-	Meta         struct {
-		LastUpdated string `json:"lastUpdated"`
-	} `json:"meta"`
-	Subject     json.RawMessage `json:"subject"`
-	Patient     json.RawMessage `json:"patient"`
-	Beneficiary json.RawMessage `json:"beneficiary"`
-}
-
 type deletedHead struct {
 	ResourceType string `json:"resourceType"`
 	ID           string `json:"id"`
@@ -40,10 +26,6 @@ type outcomeHead struct {
 	Issue        []struct {
 		Severity string `json:"severity"`
 	} `json:"issue"`
-}
-
-type reference struct {
-	Reference string `json:"reference"`
 }
 
 // Parse returns the Record for one line of a file of the given kind. Raw is
@@ -89,18 +71,20 @@ func Parse(line []byte, kind core.FileKind, wantType string) core.Record {
 			}
 		}
 	default:
-		var h head
-		if err := json.Unmarshal(line, &h); err != nil {
-			// Syntax errors, or a top-level non-object: the fields that
-			// may vary in type are raw.
-			rec.Problem = problem(err, "not a JSON object: ")
+		if !json.Valid(line) {
+			rec.Problem = "invalid JSON"
 			return rec
 		}
-		rec.ResourceType, rec.ID, rec.LastUpdated = h.ResourceType, h.ID, h.Meta.LastUpdated
-		if h.ResourceType == "Patient" && h.ID != "" {
-			rec.Patient = "Patient/" + h.ID
+		var h fields
+		if err := scanResource(line, &h); err != nil {
+			rec.Problem = err.Error()
+			return rec
+		}
+		rec.ResourceType, rec.ID, rec.LastUpdated = h.resourceType, h.id, h.lastUpdated
+		if h.resourceType == "Patient" && h.id != "" {
+			rec.Patient = "Patient/" + h.id
 		} else {
-			for _, raw := range []json.RawMessage{h.Subject, h.Patient, h.Beneficiary} {
+			for _, raw := range [][]byte{h.subject, h.patient, h.beneficiary} {
 				if p := patientRef(raw); p != "" {
 					rec.Patient = p
 					break
@@ -135,15 +119,8 @@ func Oversized(l Line, max int) core.Record {
 
 // patientRef returns "Patient/x" when raw is a Reference to a Patient,
 // relative ("Patient/x") or absolute ("https://…/Patient/x"), else "".
-func patientRef(raw json.RawMessage) string {
-	if len(raw) == 0 || raw[0] != '{' {
-		return ""
-	}
-	var r reference
-	if json.Unmarshal(raw, &r) != nil {
-		return ""
-	}
-	ref := r.Reference
+func patientRef(raw []byte) string {
+	ref := memberString(raw, "reference")
 	if i := strings.LastIndex(ref, "Patient/"); i >= 0 && (i == 0 || ref[i-1] == '/') {
 		id := ref[i+len("Patient/"):]
 		if j := strings.IndexAny(id, "/?#"); j >= 0 {

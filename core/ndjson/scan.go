@@ -1,0 +1,173 @@
+package ndjson
+
+import (
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
+)
+
+// The scanner below reads the top level of a JSON object that json.Valid has
+// already accepted, picking out the few members Parse indexes and skipping
+// every other value without decoding it. It is several times faster than
+// json.Unmarshal into a struct, which matters when every line of a
+// multi-gigabyte export goes through it.
+
+var errNotObject = errors.New("not a JSON object")
+
+// fields are the members of an output resource that Parse indexes.
+type fields struct {
+	resourceType, id, lastUpdated string
+	subject, patient, beneficiary []byte // raw values
+}
+
+// scanResource fills f from the valid JSON object data.
+func scanResource(data []byte, f *fields) error {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return errNotObject
+	}
+	i++
+	for {
+		i = skipSpace(data, i)
+		if i >= len(data) || data[i] == '}' {
+			return nil
+		}
+		if data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+		ks, ke := i, skipString(data, i)
+		key := data[ks+1 : ke-1]
+		i = skipSpace(data, ke)
+		i = skipSpace(data, i+1) // ':'
+		vs := i
+		i = skipValue(data, i)
+		val := data[vs:i]
+		switch string(key) {
+		case "resourceType":
+			f.resourceType = stringValue(val)
+		case "id":
+			f.id = stringValue(val)
+		case "meta":
+			f.lastUpdated = memberString(val, "lastUpdated")
+		case "subject":
+			f.subject = val
+		case "patient":
+			f.patient = val
+		case "beneficiary":
+			f.beneficiary = val
+		}
+	}
+}
+
+// memberString returns the string member name of the object obj, or "".
+func memberString(obj []byte, name string) string {
+	if len(obj) == 0 || obj[0] != '{' {
+		return ""
+	}
+	i := 1
+	for {
+		i = skipSpace(obj, i)
+		if i >= len(obj) || obj[i] == '}' {
+			return ""
+		}
+		if obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+		}
+		ks, ke := i, skipString(obj, i)
+		i = skipSpace(obj, ke)
+		i = skipSpace(obj, i+1)
+		vs := i
+		i = skipValue(obj, i)
+		if string(obj[ks+1:ke-1]) == name {
+			return stringValue(obj[vs:i])
+		}
+	}
+}
+
+// stringValue decodes a JSON string value; anything else gives "".
+func stringValue(v []byte) string {
+	if len(v) < 2 || v[0] != '"' {
+		return ""
+	}
+	inner := v[1 : len(v)-1]
+	for _, c := range inner {
+		if c == '\\' {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				return ""
+			}
+			return s
+		}
+	}
+	if !utf8.Valid(inner) {
+		var s string
+		json.Unmarshal(v, &s) // replaces invalid bytes as encoding/json does
+		return s
+	}
+	return string(inner)
+}
+
+func skipSpace(d []byte, i int) int {
+	for i < len(d) {
+		switch d[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipString returns the index just past the string starting at d[i] == '"'.
+func skipString(d []byte, i int) int {
+	i++
+	for i < len(d) {
+		switch d[i] {
+		case '\\':
+			i += 2
+		case '"':
+			return i + 1
+		default:
+			i++
+		}
+	}
+	return len(d)
+}
+
+// skipValue returns the index just past the value starting at d[i].
+func skipValue(d []byte, i int) int {
+	if i >= len(d) {
+		return i
+	}
+	switch d[i] {
+	case '"':
+		return skipString(d, i)
+	case '{', '[':
+		depth := 0
+		for i < len(d) {
+			switch d[i] {
+			case '"':
+				i = skipString(d, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(d)
+	}
+	for i < len(d) {
+		switch d[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+		i++
+	}
+	return i
+}
