@@ -99,6 +99,7 @@ func TestDB_Open(t *testing.T) {
 	t.Run("PathWithSpaces", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "my data", "a b?.db")
 		db := catalog.NewDB(path)
+		db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 		if err := db.Open(); err != nil {
 			t.Fatalf("Open() = %v", err)
 		}

@@ -11,10 +11,10 @@ import (
 
 // ExportNDJSON writes the resources matching f (After and Limit ignored) to
 // w, one line each, exactly as received, each followed by "\n". It streams:
-// memory does not grow with the selection. Returns the number written.
+// memory does not grow with the selection. Lines come in storage order:
+// file by file, line by line. Returns the number written.
 func (db *DB) ExportNDJSON(ctx context.Context, w io.Writer, f ResourceFilter) (int, error) {
-	f.After = ""
-	q, err := buildSelect(`SELECT r.raw`, f, -1)
+	q, err := buildStream(`SELECT r.raw`, f)
 	if err != nil {
 		return 0, err
 	}
@@ -45,8 +45,7 @@ func (db *DB) ExportNDJSON(ctx context.Context, w io.Writer, f ResourceFilter) (
 // same values a Resources page shows. It streams. Returns the number of
 // resource rows written.
 func (db *DB) ExportCSV(ctx context.Context, w io.Writer, f ResourceFilter) (int, error) {
-	f.After = ""
-	q, err := buildQuery(f, -1)
+	q, err := buildStream(`SELECT r.rid, r.type, r.res_id`+selectList(columnsFor(f.Type)), f)
 	if err != nil {
 		return 0, err
 	}

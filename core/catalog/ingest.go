@@ -58,6 +58,12 @@ func (db *DB) AppendRecords(ctx context.Context, f *core.ExportFile, recs []core
 		i++
 	}
 
+	for typ, n := range ins.stored {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO file_counts (file_id, type, n) VALUES (?, ?, ?)
+			ON CONFLICT (file_id, type) DO UPDATE SET n = n + excluded.n`, f.ID, typ, n); err != nil {
+			return fmt.Errorf("append records: count: %w", err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `
 		UPDATE files SET lines = ?, bytes = ?, problems = ?, state = ?, error = ? WHERE id = ?`,
 		f.Lines, f.Bytes, f.Problems, string(f.State), f.Error, f.ID); err != nil {
@@ -77,7 +83,19 @@ type inserter struct {
 	fileID   int64
 	exportID int64
 	stmts    map[string]*sql.Stmt
-	multi    map[int]string // multi-row INSERT text by row count
+	multi    map[int]string   // multi-row INSERT text by row count
+	stored   map[string]int64 // resources actually inserted, by type
+}
+
+// count records n resources of type typ as inserted.
+func (ins *inserter) count(typ string, n int64) {
+	if n == 0 {
+		return
+	}
+	if ins.stored == nil {
+		ins.stored = make(map[string]int64)
+	}
+	ins.stored[typ] += n
 }
 
 // Outer inserts use upsert DO NOTHING rather than INSERT OR IGNORE: an OR
@@ -119,13 +137,15 @@ func (ins *inserter) exec(query string, args ...any) (int64, error) {
 const resourceBatch = 64
 
 // resourceRun returns how many leading recs (at most resourceBatch) are
-// valid output lines.
+// valid output lines of one type (so the rows inserted can be counted per
+// type).
 func (ins *inserter) resourceRun(kind core.FileKind, recs []core.Record) int {
 	if kind != core.KindOutput {
 		return 0
 	}
 	n := 0
-	for n < len(recs) && n < resourceBatch && recs[n].Problem == "" {
+	for n < len(recs) && n < resourceBatch && recs[n].Problem == "" &&
+		recs[n].ResourceType == recs[0].ResourceType {
 		n++
 	}
 	return n
@@ -159,7 +179,8 @@ func (ins *inserter) insertResources(recs []core.Record) error {
 		args = append(args, rowID(ins.fileID, r.Line), ins.fileID, ins.exportID, r.Line, r.ResourceType, r.ID,
 			r.LastUpdated, r.Patient, string(r.Raw))
 	}
-	_, err := ins.exec(query, args...)
+	n, err := ins.exec(query, args...)
+	ins.count(recs[0].ResourceType, n)
 	return err
 }
 
@@ -193,8 +214,9 @@ func (ins *inserter) insert(kind core.FileKind, r *core.Record) error {
 		if err := checkLine(r.Line); err != nil {
 			return err
 		}
-		_, err := ins.exec(insertResource, rowID(ins.fileID, r.Line), ins.fileID, ins.exportID, r.Line, r.ResourceType,
+		n, err := ins.exec(insertResource, rowID(ins.fileID, r.Line), ins.fileID, ins.exportID, r.Line, r.ResourceType,
 			r.ID, r.LastUpdated, r.Patient, string(r.Raw))
+		ins.count(r.ResourceType, n)
 		return err
 	case core.KindDeleted:
 		n, err := ins.exec(insertDeletedLine, ins.fileID, r.Line, string(r.Raw))

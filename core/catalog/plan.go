@@ -15,11 +15,12 @@ type query struct {
 	sql   string
 	args  []any
 	byKey bool // ordered by (type, id) rather than rid
-	// exportID, when set, means sql is run once per output file of that
-	// export (of fileType, or of no type), in file order, with the file's
-	// rid range appended as two more arguments: a primary-key range scan
-	// per file, where a filter on export_id would have to skip over other
-	// exports' rows.
+	// perFile means sql is run once per output file of exportID (0: of
+	// every export), of fileType or of no type, in file order, with the
+	// file's rid range appended as two more arguments: a primary-key range
+	// scan per file, where a filter on export_id would have to skip over
+	// other exports' rows.
+	perFile  bool
 	exportID int64
 	fileType string
 	after    int64 // rid cursor of a per-file query
@@ -82,12 +83,17 @@ func buildSelect(sel string, f ResourceFilter, limit int) (query, error) {
 			if !strings.HasPrefix(f.After, "k") || !ok {
 				return query{}, fmt.Errorf("invalid page cursor %q", f.After)
 			}
-			add(`(l.type, l.res_id) > (?, ?)`, typ, id)
+			if f.Type != "" {
+				// Not the row value: SQLite then seeks on type alone.
+				add(`l.res_id > ?`, id)
+			} else {
+				add(`(l.type, l.res_id) > (?, ?)`, typ, id)
+			}
 		}
 		q.sql += ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY l.type, l.res_id`
 
 	case f.Patient == "" && f.Query == "":
-		q.exportID, q.fileType, q.after = f.ExportID, f.Type, after
+		q.perFile, q.exportID, q.fileType, q.after = true, f.ExportID, f.Type, after
 		q.sql = sel + ` FROM resources r`
 		if f.Type != "" {
 			add(`r.type = ?`, f.Type)
@@ -101,7 +107,7 @@ func buildSelect(sel string, f ResourceFilter, limit int) (query, error) {
 			// The FTS table drives the loop, in rowid order, so a page of
 			// a common word does not collect every match first.
 			q.sql = sel + ` FROM resources_fts CROSS JOIN resources r ON r.rid = resources_fts.rowid`
-			add(`resources_fts MATCH ?`, f.Query)
+			add(`resources_fts MATCH ?`, ftsQuery(f.Query))
 			order = `resources_fts.rowid`
 		} else {
 			q.sql = sel + ` FROM resources r`
@@ -115,7 +121,9 @@ func buildSelect(sel string, f ResourceFilter, limit int) (query, error) {
 			add(`r.type = ?`, f.Type)
 		}
 		if f.Patient != "" {
-			add(`r.patient = ?`, patientRef(f.Patient))
+			// patient <> '' lets SQLite use the partial index, which it
+			// cannot infer from patient = ? alone.
+			add(`r.patient = ? AND r.patient <> ''`, patientRef(f.Patient))
 		}
 		if f.After != "" {
 			add(order+` > ?`, after)
@@ -132,13 +140,33 @@ func buildSelect(sel string, f ResourceFilter, limit int) (query, error) {
 	return q, nil
 }
 
+// buildStream is buildSelect for reading a whole selection (ExportNDJSON,
+// ExportCSV). The latest view is then read in storage order, file by file,
+// each row checked against the latest table: sequential reads, where the
+// (type, id) order of pages would visit rows at random.
+func buildStream(sel string, f ResourceFilter) (query, error) {
+	f.After = ""
+	if f.ExportID != 0 || f.Patient != "" || f.Query != "" {
+		return buildSelect(sel, f, -1)
+	}
+	q := query{perFile: true, fileType: f.Type, limit: -1}
+	q.sql = sel + ` FROM resources r JOIN latest l ON l.type = r.type AND l.res_id = r.res_id
+		AND l.rid = r.rid AND l.deleted = 0 WHERE `
+	if f.Type != "" {
+		q.sql += `r.type = ? AND `
+		q.args = append(q.args, f.Type)
+	}
+	q.sql += `r.rid BETWEEN ? AND ? ORDER BY r.rid`
+	return q, nil
+}
+
 // errStop ends a run early without an error.
 var errStop = errors.New("stop")
 
 // run executes q and calls fn for each result row until fn returns errStop
 // or the limit is reached.
 func (db *DB) run(ctx context.Context, q query, fn func(*sql.Rows) error) error {
-	if q.exportID == 0 {
+	if !q.perFile {
 		args := q.args
 		if q.limit >= 0 {
 			args = append(args[:len(args):len(args)], q.limit)
@@ -194,11 +222,16 @@ func (db *DB) runOne(ctx context.Context, sqlText string, args []any, fn func(*s
 	return n, rows.Err()
 }
 
-// fileRanges returns the rid ranges of an export's output files, of type
+// fileRanges returns the rid ranges of an export's (0: every export's)
+// output files, of type
 // typ (or of no stated type) when typ is set, in file order.
 func (db *DB) fileRanges(ctx context.Context, exportID int64, typ string) ([][2]int64, error) {
-	q := `SELECT id FROM files WHERE export_id = ? AND kind = 'output'`
-	args := []any{exportID}
+	q := `SELECT id FROM files WHERE kind = 'output'`
+	var args []any
+	if exportID != 0 {
+		q += ` AND export_id = ?`
+		args = append(args, exportID)
+	}
 	if typ != "" {
 		q += ` AND type IN (?, '')`
 		args = append(args, typ)
@@ -258,4 +291,26 @@ func patientRef(p string) string {
 		return p
 	}
 	return "Patient/" + p
+}
+
+// ftsQuery makes a search box's text a safe FTS5 query. Text with a double
+// quote is taken as FTS5 syntax, verbatim. Otherwise each word is quoted,
+// so ids like "enc-0077" or "Patient/123" are searched as written rather
+// than parsed as operators; AND, OR and NOT stay operators and a trailing *
+// stays a prefix search.
+func ftsQuery(q string) string {
+	if strings.Contains(q, `"`) {
+		return q
+	}
+	words := strings.Fields(q)
+	for i, w := range words {
+		switch {
+		case w == "AND" || w == "OR" || w == "NOT":
+		case strings.HasSuffix(w, "*") && len(w) > 1:
+			words[i] = `"` + strings.TrimSuffix(w, "*") + `"*`
+		default:
+			words[i] = `"` + w + `"`
+		}
+	}
+	return strings.Join(words, " ")
 }

@@ -71,10 +71,8 @@ func (db *DB) Counts(ctx context.Context, exportID int64) ([]TypeCount, error) {
 	q := `SELECT type, COUNT(*) FROM latest WHERE deleted = 0 AND rid IS NOT NULL GROUP BY type ORDER BY type`
 	var args []any
 	if exportID != 0 {
-		// Each output file's rows are one rid range (see rowID).
-		q = `SELECT r.type, COUNT(*) FROM files f CROSS JOIN resources r
-			ON r.rid BETWEEN f.id << 32 AND (f.id << 32) + 4294967295
-			WHERE f.export_id = ? AND f.kind = 'output' GROUP BY r.type ORDER BY r.type`
+		q = `SELECT c.type, sum(c.n) FROM files f JOIN file_counts c ON c.file_id = f.id
+			WHERE f.export_id = ? GROUP BY c.type HAVING sum(c.n) > 0 ORDER BY c.type`
 		args = append(args, exportID)
 	}
 	rows, err := db.reader.QueryContext(ctx, q, args...)

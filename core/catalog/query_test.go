@@ -167,6 +167,8 @@ func TestDB_Resources(t *testing.T) {
 		{"PatientRef", catalog.ResourceFilter{ExportID: e.ID, Patient: "Patient/p01", Type: "Observation", Limit: 3}, ids("Observation", "o%02d", seq(1, 25, 5)...)},
 		{"Search", catalog.ResourceFilter{Query: "cholesterol", Limit: 5}, ids("Observation", "o%02d", seq(1, 25, 2)...)},
 		{"SearchPrefixAndType", catalog.ResourceFilter{Query: "fam*", Type: "Patient", Limit: 2}, ids("Patient", "p%02d", seq(0, 5, 1)...)},
+		{"SearchReference", catalog.ResourceFilter{Query: "Patient/p01 AND glucose", Limit: 5}, ids("Observation", "o%02d", 6, 16)},
+		{"SearchHyphen", catalog.ResourceFilter{Query: "1234-5", Type: "Observation", Limit: 30}, allObs},
 		{"SearchNothing", catalog.ResourceFilter{Query: "zebra", Limit: 5}, nil},
 	}
 	for _, tt := range tests {

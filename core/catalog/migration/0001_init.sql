@@ -83,6 +83,15 @@ CREATE TABLE resources (
 );
 CREATE INDEX resources_patient ON resources(patient) WHERE patient <> '';
 
+-- How many resources of each type each file stored, kept by AppendRecords
+-- per batch: counting a million raw rows would read every page of them.
+CREATE TABLE file_counts (
+	file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+	type    TEXT NOT NULL,
+	n       INTEGER NOT NULL,
+	PRIMARY KEY (file_id, type)
+) WITHOUT ROWID;
+
 -- Lines of deleted files (transaction Bundles), verbatim, and one tombstone
 -- per DELETE entry.
 CREATE TABLE deleted_lines (
