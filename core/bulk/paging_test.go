@@ -1,0 +1,122 @@
+package bulk_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/demo"
+)
+
+// TestPartialAndPagedManifests: a 202 carrying a partial manifest (§3.3),
+// then a complete manifest with a relative v1-style file path and a link to
+// a second page (§4.4). Every file is loaded once and the pages are kept.
+func TestPartialAndPagedManifests(t *testing.T) {
+	var mu sync.Mutex
+	polls := 0
+	gets := map[string]int{}
+	var srv *httptest.Server
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /fhir/Patient/$export", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("allowPartialManifests") != "true" {
+			t.Errorf("kick-off query %q lacks allowPartialManifests=true", r.URL.RawQuery)
+		}
+		w.Header().Set("Content-Location", srv.URL+"/status")
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("DELETE /status", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		polls++
+		n := polls
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		partial := fmt.Sprintf(`{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":false,"output":[{"type":"Patient","url":"%s/files/a","count":1}],"error":[]}`, srv.URL)
+		switch {
+		case n == 1:
+			w.Header().Set("X-Progress", "10%")
+			w.WriteHeader(http.StatusAccepted)
+		case n <= 3:
+			w.Header().Set("X-Progress", "50%")
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprint(w, partial) // the same partial manifest twice
+		default:
+			fmt.Fprintf(w, `{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":false,
+				"output":[{"type":"Patient","url":"files/b","count":1}],"error":[],
+				"link":[{"relation":"next","url":"%s/page2"}]}`, srv.URL)
+		}
+	})
+	mux.HandleFunc("GET /page2", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":false,
+			"output":[{"type":"Observation","url":"%s/files/c","count":1}],"deleted":[{"url":"%s/files/d"}],"error":[]}`, srv.URL, srv.URL)
+	})
+	mux.HandleFunc("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		mu.Lock()
+		gets[name]++
+		mu.Unlock()
+		switch name {
+		case "c":
+			fmt.Fprint(w, `{"resourceType":"Observation","id":"c","subject":{"reference":"Patient/a"}}`)
+		case "d":
+			fmt.Fprint(w, `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"DELETE","url":"Patient/gone"}}]}`)
+		default:
+			fmt.Fprintf(w, `{"resourceType":"Patient","id":"%s"}`, name)
+		}
+	})
+	srv = httptest.NewServer(mux)
+	defer srv.Close()
+
+	db := mustOpenDB(t)
+	r, ev, _ := newRunner(t, srv.URL+"/fhir", http.DefaultClient, db)
+	exp := &core.Export{FHIRBaseURL: srv.URL + "/fhir", Request: core.ExportRequest{Level: core.LevelPatient, AllowPartialManifests: true}}
+	if err := r.Start(t.Context(), exp); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	checkCatalogue(t, db, exp)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, name := range []string{"a", "b", "c", "d"} {
+		if gets[name] != 1 {
+			t.Errorf("file %s fetched %d times, want once", name, gets[name])
+		}
+	}
+	got, _ := db.FindExport(t.Context(), exp.ID)
+	if !strings.HasPrefix(string(got.Manifest), "[") || got.Progress != "50%" {
+		t.Errorf("stored manifest %.40q… progress %q; want the pages as a JSON array, progress 50%%", got.Manifest, got.Progress)
+	}
+	mc := ev.kinds(core.EventManifestComplete)
+	if len(mc) != 1 || mc[0].Detail["totalManifests"] != 2 || mc[0].Detail["totalDeletedFileCount"] != 1 {
+		t.Errorf("manifest_complete = %v, want 2 manifests with 1 deleted file", mc)
+	}
+}
+
+// TestSinceAuto: a second export with _since=auto asks for changes since
+// the first one's transactionTime.
+func TestSinceAuto(t *testing.T) {
+	srv := mustOpenDemo(t, demo.Config{Open: true, FileLines: 500})
+	db := mustOpenDB(t)
+	var first *core.Export
+	for i, since := range []string{"auto", "auto"} {
+		r, ev, _ := newRunner(t, srv.URL(), http.DefaultClient, db)
+		exp := &core.Export{FHIRBaseURL: srv.URL(), Scope: "system/*.rs", Request: core.ExportRequest{Level: core.LevelSystem, Types: []string{"Patient"}, Since: since}}
+		if err := r.Start(t.Context(), exp); err != nil {
+			t.Fatalf("export %d: %v", i+1, err)
+		}
+		kick := ev.kinds(core.EventKickoff)[0].Detail["exportUrl"].(string)
+		if i == 0 {
+			first = exp
+			if strings.Contains(kick, "_since") {
+				t.Errorf("first export sent %s; want no _since (nothing to go on)", kick)
+			}
+			continue
+		}
+		if exp.Request.Since != first.TransactionTime || !strings.Contains(kick, "_since=") {
+			t.Errorf("second export: since %q, kick-off %s; want since = first transactionTime %q", exp.Request.Since, kick, first.TransactionTime)
+		}
+	}
+}
