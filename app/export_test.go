@@ -15,6 +15,7 @@ import (
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
+	samplejwks "tranche.dev/tranche/sample-jwks"
 )
 
 // TestMain doubles as the tranche binary: with TRANCHE_EXPORT_HELPER=1 the
@@ -219,5 +220,39 @@ func TestExportOpenCLI(t *testing.T) {
 	err = run([]string{"export", "-f", srv.URL(), "--open", "-t", "Observaton"}, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "Observaton") {
 		t.Errorf("export with an unknown type = %v, want a validation error naming it", err)
+	}
+}
+
+// TestExportClientKeyCLI runs a secured export with an ad hoc client id and
+// private key file (the demo's pre-registered ES384 client).
+func TestExportClientKeyCLI(t *testing.T) {
+	srv := demo.NewServer(demo.Config{Patients: 5, Seed: 1, FileLines: 100, MinPoll: -1, RetryAfter: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	home := t.TempDir()
+	t.Setenv("TRANCHE_HOME", home)
+	key, err := samplejwks.File("ES384.private.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(home, "key.json")
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	args := []string{"export", "-f", srv.URL(), "--client-id", demo.DemoClientES384, "--private-key", keyFile, "-g", "pilot"}
+	if err := run(args, &out, &errb); err != nil {
+		t.Fatalf("export: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "complete") {
+		t.Errorf("stdout = %q, want a completion summary", out.String())
+	}
+	// Without credentials the same server refuses: a clear error, exit != 0.
+	err = run([]string{"export", "-f", srv.URL(), "--open"}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("export --open against a secured server = %v, want an HTTP 401 error", err)
 	}
 }
