@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -283,10 +284,16 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 	st.RetryAfter, st.HasRetry = ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 	switch resp.StatusCode {
 	case http.StatusOK, http.StatusAccepted:
-		// v3 separate-export-status: 200 + X-Export-Status: 202 Accepted.
-		if xs := resp.Header.Get("X-Export-Status"); xs != "" && !strings.HasPrefix(xs, "200") {
-			if strings.HasPrefix(xs, "202") {
+		// v3 separate-export-status: 200 + "X-Export-Status: 202 Accepted"
+		// (or the job's failure status).
+		if xs := strings.TrimSpace(resp.Header.Get("X-Export-Status")); xs != "" && resp.StatusCode == http.StatusOK {
+			code, _, _ := strings.Cut(xs, " ")
+			switch n, _ := strconv.Atoi(code); {
+			case n == http.StatusAccepted:
 				resp.StatusCode = http.StatusAccepted
+			case n >= 400:
+				resp.StatusCode = n
+				return nil, c.responseError("status", resp)
 			}
 		}
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
@@ -302,6 +309,11 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 				}
 			}
 			return st, nil
+		}
+		if msg, transient := outcomeText(body); msg != "" {
+			// An OperationOutcome is not a manifest, whatever the status.
+			return nil, &HTTPError{Op: "status", URL: resp.Request.URL.String(), StatusCode: resp.StatusCode,
+				Message: msg, Transient: transient, Headers: correlation(resp.Header)}
 		}
 		m, err := ParseManifest(body, resp.Request.URL)
 		if err != nil {

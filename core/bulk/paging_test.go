@@ -1,6 +1,7 @@
 package bulk_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/demo"
 )
 
@@ -118,5 +120,49 @@ func TestSinceAuto(t *testing.T) {
 		if exp.Request.Since != first.TransactionTime || !strings.Contains(kick, "_since=") {
 			t.Errorf("second export: since %q, kick-off %s; want since = first transactionTime %q", exp.Request.Since, kick, first.TransactionTime)
 		}
+	}
+}
+
+func TestStatusOddAnswers(t *testing.T) {
+	tests := []struct {
+		name      string
+		handler   http.HandlerFunc
+		wantDone  bool
+		wantErr   string
+		transient bool
+	}{
+		{"SeparateExportStatusRunning", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Export-Status", "202 Accepted")
+			w.Header().Set("X-Progress", "busy")
+		}, false, "", false},
+		{"SeparateExportStatusFailed", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Export-Status", "500 Internal Server Error")
+			fmt.Fprint(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception","diagnostics":"db down"}]}`)
+		}, false, "HTTP 500: db down", true},
+		{"OutcomeWith200", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"fatal","code":"processing","diagnostics":"job failed"}]}`)
+		}, false, "job failed", false},
+		{"NotFound", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, false, core.ErrExpired.Error(), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			defer srv.Close()
+			c := &bulk.Client{BaseURL: srv.URL}
+			st, err := c.Status(t.Context(), srv.URL+"/status")
+			if tt.wantErr == "" {
+				if err != nil || st.Done != tt.wantDone {
+					t.Fatalf("Status() = %+v, %v; want done=%v, no error", st, err, tt.wantDone)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Status() error = %v, want %q", err, tt.wantErr)
+			}
+			var he *bulk.HTTPError
+			if errors.As(err, &he) && he.Transient != tt.transient {
+				t.Errorf("Transient = %v, want %v", he.Transient, tt.transient)
+			}
+		})
 	}
 }
