@@ -150,7 +150,8 @@ func buildStream(sel string, f ResourceFilter) (query, error) {
 		return buildSelect(sel, f, -1)
 	}
 	q := query{perFile: true, fileType: f.Type, limit: -1}
-	q.sql = sel + ` FROM resources r JOIN latest l ON l.type = r.type AND l.res_id = r.res_id
+	// CROSS JOIN keeps resources the outer loop: a range scan per file.
+	q.sql = sel + ` FROM resources r CROSS JOIN latest l ON l.type = r.type AND l.res_id = r.res_id
 		AND l.rid = r.rid AND l.deleted = 0 WHERE `
 	if f.Type != "" {
 		q.sql += `r.type = ? AND `
