@@ -26,6 +26,7 @@ import (
 const exportUsage = `Usage:
   tranche export -f URL [level] [parameters] [auth] [options]
   tranche export --resume [ID]          carry on with unfinished exports
+  tranche export --cancel ID            cancel an unfinished export (DELETE on the server)
 
 Level (patient is the default, as in the SMART bulk-data-client):
   --global                 system level: [base]/$export
@@ -74,11 +75,11 @@ func (l listFlag) Set(v string) error {
 }
 
 type exportFlags struct {
-	fhirURL, group, since, until, outputFormat, organize, status string
-	global, post, lenient, partial, keepJob, open, resume        bool
-	types, elements, patients, filters, assoc                    []string
-	registration, clientID, keyFile, tokenURL, scope, db         string
-	parallel, maxLine                                            int
+	fhirURL, group, since, until, outputFormat, organize, status  string
+	global, post, lenient, partial, keepJob, open, resume, cancel bool
+	types, elements, patients, filters, assoc                     []string
+	registration, clientID, keyFile, tokenURL, scope, db          string
+	parallel, maxLine                                             int
 }
 
 func parseExportFlags(args []string, stderr io.Writer) (*exportFlags, []string, error) {
@@ -121,6 +122,7 @@ func parseExportFlags(args []string, stderr io.Writer) (*exportFlags, []string, 
 	fs.BoolVar(&f.keepJob, "keep-job", false, "do not DELETE the job when done")
 	fs.BoolVar(&f.open, "open", false, "no authorization")
 	fs.BoolVar(&f.resume, "resume", false, "resume unfinished exports")
+	fs.BoolVar(&f.cancel, "cancel", false, "cancel an unfinished export")
 	fs.IntVar(&f.parallel, "parallel", 0, "parallel downloads")
 	fs.IntVar(&f.maxLine, "max-line", 0, "longest NDJSON line in bytes")
 	pos, err := parseInterspersed(fs, args)
@@ -169,6 +171,9 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 
 	if f.resume {
 		return x.resume(ctx, pos)
+	}
+	if f.cancel {
+		return x.cancel(ctx, pos)
 	}
 	if len(pos) > 0 {
 		return &exitError{code: 2, err: fmt.Errorf("unexpected argument %q", pos[0])}
@@ -282,6 +287,35 @@ func (x *exporter) resume(ctx context.Context, pos []string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (x *exporter) cancel(ctx context.Context, pos []string) error {
+	if len(pos) != 1 {
+		return &exitError{code: 2, err: errors.New("--cancel needs one export id")}
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("export id %q is not a number", pos[0])}
+	}
+	exp, err := x.env.DB.FindExport(ctx, id)
+	if err != nil {
+		return fmt.Errorf("export %d: %w", id, err)
+	}
+	var reg *core.Registration
+	if exp.RegistrationID != 0 {
+		if reg, err = x.env.DB.FindRegistration(ctx, exp.RegistrationID); err != nil {
+			return fmt.Errorf("export %d: registration: %w", id, err)
+		}
+	}
+	r, err := x.runner(ctx, exp, reg)
+	if err != nil {
+		return err
+	}
+	if err := r.Cancel(ctx, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(x.stdout, "Export %d cancelled.\n", id)
+	return nil
 }
 
 func (x *exporter) resumeOne(ctx context.Context, r *bulk.Runner, id int64) error {

@@ -9,6 +9,10 @@ import (
 	"tranche.dev/tranche/core"
 )
 
+// ErrDeadline reports that the server did not finish within
+// Runner.Deadline. The export stays resumable.
+var ErrDeadline = errors.New("deadline passed; the export stays resumable")
+
 // poll asks for the status until the manifest is complete, then follows its
 // link pages. Files of partial manifests (a 202 with a body, §3.3) and of
 // each page are handed to dl at once, so downloads start while the server
@@ -78,7 +82,7 @@ func (r *Runner) poll(ctx context.Context, exp *core.Export, dl *downloads) ([]p
 		wait = clamp(wait, lo, hi)
 		r.emit(exp, core.EventStatusProgress, map[string]any{"xProgress": st.Progress, "retryAfter": wait.Milliseconds()})
 		if r.now().Add(wait).After(deadline) {
-			return nil, fmt.Errorf("status: no manifest after %s (the deadline); the export stays resumable", orDefault(r.Deadline, DefaultDeadline))
+			return nil, fmt.Errorf("status: no manifest after %s: %w", orDefault(r.Deadline, DefaultDeadline), ErrDeadline)
 		}
 		if err := r.sleep(ctx, wait); err != nil {
 			return nil, err

@@ -259,6 +259,12 @@ func (r *Runner) run(ctx context.Context, exp *core.Export) error {
 		case ctx.Err() != nil:
 			// Interrupted: leave the export resumable as it is.
 			return err
+		case errors.Is(err, ErrDeadline):
+			exp.Error = err.Error()
+			if uerr := r.Store.UpdateExport(context.WithoutCancel(ctx), exp); uerr != nil {
+				return errors.Join(err, uerr)
+			}
+			return err
 		}
 		return r.fail(ctx, exp, core.StateFailed, err)
 	}
@@ -385,4 +391,24 @@ func first(s []string, n int) []string {
 func backoff(n int) time.Duration {
 	d := time.Second << min(n-1, 10)
 	return d
+}
+
+// Cancel sends DELETE for an unfinished export's job and records it as
+// cancelled. What was stored stays in the catalogue.
+func (r *Runner) Cancel(ctx context.Context, id int64) error {
+	exp, err := r.Store.FindExport(ctx, id)
+	if err != nil {
+		return fmt.Errorf("export %d: %w", id, err)
+	}
+	if exp.State.Final() {
+		return fmt.Errorf("export %d is already %s", id, exp.State)
+	}
+	if exp.StatusURL != "" {
+		if err := r.Client.Cancel(ctx, exp.StatusURL); err != nil {
+			return fmt.Errorf("cancel export %d: %w", id, err)
+		}
+		exp.Released = true
+	}
+	exp.State, exp.FinishedAt = core.StateCancelled, r.now()
+	return r.Store.UpdateExport(ctx, exp)
 }

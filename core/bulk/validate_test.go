@@ -2,12 +2,14 @@ package bulk_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/demo"
@@ -139,5 +141,29 @@ func TestResumeAfterInterrupt(t *testing.T) {
 	}
 	if ranged != partial {
 		t.Errorf("%d resumed downloads with an offset, want %d (one per partly loaded file)", ranged, partial)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	clock := newFakeClock()
+	srv := mustOpenDemo(t, demo.Config{Open: true, Now: clock.Now, Faults: demo.Faults{JobDelay: time.Hour}})
+	db := mustOpenDB(t)
+	r, _, _ := newRunner(t, srv.URL(), http.DefaultClient, db)
+	r.Now, r.Sleep = clock.Now, clock.Sleep
+	r.Deadline = time.Minute // give up waiting long before the job is done
+	exp := &core.Export{FHIRBaseURL: srv.URL(), Request: core.ExportRequest{Level: core.LevelPatient}}
+	if err := r.Start(t.Context(), exp); err == nil || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("Start() = %v, want the deadline error", err)
+	}
+	if err := r.Cancel(t.Context(), exp.ID); err != nil {
+		t.Fatalf("Cancel() = %v", err)
+	}
+	got, _ := db.FindExport(t.Context(), exp.ID)
+	if got.State != core.StateCancelled || !got.Released {
+		t.Errorf("state %s released %v, want cancelled and released", got.State, got.Released)
+	}
+	// The server forgot the job: polling it now says so.
+	if _, err := r.Client.Status(t.Context(), got.StatusURL); !errors.Is(err, core.ErrExpired) {
+		t.Errorf("Status() after DELETE = %v, want core.ErrExpired (404)", err)
 	}
 }
