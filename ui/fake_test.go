@@ -353,8 +353,8 @@ func newTestUI(t *testing.T, a fyne.App, w fyne.Window, deps Deps) *UI {
 	if deps.Now == nil {
 		deps.Now = func() time.Time { return testNow }
 	}
+	deps.Async = func(f func()) { f() }
 	u := New(t.Context(), a, w, deps)
-	u.runAsync = func(f func()) { f() }
 	w.SetContent(u.Content())
 	w.Resize(fyne.NewSize(1200, 800))
 	u.Start()

@@ -25,6 +25,10 @@ type Deps struct {
 	Demo          Demo
 	Logger        *slog.Logger
 	Now           func() time.Time // defaults to time.Now
+	// Async runs f off the UI goroutine; nil starts a goroutine. Tests
+	// pass one that runs f at once, so a tap finishes its work before it
+	// returns (tyde's runAsync seam).
+	Async func(f func())
 	// DemoNote, when set, is shown on the Registrations and Demo screens
 	// (e.g. that the demo key is public knowledge).
 	DemoNote string
@@ -72,6 +76,9 @@ func New(ctx context.Context, a fyne.App, w fyne.Window, deps Deps) *UI {
 		now:      deps.Now,
 		ctx:      ctx,
 		runAsync: func(f func()) { go f() },
+	}
+	if deps.Async != nil {
+		u.runAsync = deps.Async
 	}
 	if u.logger == nil {
 		u.logger = slog.Default().With("system", "ui")
