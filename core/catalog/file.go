@@ -56,9 +56,16 @@ func (db *DB) AddFiles(ctx context.Context, exportID int64, files []*core.Export
 }
 
 // UpdateFile stores a file's progress (state, lines, bytes, problems, error,
-// type and count) by f.ID. Returns core.ErrNotFound if there is no such file.
+// type and count) by f.ID. A state other than pending or downloading merges
+// the file's resources into the latest view, as AppendRecords does.
+// Returns core.ErrNotFound if there is no such file.
 func (db *DB) UpdateFile(ctx context.Context, f *core.ExportFile) error {
-	res, err := db.writer.ExecContext(ctx, `
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `
 		UPDATE files SET type = ?, count = ?, state = ?, lines = ?, bytes = ?, problems = ?,
 			error = ?
 		WHERE id = ?`,
@@ -71,7 +78,10 @@ func (db *DB) UpdateFile(ctx context.Context, f *core.ExportFile) error {
 	} else if n == 0 {
 		return fmt.Errorf("file %d: %w", f.ID, core.ErrNotFound)
 	}
-	return nil
+	if err := mergeLatest(ctx, tx, f.ID, f.State); err != nil {
+		return fmt.Errorf("update file %d: merge into the latest view: %w", f.ID, err)
+	}
+	return tx.Commit()
 }
 
 // FindFiles returns the files of an export in the order they were added.

@@ -81,7 +81,7 @@ func TestDB_Reindex_ManyBatches(t *testing.T) {
 	for i := range n {
 		recs = append(recs, record(t, int64(i+1), observation(fmt.Sprintf("o%d", i), "p", "Glucose", 1)))
 	}
-	f.Lines = int64(n)
+	f.Lines, f.State = int64(n), core.FileLoaded
 	if err := db.AppendRecords(t.Context(), f, recs); err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,9 @@ import (
 //   - error: the raw line as an outcome with rec.Severity.
 //
 // A line with rec.Problem set goes to the problems table instead, verbatim,
-// whatever the kind. Inserting resources and tombstones maintains the
-// latest view (see the latest table in migration/0001_init.sql).
+// whatever the kind. Tombstones apply to the latest view at once; an output
+// file's resources join it when the file's state leaves pending and
+// downloading (loaded, invalid or failed): see mergeLatest.
 // Returns core.ErrNotFound if f was never added with AddFiles.
 func (db *DB) AppendRecords(ctx context.Context, f *core.ExportFile, recs []core.Record) error {
 	tx, err := db.writer.BeginTx(ctx, nil)
@@ -68,6 +69,9 @@ func (db *DB) AppendRecords(ctx context.Context, f *core.ExportFile, recs []core
 		UPDATE files SET lines = ?, bytes = ?, problems = ?, state = ?, error = ? WHERE id = ?`,
 		f.Lines, f.Bytes, f.Problems, string(f.State), f.Error, f.ID); err != nil {
 		return fmt.Errorf("append records: store progress: %w", err)
+	}
+	if err := mergeLatest(ctx, tx, f.ID, f.State); err != nil {
+		return fmt.Errorf("append records: merge into the latest view: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("append records: commit: %w", err)

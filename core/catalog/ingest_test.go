@@ -62,7 +62,8 @@ func record(tb testing.TB, line int64, raw string) core.Record {
 	return r
 }
 
-// MustAppend appends the lines as consecutive records after f's progress.
+// MustAppend appends the lines as consecutive records after f's progress
+// and marks the file loaded, so they join the latest view.
 func MustAppend(tb testing.TB, db *catalog.DB, f *core.ExportFile, lines ...string) {
 	tb.Helper()
 	var recs []core.Record
@@ -71,6 +72,7 @@ func MustAppend(tb testing.TB, db *catalog.DB, f *core.ExportFile, lines ...stri
 		f.Bytes += int64(len(l)) + 1
 		recs = append(recs, record(tb, f.Lines, l))
 	}
+	f.State = core.FileLoaded
 	if err := db.AppendRecords(tb.Context(), f, recs); err != nil {
 		tb.Fatalf("AppendRecords() = %v", err)
 	}

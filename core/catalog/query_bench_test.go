@@ -34,6 +34,9 @@ func BenchmarkQueries(b *testing.B) {
 		recs = append(recs, core.Record{Line: f.Lines, Raw: []byte(line), ResourceType: "Observation", ID: id,
 			LastUpdated: "2025-06-01T12:00:00.000Z", Patient: fmt.Sprintf("Patient/pat-%06d", i/50)})
 		if len(recs) == batch || i == *benchRows-1 {
+			if i == *benchRows-1 {
+				f.State = core.FileLoaded
+			}
 			if err := db.AppendRecords(ctx, f, recs); err != nil {
 				b.Fatal(err)
 			}

@@ -73,6 +73,28 @@ func TestDB_LatestView(t *testing.T) {
 		t.Errorf("Counts(0) (-want +got):\n%s", diff)
 	}
 
+	// A file still downloading is not in the latest view; it joins when
+	// it is done, even when the last step is UpdateFile.
+	fLoading := MustAddFile(t, db, newest.ID, core.KindOutput, "Observation")
+	fLoading.Lines, fLoading.State = 1, core.FileDownloading
+	if err := db.AppendRecords(t.Context(), fLoading, []core.Record{record(t, 1, observation("o1", "a", "x", 1))}); err != nil {
+		t.Fatal(err)
+	}
+	if counts, err := db.Counts(t.Context(), 0); err != nil || len(counts) != 1 {
+		t.Errorf("Counts(0) while downloading = %v, %v; want Patient only", counts, err)
+	}
+	fLoading.State = core.FileLoaded
+	if err := db.UpdateFile(t.Context(), fLoading); err != nil {
+		t.Fatal(err)
+	}
+	counts, err = db.Counts(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]catalog.TypeCount{{"Observation", 1}, {"Patient", 3}}, counts); diff != "" {
+		t.Errorf("Counts(0) after the file loaded (-want +got):\n%s", diff)
+	}
+
 	r, err := db.Resource(t.Context(), "Patient", "c")
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,7 @@ CREATE TABLE files (
 	type      TEXT NOT NULL DEFAULT '',
 	url       TEXT NOT NULL,
 	count     INTEGER NOT NULL DEFAULT -1,
+	merged    INTEGER NOT NULL DEFAULT 0, -- last line merged into latest
 	state     TEXT NOT NULL,
 	lines     INTEGER NOT NULL DEFAULT 0,
 	bytes     INTEGER NOT NULL DEFAULT 0,
@@ -135,13 +136,16 @@ CREATE TABLE problems (
 ) WITHOUT ROWID;
 CREATE INDEX problems_export ON problems(export_id);
 
--- latest holds, per (type, id), the version the latest view shows. It is
--- maintained by the triggers below as rows are inserted: a version replaces
--- the current one when its export is at least as new, ordered by
--- (transaction time, export id); within one export the later insert wins.
--- A tombstone replaces it only when strictly newer, so a resource and a
--- DELETE in the same export leave the resource visible. deleted = 1 hides
--- the row; rid keeps the last version seen (NULL if none).
+-- latest holds, per (type, id), the version the latest view shows. A
+-- version replaces the current one when its export is at least as new,
+-- ordered by (transaction time, export id); within one export the version
+-- merged last wins. A tombstone replaces it only when strictly newer, so a
+-- resource and a DELETE in the same export leave the resource visible.
+-- deleted = 1 hides the row; rid keeps the last version seen (NULL if none).
+-- Resources are merged in per file, in (type, id) order, when the file
+-- leaves the downloading state (see mergeLatest): row by row, random ids
+-- would rewrite most of this table's pages in every batch. Tombstones are
+-- few and merged by the trigger below as they are inserted.
 CREATE TABLE latest (
 	type      TEXT NOT NULL,
 	res_id    TEXT NOT NULL,
@@ -151,15 +155,6 @@ CREATE TABLE latest (
 	deleted   INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (type, res_id)
 ) WITHOUT ROWID;
-
-CREATE TRIGGER resources_latest AFTER INSERT ON resources BEGIN
-	INSERT INTO latest (type, res_id, rid, tt, export_id, deleted)
-	VALUES (new.type, new.res_id, new.rid,
-		coalesce((SELECT tt FROM exports WHERE id = new.export_id), 0), new.export_id, 0)
-	ON CONFLICT (type, res_id) DO UPDATE SET
-		rid = excluded.rid, tt = excluded.tt, export_id = excluded.export_id, deleted = 0
-	WHERE (excluded.tt, excluded.export_id) >= (latest.tt, latest.export_id);
-END;
 
 CREATE TRIGGER tombstones_latest AFTER INSERT ON tombstones BEGIN
 	INSERT INTO latest (type, res_id, rid, tt, export_id, deleted)

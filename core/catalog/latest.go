@@ -1,0 +1,52 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+
+	"tranche.dev/tranche/core"
+)
+
+// mergeLatest merges the lines of file fileID stored since the last merge
+// into the latest table, if the file is no longer being downloaded. It runs
+// inside the transaction that stores the file's final progress, so the
+// latest view changes atomically with it. Merging a file's rows in one
+// sorted statement writes each page of the latest table once, where a
+// per-row trigger would rewrite most of them in every batch.
+func mergeLatest(ctx context.Context, tx *sql.Tx, fileID int64, state core.FileState) error {
+	if state == core.FilePending || state == core.FileDownloading {
+		return nil
+	}
+	var kind string
+	var exportID, merged, tt int64
+	if err := tx.QueryRowContext(ctx, `SELECT f.kind, f.export_id, f.merged, e.tt
+		FROM files f JOIN exports e ON e.id = f.export_id WHERE f.id = ?`, fileID).Scan(
+		&kind, &exportID, &merged, &tt); err != nil {
+		return err
+	}
+	if core.FileKind(kind) != core.KindOutput {
+		return nil
+	}
+	var last sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(rid) FROM resources WHERE rid BETWEEN ? AND ?`,
+		rowID(fileID, 1), rowID(fileID, maxLine)).Scan(&last); err != nil {
+		return err
+	}
+	lastLine := last.Int64 & maxLine
+	if !last.Valid || lastLine <= merged {
+		return nil
+	}
+	// ORDER BY rid within a (type, id) makes the file's later duplicate win.
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO latest (type, res_id, rid, tt, export_id, deleted)
+		SELECT type, res_id, rid, ?, ?, 0 FROM resources
+		WHERE rid > ? AND rid <= ? ORDER BY type, res_id, rid
+		ON CONFLICT (type, res_id) DO UPDATE SET
+			rid = excluded.rid, tt = excluded.tt, export_id = excluded.export_id, deleted = 0
+		WHERE (excluded.tt, excluded.export_id) >= (latest.tt, latest.export_id)`,
+		tt, exportID, rowID(fileID, merged), last.Int64); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE files SET merged = ? WHERE id = ?`, lastLine, fileID)
+	return err
+}
