@@ -198,13 +198,13 @@ func (s *Server) Open() error {
 // Close stops the server, giving open requests five seconds to finish, and
 // stops the background work of running jobs.
 func (s *Server) Close() error {
-	s.stop()
 	var err error
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err = s.http.Shutdown(ctx)
 	}
+	s.stop() // ends downloads still running and the counting of jobs
 	s.wg.Wait()
 	return err
 }

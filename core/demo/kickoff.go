@@ -222,14 +222,15 @@ func readPrefer(r *http.Request) preferences {
 }
 
 // acceptsFHIRJSON reports whether the kick-off's Accept allows the
-// OperationOutcome format, application/fhir+json (checklist §2.3).
+// OperationOutcome format, application/fhir+json (checklist §2.3): that
+// type itself or a range covering it (*/*, as curl sends, or application/*).
 func acceptsFHIRJSON(accept string) bool {
 	if strings.TrimSpace(accept) == "" {
 		return true // v2: the server MAY assume application/fhir+json
 	}
 	for _, part := range strings.Split(accept, ",") {
 		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err == nil && mt == ctFHIRJSON {
+		if err == nil && (mt == ctFHIRJSON || mt == "*/*" || mt == "application/*") {
 			return true
 		}
 	}

@@ -38,6 +38,7 @@ func TestKickoff_Rejects(t *testing.T) {
 		{"OrganizeOutputBy", "organizeOutputBy=Patient", nil, 400},
 		{"UnknownParam", "_count=5", nil, 400},
 		{"AcceptXML", "", []string{"Accept: application/fhir+xml"}, 400},
+		{"AcceptJSON", "", []string{"Accept: application/json"}, 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,9 +73,12 @@ func TestKickoff_Accepts(t *testing.T) {
 			t.Errorf("%s: got %d %s, want 202", q, r.status, r.body)
 		}
 	}
-	// No Accept and no Prefer: assumed (v2 MAY).
+	// No Accept and no Prefer: assumed (v2 MAY); */* covers fhir+json.
 	if r := do(t, "GET", s.URL()+"/$export", tok, nil); r.status != http.StatusAccepted {
 		t.Errorf("bare kick-off = %d, want 202", r.status)
+	}
+	if r := do(t, "GET", s.URL()+"/$export", tok, nil, "Accept: */*"); r.status != http.StatusAccepted {
+		t.Errorf("kick-off with Accept */* = %d, want 202", r.status)
 	}
 }
 
