@@ -251,6 +251,9 @@ func TestFaults(t *testing.T) {
 		if len(errs) == 0 || len(out) == 0 {
 			t.Fatalf("%d outputs, %d errors: want both", len(out), len(errs))
 		}
+		if sev := errs[0]["issue"].([]any)[0].(map[string]any)["severity"]; sev != "error" {
+			t.Errorf("failed file outcome severity %v, want error", sev)
+		}
 		c := newServer(t, demo.Config{})
 		clean := items(c.export(t, c.demoToken(t), "/$export?_type=Observation"), "output")
 		if got, want := len(out), len(clean)-len(clean)/2; got != want || len(errs) != len(clean)/2 {

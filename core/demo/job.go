@@ -183,8 +183,11 @@ func (s *Server) finish(j *job, files []*outFile) {
 	for _, f := range files {
 		byType[f.t] = append(byType[f.t], f)
 	}
-	var notes []string
-	notes = append(notes, j.sel.ep.notes...)
+	// Lenient notes are warnings; simulated file failures are errors.
+	var notes []issue
+	for _, n := range j.sel.ep.notes {
+		notes = append(notes, issue{Severity: "warning", Code: "not-supported", Diagnostics: n})
+	}
 	out, del := []*outFile{}, []*outFile{}
 	nth := 0
 	for t, fs := range byType {
@@ -197,7 +200,8 @@ func (s *Server) finish(j *job, files []*outFile) {
 			f.name = f.typ + "." + strconv.Itoa(k+1) + ".ndjson"
 			nth++
 			if every := j.faults.ErrorFiles; every > 0 && nth%every == 0 {
-				notes = append(notes, fmt.Sprintf("%d %s resources could not be exported (simulated fault: file %s failed)", f.count, f.typ, f.name))
+				notes = append(notes, issue{Severity: "error", Code: "exception", Diagnostics: fmt.Sprintf(
+					"%d %s resources could not be exported (simulated fault: file %s failed)", f.count, f.typ, f.name)})
 				continue
 			}
 			out = append(out, f)
@@ -207,11 +211,7 @@ func (s *Server) finish(j *job, files []*outFile) {
 	if len(notes) > 0 {
 		var content []byte
 		for _, n := range notes {
-			sev := "warning"
-			if j.faults.ErrorFiles > 0 {
-				sev = "error"
-			}
-			line := mustJSON(newOutcome(sev, "processing", n))
+			line := mustJSON(outcome{ResourceType: "OperationOutcome", Issue: []issue{n}})
 			content = append(append(content, line...), '\n')
 		}
 		errs = append(errs, &outFile{name: "errors.ndjson", typ: "OperationOutcome", t: -1, count: len(notes),

@@ -95,6 +95,11 @@ func TestKickoff_Lenient(t *testing.T) {
 	if len(errs) != 4 {
 		t.Fatalf("%d OperationOutcomes in error[], want 4 (one per ignored parameter): %v", len(errs), errs)
 	}
+	for _, oo := range errs {
+		if sev := oo["issue"].([]any)[0].(map[string]any)["severity"]; sev != "warning" {
+			t.Errorf("lenient outcome severity %v, want warning", sev)
+		}
+	}
 	for _, p := range download(t, tok, m, "output")["Patient"] {
 		if p["gender"] != "female" {
 			t.Errorf("Patient %v gender %v passed the filter that was kept", p["id"], p["gender"])
