@@ -55,13 +55,19 @@ func staticExport(tb testing.TB, nFiles, nLines int) (*httptest.Server, int64) {
 // BenchmarkExportToCatalogue runs a whole export into a fresh catalogue;
 // compare its MB/s with BenchmarkPlainDownload's (same files, to disk).
 func BenchmarkExportToCatalogue(b *testing.B) {
+	for _, batch := range []int{500, 2000, 10000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchExport(b, batch) })
+	}
+}
+
+func benchExport(b *testing.B, batch int) {
 	srv, size := staticExport(b, 8, 5000)
 	b.SetBytes(size)
 	for b.Loop() {
 		b.StopTimer()
 		db := mustOpenDB(b)
 		r, _, _ := newRunner(b, srv.URL+"/fhir", http.DefaultClient, db)
-		r.BatchLines = 0
+		r.BatchLines = batch
 		r.OnEvent = nil
 		b.StartTimer()
 		exp := &core.Export{FHIRBaseURL: srv.URL + "/fhir", Request: core.ExportRequest{Level: core.LevelPatient}}

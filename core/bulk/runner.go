@@ -25,7 +25,7 @@ const (
 	DefaultDeadline     = 7 * 24 * time.Hour
 	DefaultMaxTransient = 10 // consecutive transient status errors
 	DefaultMaxRetries   = 6  // attempts per file after the first
-	DefaultBatchLines   = 2000
+	DefaultBatchLines   = 5000
 	DefaultBatchBytes   = 4 << 20
 )
 
