@@ -137,7 +137,16 @@ func NewServer(cfg Config) *Server {
 		cfg.Workers = 2
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
+		cfg.HTTPClient = &http.Client{
+			Timeout: 5 * time.Second,
+			// A redirect must not lead the JWKS fetch off loopback.
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if len(via) >= 3 {
+					return errors.New("too many redirects")
+				}
+				return checkJWKSURL(req.URL.String())
+			},
+		}
 	}
 	s := &Server{
 		cfg:     cfg,
