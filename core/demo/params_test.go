@@ -117,7 +117,7 @@ func TestKickoff_Type(t *testing.T) {
 }
 
 func TestKickoff_SinceUntil(t *testing.T) {
-	s := newServer(t, demo.Config{Patients: 40})
+	s := newServer(t, demo.Config{Patients: 20})
 	tok := s.demoToken(t)
 	since, _ := time.Parse(time.RFC3339, "2023-01-01T00:00:00Z")
 	until, _ := time.Parse(time.RFC3339, "2024-06-30T00:00:00Z")
@@ -176,11 +176,11 @@ func lastUpdated(r map[string]any) time.Time {
 func TestKickoff_Elements(t *testing.T) {
 	s := newServer(t, demo.Config{})
 	tok := s.demoToken(t)
-	m := s.export(t, tok, "/Patient/$export?_type=Patient,Observation&_elements=Patient.gender,Observation.subject")
+	m := s.export(t, tok, "/Patient/$export?_type=Patient,Condition&_elements=Patient.gender,Condition.code")
 	data := download(t, tok, m, "output")
 	allowed := map[string][]string{
 		"Patient":     {"resourceType", "id", "meta", "gender"},
-		"Observation": {"resourceType", "id", "meta", "status", "code", "subject"},
+		"Condition":   {"resourceType", "id", "meta", "subject", "code"}, // subject is mandatory
 	}
 	for typ, rs := range data {
 		if len(rs) == 0 {
@@ -206,7 +206,7 @@ func TestKickoff_Elements(t *testing.T) {
 }
 
 func TestKickoff_TypeFilter(t *testing.T) {
-	s := newServer(t, demo.Config{Patients: 30})
+	s := newServer(t, demo.Config{Patients: 20})
 	tok := s.demoToken(t)
 	hr := url.QueryEscape("Observation?code=http://loinc.org|8867-4")
 	temp := url.QueryEscape("Observation?code=8310-5&date=ge2022-01-01")
