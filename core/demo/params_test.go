@@ -179,8 +179,8 @@ func TestKickoff_Elements(t *testing.T) {
 	m := s.export(t, tok, "/Patient/$export?_type=Patient,Condition&_elements=Patient.gender,Condition.code")
 	data := download(t, tok, m, "output")
 	allowed := map[string][]string{
-		"Patient":     {"resourceType", "id", "meta", "gender"},
-		"Condition":   {"resourceType", "id", "meta", "subject", "code"}, // subject is mandatory
+		"Patient":   {"resourceType", "id", "meta", "gender"},
+		"Condition": {"resourceType", "id", "meta", "subject", "code"}, // subject is mandatory
 	}
 	for typ, rs := range data {
 		if len(rs) == 0 {
