@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/demo"
 )
 
@@ -166,4 +167,32 @@ func TestCancel(t *testing.T) {
 	if _, err := r.Client.Status(t.Context(), got.StatusURL); !errors.Is(err, core.ErrExpired) {
 		t.Errorf("Status() after DELETE = %v, want core.ErrExpired (404)", err)
 	}
+}
+
+// TestResumeWhilePolling: an export interrupted before its manifest polls
+// the same job again on resume.
+func TestResumeWhilePolling(t *testing.T) {
+	clock := newFakeClock()
+	srv := mustOpenDemo(t, demo.Config{Open: true, Now: clock.Now, FileLines: 300, Faults: demo.Faults{JobDelay: 10 * time.Minute}})
+	db := mustOpenDB(t)
+	r, _, _ := newRunner(t, srv.URL(), http.DefaultClient, db)
+	r.Now, r.Sleep = clock.Now, clock.Sleep
+	r.PollMin, r.PollMax, r.Deadline = time.Second, time.Minute, 2*time.Minute
+	exp := &core.Export{FHIRBaseURL: srv.URL(), Request: core.ExportRequest{Level: core.LevelPatient}}
+	if err := r.Start(t.Context(), exp); !errors.Is(err, bulk.ErrDeadline) {
+		t.Fatalf("Start() = %v, want bulk.ErrDeadline", err)
+	}
+	mid, _ := db.FindExport(t.Context(), exp.ID)
+	if mid.State != core.StatePolling || mid.StatusURL == "" {
+		t.Fatalf("after the deadline: state %s, status url %q; want polling with the url kept", mid.State, mid.StatusURL)
+	}
+	r.Deadline = time.Hour
+	got, err := r.Resume(t.Context(), exp.ID)
+	if err != nil {
+		t.Fatalf("Resume() = %v", err)
+	}
+	if got.State != core.StateComplete || got.StatusURL != mid.StatusURL {
+		t.Errorf("after resume: state %s, status url %q; want complete on the same job %q", got.State, got.StatusURL, mid.StatusURL)
+	}
+	checkCatalogue(t, db, got)
 }
