@@ -35,6 +35,15 @@ const DefaultReaders = 4
 // per ingested row eightfold compared with SQLite's 4 KiB default.
 const PageSize = 32768
 
+// Page cache sizes in bytes. The writer's must hold the pages a file's
+// merge into the latest table touches (random ids visit most of them);
+// readers' hold the latest table for streaming the latest view. SQLite
+// allocates them as pages are used, so a small catalogue stays small.
+const (
+	WriterCacheSize = 32 << 20
+	ReaderCacheSize = 16 << 20
+)
+
 // DefaultBusyTimeout is how long a connection waits for a lock.
 const DefaultBusyTimeout = 5 * time.Second
 
@@ -130,8 +139,9 @@ func (db *DB) dsn(readOnly bool) string {
 		"_pragma=synchronous(NORMAL)",
 	}
 	if readOnly {
-		q = append(q, "_pragma=query_only(1)")
+		q = append(q, "_pragma=query_only(1)", fmt.Sprintf("_pragma=cache_size(%d)", -ReaderCacheSize>>10))
 	} else {
+		q = append(q, fmt.Sprintf("_pragma=cache_size(%d)", -WriterCacheSize>>10))
 		q = append(q, "_journal_mode=WAL", "_txlock=immediate")
 	}
 	return u.String() + "?" + strings.Join(q, "&")
