@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
 	samplejwks "tranche.dev/tranche/sample-jwks"
@@ -254,5 +255,29 @@ func TestExportClientKeyCLI(t *testing.T) {
 	err = run([]string{"export", "-f", srv.URL(), "--open"}, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("export --open against a secured server = %v, want an HTTP 401 error", err)
+	}
+}
+
+// TestExportStatusURL picks up a job kicked off elsewhere, as with the
+// bulk-data-client's --status.
+func TestExportStatusURL(t *testing.T) {
+	srv := openDemo(t, demo.Config{Patients: 5, FileLines: 100})
+	home := t.TempDir()
+	t.Setenv("TRANCHE_HOME", home)
+	c := &bulk.Client{BaseURL: srv.URL()}
+	statusURL, _, err := c.Kickoff(t.Context(), core.ExportRequest{Level: core.LevelSystem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if err := run([]string{"export", "-f", srv.URL(), "--open", "--status", statusURL, "--keep-job"}, &out, &errb); err != nil {
+		t.Fatalf("export --status: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "Export 1 complete") || strings.Contains(out.String(), "released") {
+		t.Errorf("stdout = %q, want completion without releasing the job (--keep-job)", out.String())
+	}
+	// --keep-job: no DELETE was sent, so the server still has the job.
+	if _, err := c.Status(t.Context(), statusURL); err != nil {
+		t.Errorf("status after --keep-job = %v, want the job kept", err)
 	}
 }
