@@ -1,7 +1,3 @@
-// Package catalog is Tranche's local SQLite catalogue: registrations, bulk
-// exports and their files, every resource line exactly as received,
-// tombstones, outcomes and problem lines, with a "latest" view per resource,
-// full-text search and NDJSON/CSV export. It uses modernc.org/sqlite (pure Go).
 package catalog
 
 import (
