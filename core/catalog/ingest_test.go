@@ -218,3 +218,66 @@ func TestDB_AppendRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestDB_ReadDuringIngest checks that readers never wait for or fail on
+// the writer (WAL, separate pools): two files load in parallel, as the
+// export engine's downloads do, while pages and counts are read.
+func TestDB_ReadDuringIngest(t *testing.T) {
+	db := MustOpenDB(t)
+	e := MustCreateExport(t, db, "2025-01-01T00:00:00Z")
+	files := []*core.ExportFile{
+		MustAddFile(t, db, e.ID, core.KindOutput, "Observation"),
+		MustAddFile(t, db, e.ID, core.KindOutput, "Patient"),
+	}
+	const batches, perBatch = 20, 50
+	errc := make(chan error, len(files))
+	for fi, f := range files {
+		go func() {
+			for b := range batches {
+				var recs []core.Record
+				for i := range perBatch {
+					n := b*perBatch + i
+					f.Lines++
+					line := observation(fmt.Sprintf("o%d-%d", fi, n), "p1", "x", 1)
+					if f.Type == "Patient" {
+						line = patient(fmt.Sprintf("p%d", n), "F")
+					}
+					recs = append(recs, record(t, f.Lines, line))
+				}
+				if b == batches-1 {
+					f.State = core.FileLoaded
+				}
+				if err := db.AppendRecords(t.Context(), f, recs); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	done := 0
+	for done < len(files) {
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Fatalf("AppendRecords() = %v", err)
+			}
+			done++
+		default:
+			if _, err := db.Resources(t.Context(), catalog.ResourceFilter{ExportID: e.ID, Limit: 10}); err != nil {
+				t.Fatalf("Resources() during ingest = %v", err)
+			}
+			if _, err := db.Counts(t.Context(), 0); err != nil {
+				t.Fatalf("Counts() during ingest = %v", err)
+			}
+		}
+	}
+	got, err := db.Counts(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []catalog.TypeCount{{"Observation", batches * perBatch}, {"Patient", batches * perBatch}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Counts(0) after ingest (-want +got):\n%s", diff)
+	}
+}
