@@ -19,7 +19,8 @@ import (
 // depends on f.Kind:
 //
 //   - output: one resources row (type, id, lastUpdated, patient, raw bytes);
-//   - deleted: the raw line, plus one tombstone per rec.Deletes ("Type/id");
+//   - deleted: the raw line, plus one tombstone per rec.Deletes entry of
+//     the form "Type/id" (other entries are skipped);
 //   - error: the raw line as an outcome with rec.Severity.
 //
 // A line with rec.Problem set goes to the problems table instead, verbatim,
@@ -229,8 +230,11 @@ func (ins *inserter) insert(kind core.FileKind, r *core.Record) error {
 		}
 		for _, ref := range r.Deletes {
 			typ, id, ok := strings.Cut(ref, "/")
-			if !ok || typ == "" || id == "" {
-				return fmt.Errorf("deleted entry %q: want Type/id", ref)
+			if !ok || typ == "" || id == "" || strings.Contains(id, "/") {
+				// Not Type/id: no tombstone can be made, but the line is
+				// kept verbatim in deleted_lines, and one odd entry must
+				// not stop the file from loading.
+				continue
 			}
 			if _, err := ins.exec(insertTombstone, ins.fileID, ins.exportID, r.Line, typ, id); err != nil {
 				return err

@@ -47,7 +47,7 @@ func TestDB_LatestView(t *testing.T) {
 	// Tombstones: c is deleted by a newer export; a's delete comes with an
 	// older export than a's newest version, so a stays; d is deleted and
 	// re-created in the same export, so d stays.
-	MustAppendDeletes(t, db, MustAddFile(t, db, newest.ID, core.KindDeleted, ""), "Patient/c", "Patient/x")
+	MustAppendDeletes(t, db, MustAddFile(t, db, newest.ID, core.KindDeleted, ""), "Patient/c", "Patient/x", "garbage")
 	MustAppendDeletes(t, db, MustAddFile(t, db, older.ID, core.KindDeleted, ""), "Patient/a")
 	fNewest := MustAddFile(t, db, newest.ID, core.KindOutput, "Patient")
 	MustAppendDeletes(t, db, MustAddFile(t, db, newest.ID, core.KindDeleted, "Patient"), "Patient/d")
