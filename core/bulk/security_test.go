@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/demo"
 	"tranche.dev/tranche/core/smart"
 	"tranche.dev/tranche/sample-jwks"
@@ -184,4 +185,33 @@ func TestTokenExpiryMidExport(t *testing.T) {
 		}
 	}
 	t.Logf("%d token requests, %d answers 401 (each retried with a new token)", tokenRequests, unauthorized)
+}
+
+// TestNoTokenWhenNotRequired: requiresAccessToken=false means capability
+// URLs, which SHALL NOT get the token, even on the FHIR server's origin.
+func TestNoTokenWhenNotRequired(t *testing.T) {
+	var seen authLog
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.add(r.URL.Path, r.Header.Get("Authorization"))
+		fmt.Fprintf(w, line, 1)
+	}))
+	defer srv.Close()
+	hc, err := smart.NewClient(nil, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "secret-token"}), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &bulk.Client{BaseURL: srv.URL, HTTPClient: hc, FileClient: http.DefaultClient}
+	for _, required := range []bool{false, true} {
+		body, err := c.OpenFile(t.Context(), fmt.Sprintf("%s/file-%v", srv.URL, required), required, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body.Close()
+	}
+	if got := seen.get("/file-false"); len(got) != 1 || got[0] != "" {
+		t.Errorf("requiresAccessToken=false: Authorization %q, want none", got)
+	}
+	if got := seen.get("/file-true"); len(got) != 1 || got[0] != "Bearer secret-token" {
+		t.Errorf("requiresAccessToken=true: Authorization %q, want the token", got)
+	}
 }
