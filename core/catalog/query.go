@@ -136,7 +136,7 @@ func (db *DB) PatientResources(ctx context.Context, patient string) ([]Row, erro
 
 	self := query{sql: `SELECT r.rid, r.type, r.res_id` + selectList(columnsFor("")) + `
 		FROM latest l JOIN resources r ON r.rid = l.rid
-		WHERE l.type = 'Patient' AND l.res_id = ? AND l.deleted = 0`, args: []any{id}}
+		WHERE l.type = 'Patient' AND l.res_id = ? AND l.deleted = 0`, args: []any{id}, limit: -1}
 	if err := db.scanRows(ctx, self, collect); err != nil {
 		return nil, fmt.Errorf("patient resources: %w", err)
 	}
