@@ -77,3 +77,7 @@ shot demo-server
 
 key ctrl+6
 shot settings
+
+click 262 194 # Theme: Light
+key ctrl+4
+shot catalogue-light

@@ -284,6 +284,7 @@ func (s *catalogScreen) query() {
 		s.onColumns(page.Columns)
 		s.row = nil
 		s.setJSON("Select a row to see its JSON.", nil)
+		s.table.UnselectAll()
 		s.table.Refresh()
 		s.table.ScrollToTop()
 		s.showPageInfo()
