@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"io"
 	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"fyne.io/fyne/v2"
@@ -17,6 +19,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/keychain"
 	"tranche.dev/tranche/ui"
 )
 
@@ -273,4 +277,102 @@ func TestReadyDemoRegistration(t *testing.T) {
 	if _, err := g.services.loadKey(r); err == nil || !strings.Contains(err.Error(), "only tranche demo") {
 		t.Errorf("loadKey outside the demo = %v, want a refusal", err)
 	}
+}
+
+// memKeys is an in-memory keychain.
+type memKeys struct {
+	mu   sync.Mutex
+	keys map[string]crypto.Signer
+}
+
+func (m *memKeys) SetKey(ref string, k crypto.Signer) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.keys[ref] = k
+	return nil
+}
+
+func (m *memKeys) Key(ref string) (crypto.Signer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if k, ok := m.keys[ref]; ok {
+		return k, nil
+	}
+	return nil, core.ErrNotFound
+}
+
+func (m *memKeys) DeleteKey(ref string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.keys[ref]; !ok {
+		return core.ErrNotFound
+	}
+	delete(m.keys, ref)
+	return nil
+}
+
+// TestGUI_RegisterDynamicallyAndExport is the issue's second done-when
+// flow, through the Registrations screen against the server tranche serve
+// runs: generate a key, register dynamically, test the connection, export.
+// The private key ends up in the keychain only.
+func TestGUI_RegisterDynamicallyAndExport(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	g, err := openGUI(t.TempDir(), logger, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	keys := &memKeys{keys: map[string]crypto.Signer{}}
+	g.services.env.Keychain = func() (keychain.Keys, error) { return keys, nil }
+	srv := demo.NewServer(demo.Config{Patients: 3, Logger: logger})
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+
+	a := test.NewTempApp(t)
+	w := test.NewTempWindow(t, nil)
+	deps := g.deps(nil, "")
+	deps.Async = func(f func()) { f() }
+	u := ui.New(t.Context(), a, w, deps)
+	w.SetContent(u.Content())
+	w.Resize(windowSize)
+	u.Start()
+	root := w.Content()
+
+	test.Tap(button(t, root, "Add registration"))
+	entry := func(placeholder string) *widget.Entry {
+		return find(t, root, func(e *widget.Entry) bool { return e.PlaceHolder == placeholder })
+	}
+	test.Type(entry("e.g. County Hospital"), "Loopback")
+	test.Type(entry("https://ehr.example.org/fhir"), srv.URL())
+	test.Tap(button(t, root, "Discover"))
+	if got := entry("found by Discover").Text; got != srv.TokenURL() {
+		t.Fatalf("token URL after Discover = %q, want %q", got, srv.TokenURL())
+	}
+	test.Tap(button(t, root, "Generate key"))
+	test.Tap(button(t, root, "Register dynamically"))
+	test.Tap(button(t, root, "Test connection"))
+	if got := labelPrefixed(t, root, "Connection ").Text; !strings.HasPrefix(got, "Connection works") {
+		t.Fatalf("test connection = %q", got)
+	}
+
+	reg, err := g.db.FindRegistrationByName(context.Background(), "Loopback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.ClientID == "" || reg.KeyRef == "" {
+		t.Fatalf("registration = %+v, want a client id and a key", reg)
+	}
+	if _, err := keys.Key(reg.KeyRef); err != nil {
+		t.Errorf("keychain has no key under %q: %v", reg.KeyRef, err)
+	}
+	if strings.Contains(reg.PublicJWKS, `"d"`) {
+		t.Errorf("the catalogue holds private key material: %s", reg.PublicJWKS)
+	}
+
+	u.SelectTab(ui.TabNewExport)
+	find(t, root, func(s *widget.Select) bool { return s.Selected == "Loopback" })
+	test.Tap(button(t, root, "Start export"))
+	labelPrefixed(t, root, "Export #1 complete")
 }
