@@ -42,6 +42,16 @@
 // kept up to date as files finish and tombstones arrive, so it costs
 // nothing to read.
 //
+// # Performance
+//
+// Measured on the 2-core development VM (BenchmarkAppendRecords,
+// BenchmarkQueries -bench-rows 1000000): ingest of ~700-byte Observation
+// lines about 40k rows/s (40 MB/s, 20 µs CPU per row, the merge into the
+// latest view included), twice that cost with FTS at ingest, hence the
+// lazy Reindex (~21k rows/s). On a million rows: any page 0.2-1.3 ms,
+// per-export counts 0.1 ms, latest-view counts 90 ms, NDJSON export 160k
+// rows/s.
+//
 // # Connections
 //
 // One writer connection (all writes are serialised: no SQLITE_BUSY) and a
