@@ -120,7 +120,12 @@ func (db *DB) Open() error {
 // dsn builds the modernc DSN. PRAGMAs go in the DSN because a PRAGMA run
 // with Exec sticks to one pooled connection only.
 func (db *DB) dsn(readOnly bool) string {
-	p := filepath.ToSlash(db.path)
+	// A file: URI has no relative form: "file:///x.db" would be /x.db.
+	p := db.path
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	p = filepath.ToSlash(p)
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p // Windows "C:/x" becomes "file:///C:/x"
 	}

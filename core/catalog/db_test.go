@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/catalog"
 )
 
@@ -93,6 +94,28 @@ func TestDB_Open(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatalf("Close() #%d = %v", i+1, err)
 			}
+		}
+	})
+
+	t.Run("RelativePath", func(t *testing.T) {
+		dir := t.TempDir()
+		t.Chdir(dir)
+		db := catalog.NewDB("rel.db")
+		db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		if err := db.Open(); err != nil {
+			t.Fatalf("Open() = %v", err)
+		}
+		defer db.Close()
+		if err := db.CreateRegistration(t.Context(), &core.Registration{Name: "r"}); err != nil {
+			t.Fatal(err)
+		}
+		// The data must be in ./rel.db, not in /rel.db.
+		fi, err := os.Stat(filepath.Join(dir, "rel.db-wal"))
+		if err != nil {
+			t.Fatalf("no WAL beside ./rel.db: %v", err)
+		}
+		if fi.Size() == 0 {
+			t.Errorf("./rel.db-wal is empty: the writes went elsewhere")
 		}
 	})
 
