@@ -139,6 +139,7 @@ func openGUI(dir string, logger *slog.Logger, sampleKeys bool) (*gui, error) {
 }
 
 func (g *gui) Close() error {
+	g.services.closeBackground()
 	g.services.logs.Close()
 	return g.db.Close()
 }

@@ -136,6 +136,12 @@ func (c *guiCatalog) Records(ctx context.Context, q ui.Query) (*ui.Page, error) 
 		}
 		return p, nil
 	}
+	if q.Text != "" {
+		// Search sees only indexed rows: index what the last export added.
+		if _, err := c.db.Reindex(ctx); err != nil {
+			return nil, err
+		}
+	}
 	after, err := c.cursor(ctx, q)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -38,6 +39,12 @@ type guiServices struct {
 	logger     *slog.Logger
 	sampleKeys bool // accept sample: key refs (tranche demo only)
 	logs       *exportLogs
+
+	bgMu      sync.Mutex
+	bgCtx     context.Context // background work (search indexing); cancelled by closeBackground
+	bgCancel  context.CancelFunc
+	bg        sync.WaitGroup
+	reindexMu sync.Mutex
 }
 
 var (
@@ -295,21 +302,53 @@ func (g *guiServices) Start(ctx context.Context, reg *core.Registration, req cor
 	return g.after(ctx, exp.ID, err)
 }
 
-// after reads the export's final state and brings the search index up to
-// date (catalog.Reindex is lazy by design).
+// after reads the export's final state and, in the background, brings the
+// search index up to date (catalog.Reindex is lazy by design and takes a
+// while on a big export; searches catch up on their own).
 func (g *guiServices) after(ctx context.Context, id int64, runErr error) (*core.Export, error) {
 	if id == 0 {
 		return nil, runErr
 	}
 	ctx = context.WithoutCancel(ctx)
-	if _, err := g.env.DB.Reindex(ctx); err != nil {
-		g.logger.Warn("index for search", "export", id, "err", err)
-	}
 	exp, err := g.env.DB.FindExport(ctx, id)
 	if err != nil {
 		return nil, errors.Join(runErr, err)
 	}
+	g.reindexLater()
 	return exp, runErr
+}
+
+// reindexLater runs catalog.Reindex off the export's goroutine, one at a
+// time; closeBackground stops it.
+func (g *guiServices) reindexLater() {
+	g.bgMu.Lock()
+	defer g.bgMu.Unlock()
+	if g.bgCtx == nil {
+		g.bgCtx, g.bgCancel = context.WithCancel(context.Background())
+	}
+	if g.bgCtx.Err() != nil {
+		return
+	}
+	g.bg.Go(func() {
+		g.reindexMu.Lock()
+		defer g.reindexMu.Unlock()
+		if _, err := g.env.DB.Reindex(g.bgCtx); err != nil && g.bgCtx.Err() == nil {
+			g.logger.Warn("index for search", "err", err)
+		}
+	})
+}
+
+// closeBackground cancels background work and waits for it.
+func (g *guiServices) closeBackground() {
+	g.bgMu.Lock()
+	if g.bgCancel != nil {
+		g.bgCancel()
+	} else {
+		g.bgCtx, g.bgCancel = context.WithCancel(context.Background())
+		g.bgCancel()
+	}
+	g.bgMu.Unlock()
+	g.bg.Wait()
 }
 
 func (g *guiServices) Resume(ctx context.Context, id int64, onEvent func(core.Event)) (*core.Export, error) {
