@@ -45,7 +45,9 @@ var (
 				` + codeable("valueCodeableConcept") + `,
 				CASE json_type(r.raw, '$.valueBoolean') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END,
 				r.raw->>'$.valueInteger',
-				r.raw->>'$.valueDateTime')`},
+				r.raw->>'$.valueDateTime',
+				(SELECT group_concat(c.value->>'$.valueQuantity.value', '/') FROM json_each(r.raw, '$.component') c)
+					|| coalesce(' ' || (r.raw->>'$.component[0].valueQuantity.unit'), ''))`},
 			{"effective", `coalesce(r.raw->>'$.effectiveDateTime', r.raw->>'$.effectivePeriod.start', r.raw->>'$.effectiveInstant')`},
 			{"patient", `r.patient`},
 			colLastUpdated,
