@@ -108,6 +108,9 @@ func newCatalogScreen(u *UI) *catalogScreen {
 
 // reload reads the exports and the counts, then the current page.
 func (s *catalogScreen) reload() {
+	if n := s.u.settings.pageSizeValue(); n != s.q.Limit {
+		s.q.Limit, s.q.Offset = n, 0
+	}
 	var exports []*core.Export
 	s.u.background("Could not read the catalogue's exports.", func(ctx context.Context) (err error) {
 		exports, err = s.u.deps.Exports.FindExports(ctx, exportListLimit)

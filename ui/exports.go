@@ -210,7 +210,7 @@ func (s *exportsScreen) showDetail(e *core.Export, files []*core.ExportFile) {
 	switch {
 	case e.Error != "":
 		s.progress.SetText("Problem: " + e.Error)
-	case e.Progress != "":
+	case e.Progress != "" && !e.State.Final():
 		s.progress.SetText("Server says: " + e.Progress)
 	default:
 		s.progress.SetText("")

@@ -384,12 +384,27 @@ func (s *registrationsScreen) generateKey() {
 		s.results.SetText("Give the registration a name first: the key is stored under it.")
 		return
 	}
+	if s.nameTaken(name) {
+		s.results.SetText("Another registration is called " + name + ": choose a different name first.")
+		return
+	}
 	alg := s.alg.Selected
 	var k *Key
 	s.u.background("Could not create a key.", func(ctx context.Context) (err error) {
 		k, err = s.u.deps.Servers.GenerateKey(ctx, name, alg)
 		return err
 	}, func() { s.setKey(k) })
+}
+
+// nameTaken reports whether another registration than the one in the form
+// has name: its key is stored under that name, so a new key would replace it.
+func (s *registrationsScreen) nameTaken(name string) bool {
+	for _, r := range s.regs {
+		if r.Name == name && (s.selected == nil || r.ID != s.selected.ID) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *registrationsScreen) setKey(k *Key) {
@@ -404,6 +419,10 @@ func (s *registrationsScreen) importKey() {
 	name := strings.TrimSpace(s.name.Text)
 	if name == "" {
 		s.results.SetText("Give the registration a name first: the key is stored under it.")
+		return
+	}
+	if s.nameTaken(name) {
+		s.results.SetText("Another registration is called " + name + ": choose a different name first.")
 		return
 	}
 	dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {

@@ -214,3 +214,19 @@ func overlayTexts(w fyne.Window) string {
 	walk(top)
 	return b.String()
 }
+
+func TestRegistrations_GenerateKeyRefusesTakenName(t *testing.T) {
+	f := newFixture(t)
+	f.regs.CreateRegistration(context.Background(), &core.Registration{Name: "A", FHIRBaseURL: "https://a.example/fhir"})
+	s := f.ui.registrations
+	s.reload()
+	s.add()
+	test.Type(s.name, "A")
+	test.Tap(s.generateBtn)
+	if len(f.servers.generatedFor) != 0 {
+		t.Errorf("generated a key under the taken name %q", f.servers.generatedFor)
+	}
+	if !strings.Contains(s.results.Text, "Another registration is called A") {
+		t.Errorf("results = %q", s.results.Text)
+	}
+}
