@@ -97,6 +97,54 @@ func TestPartialAndPagedManifests(t *testing.T) {
 	}
 }
 
+// TestPartialManifestRepeatedAsFinal: the SMART reference server sends the
+// same manifest body with its last 202 and with the 200. The files are
+// fetched once and the export completes (it used to panic on an empty
+// page list).
+func TestPartialManifestRepeatedAsFinal(t *testing.T) {
+	var mu sync.Mutex
+	polls, gets := 0, 0
+	var srv *httptest.Server
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /fhir/Patient/$export", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Location", srv.URL+"/status")
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("DELETE /status", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		polls++
+		n := polls
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if n == 1 {
+			w.WriteHeader(http.StatusAccepted)
+		}
+		fmt.Fprintf(w, `{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":false,"output":[{"type":"Patient","url":"%s/files/a","count":1}],"error":[]}`, srv.URL)
+	})
+	mux.HandleFunc("GET /files/a", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		gets++
+		mu.Unlock()
+		fmt.Fprint(w, `{"resourceType":"Patient","id":"a"}`)
+	})
+	srv = httptest.NewServer(mux)
+	defer srv.Close()
+
+	db := mustOpenDB(t)
+	r, _, _ := newRunner(t, srv.URL+"/fhir", http.DefaultClient, db)
+	exp := &core.Export{FHIRBaseURL: srv.URL + "/fhir", Request: core.ExportRequest{Level: core.LevelPatient, AllowPartialManifests: true}}
+	if err := r.Start(t.Context(), exp); err != nil {
+		t.Fatalf("Start() = %v, want nil", err)
+	}
+	checkCatalogue(t, db, exp)
+	mu.Lock()
+	defer mu.Unlock()
+	if gets != 1 {
+		t.Errorf("file fetched %d times, want once", gets)
+	}
+}
+
 // TestSinceAuto: a second export with _since=auto asks for changes since
 // the first one's transactionTime.
 func TestSinceAuto(t *testing.T) {

@@ -54,11 +54,13 @@ func (r *Runner) poll(ctx context.Context, exp *core.Export, dl *downloads) ([]p
 			if err := dl.add(ctx, st.Manifest); err != nil {
 				return nil, err
 			}
-			if st.Done {
-				pages = append(pages, page{st.Manifest, st.Raw})
-			}
 		}
 		if st.Done {
+			// The final manifest is a page even when its body repeats a
+			// partial manifest already seen with a 202 (the SMART reference
+			// server does that with allowPartialManifests): its files are
+			// queued once, above, but the page must be kept.
+			pages = append(pages, page{st.Manifest, st.Raw})
 			r.emit(exp, core.EventStatusComplete, map[string]any{
 				"transactionTime": st.Manifest.TransactionTime, "outputFileCount": len(st.Manifest.Output),
 				"deletedFileCount": len(st.Manifest.Deleted), "errorFileCount": len(st.Manifest.Error),
