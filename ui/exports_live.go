@@ -136,7 +136,7 @@ func (s *exportsScreen) onEvent(le *liveExport, ev core.Event) {
 	if len(le.log) > maxLogLines {
 		le.log = le.log[len(le.log)-maxLogLines:]
 	}
-	if d, ok := detailDuration(ev.Detail, "retryAfter", "retry_after", "retryAfterMs", "delay", "wait"); ok {
+	if d, ok := detailDuration(ev.Detail, time.Millisecond, "retryAfter"); ok {
 		le.nextPoll = ev.Time.Add(d)
 	}
 	if ev.Kind == core.EventDownloadRequest {
@@ -280,19 +280,12 @@ func formatEvent(ev core.Event) string {
 }
 
 // detailDuration reads the first of keys from an event detail as a
-// duration: a time.Duration, or a number of seconds (milliseconds for keys
-// ending in "Ms").
-func detailDuration(d map[string]any, keys ...string) (time.Duration, bool) {
+// duration: a time.Duration, a duration string, or a number of units
+// (core/bulk reports retryAfter in milliseconds, as the SMART
+// bulk-data-client's log does).
+func detailDuration(d map[string]any, unit time.Duration, keys ...string) (time.Duration, bool) {
 	for _, k := range keys {
-		v, ok := d[k]
-		if !ok {
-			continue
-		}
-		unit := time.Second
-		if strings.HasSuffix(k, "Ms") {
-			unit = time.Millisecond
-		}
-		switch v := v.(type) {
+		switch v := d[k].(type) {
 		case time.Duration:
 			return v, true
 		case int:

@@ -84,7 +84,7 @@ func TestExports_LiveViewAndNotification(t *testing.T) {
 		onEvent(core.Event{ExportID: x.ID, Kind: core.EventKickoff, Time: x.CreatedAt})
 		f.exports.put(&core.Export{ID: x.ID, RegistrationID: reg.ID, State: core.StatePolling, Progress: "50% done",
 			CreatedAt: x.CreatedAt, StatusURL: "http://x/jobs/1"})
-		onEvent(core.Event{ExportID: x.ID, Kind: core.EventStatusProgress, Time: testNow, Detail: map[string]any{"retryAfter": 5}})
+		onEvent(core.Event{ExportID: x.ID, Kind: core.EventStatusProgress, Time: testNow, Detail: map[string]any{"retryAfter": int64(5000)}})
 		onEvent(core.Event{ExportID: x.ID, Kind: core.EventStatusComplete, Time: testNow})
 		midway = e.progress.Text + " | " + e.nextPoll.Text + " | " + e.elapsed.Text
 		f.exports.put(&core.Export{ID: x.ID, RegistrationID: reg.ID, State: core.StateComplete, CreatedAt: x.CreatedAt,
@@ -117,7 +117,7 @@ func TestExports_LiveViewAndNotification(t *testing.T) {
 	}
 	if got := len(e.logLines); got != 4 {
 		t.Errorf("event log has %d lines, want 4: %q", got, e.logLines)
-	} else if !strings.Contains(e.logLines[1], "status progress  retryAfter=5") {
+	} else if !strings.Contains(e.logLines[1], "status progress  retryAfter=5000") {
 		t.Errorf("log line = %q", e.logLines[1])
 	}
 	if e.retryBtn.Disabled() || e.releaseBtn.Disabled() || !e.cancelBtn.Disabled() || !e.resumeBtn.Disabled() {
@@ -203,14 +203,14 @@ func TestExports_Helpers(t *testing.T) {
 		want time.Duration
 		ok   bool
 	}{
-		{map[string]any{"retryAfter": 5}, 5 * time.Second, true},
-		{map[string]any{"retryAfter": 1.5}, 1500 * time.Millisecond, true},
-		{map[string]any{"retryAfterMs": int64(250)}, 250 * time.Millisecond, true},
-		{map[string]any{"delay": "2m"}, 2 * time.Minute, true},
+		{map[string]any{"retryAfter": 5000}, 5 * time.Second, true},
+		{map[string]any{"retryAfter": int64(1050)}, 1050 * time.Millisecond, true},
+		{map[string]any{"retryAfter": 1.5}, 1500 * time.Microsecond, true},
+		{map[string]any{"retryAfter": "2m"}, 2 * time.Minute, true},
 		{map[string]any{"retryAfter": time.Second}, time.Second, true},
 		{map[string]any{"other": 1}, 0, false},
 	} {
-		got, ok := detailDuration(tt.d, "retryAfter", "retryAfterMs", "delay")
+		got, ok := detailDuration(tt.d, time.Millisecond, "retryAfter")
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("detailDuration(%v) = %v, %v; want %v, %v", tt.d, got, ok, tt.want, tt.ok)
 		}
