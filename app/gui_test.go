@@ -376,3 +376,54 @@ func TestGUI_RegisterDynamicallyAndExport(t *testing.T) {
 	test.Tap(button(t, root, "Start export"))
 	labelPrefixed(t, root, "Export #1 complete")
 }
+
+// TestGUICatalog_ErrorsAndWrite checks that error entries from a server
+// that fails some files are listed and readable, and that a selection is
+// written as NDJSON and CSV.
+func TestGUICatalog_ErrorsAndWrite(t *testing.T) {
+	d := newDemoGUI(t, 3)
+	if err := d.demo.SetFaults(ui.DemoFaults{FailSomeFiles: true}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	reg, err := d.g.db.FindRegistrationByName(ctx, demoRegistrationName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := d.g.services.Start(ctx, reg, core.ExportRequest{Level: core.LevelSystem}, func(core.Event) {})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	c := d.g.catalog
+	n, err := c.ErrorCount(ctx, exp.ID)
+	if err != nil || n == 0 {
+		t.Fatalf("ErrorCount = %d, %v; want some error entries", n, err)
+	}
+	p, err := c.Records(ctx, ui.Query{Kind: ui.KindErrors, Limit: 10})
+	if err != nil || len(p.Rows) == 0 {
+		t.Fatalf("Records(errors) = %+v, %v", p, err)
+	}
+	raw, err := c.Resource(ctx, ui.KindErrors, p.Rows[0])
+	if err != nil || !strings.Contains(string(raw), "OperationOutcome") {
+		t.Errorf("error entry JSON = %.100q, %v", raw, err)
+	}
+
+	counts, err := c.Counts(ctx, 0)
+	if err != nil || len(counts) == 0 {
+		t.Fatalf("Counts = %v, %v", counts, err)
+	}
+	tc := counts[0]
+	var nd, csv strings.Builder
+	if n, err := c.Write(ctx, &nd, ui.Query{Type: tc.Type}, ui.FormatNDJSON); err != nil || n != tc.Count {
+		t.Errorf("Write(NDJSON, %s) = %d, %v; want %d", tc.Type, n, err, tc.Count)
+	}
+	if got := int64(strings.Count(nd.String(), "\n")); got != tc.Count {
+		t.Errorf("NDJSON has %d lines, want %d", got, tc.Count)
+	}
+	if n, err := c.Write(ctx, &csv, ui.Query{Type: tc.Type}, ui.FormatCSV); err != nil || n != tc.Count {
+		t.Errorf("Write(CSV, %s) = %d, %v; want %d", tc.Type, n, err, tc.Count)
+	}
+	if got := int64(strings.Count(csv.String(), "\n")); got != tc.Count+1 {
+		t.Errorf("CSV has %d lines, want a header and %d rows", got, tc.Count)
+	}
+}
