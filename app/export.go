@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -352,7 +353,10 @@ func (x *exporter) report(ctx context.Context, id int64, runErr error) error {
 	if exp.Released {
 		fmt.Fprintln(x.stdout, "The job was released on the server (DELETE).")
 	}
+	serverErrors := x.reportOutcomes(context.WithoutCancel(ctx), id)
 	switch {
+	case runErr == nil && serverErrors > 0:
+		return &exitError{code: 3, err: fmt.Errorf("export %d: the server reported %d errors (see above); the data is incomplete", id, serverErrors)}
 	case runErr == nil:
 		return nil
 	case ctx.Err() != nil:
@@ -433,3 +437,58 @@ func (x *exporter) runner(ctx context.Context, exp *core.Export, reg *core.Regis
 
 // ensure catalog.DB satisfies bulk.Store.
 var _ bulk.Store = (*catalog.DB)(nil)
+
+// maxOutcomesShown is how many OperationOutcome messages report prints.
+const maxOutcomesShown = 5
+
+// reportOutcomes prints what the server said in its error (outcome) files,
+// by severity and with the first few messages, and returns how many were
+// fatal or error: the files verified, but data the server meant to send is
+// missing.
+func (x *exporter) reportOutcomes(ctx context.Context, id int64) int64 {
+	sum, err := x.env.DB.OutcomeSummary(ctx, id)
+	if err != nil || len(sum) == 0 {
+		return 0
+	}
+	var parts []string
+	var errs int64
+	for _, c := range sum {
+		parts = append(parts, fmt.Sprintf("%d %s", c.Count, c.Severity))
+		if c.Severity == "fatal" || c.Severity == "error" {
+			errs += c.Count
+		}
+	}
+	fmt.Fprintf(x.stdout, "The server's error files hold %s:\n", strings.Join(parts, ", "))
+	outs, err := x.env.DB.Outcomes(ctx, id, maxOutcomesShown)
+	if err != nil {
+		return errs
+	}
+	for _, o := range outs {
+		fmt.Fprintf(x.stdout, "  %s: %s\n", o.Severity, outcomeText(o.Raw))
+	}
+	return errs
+}
+
+// outcomeText is the diagnostics (or details text, or code) of an
+// OperationOutcome line's first issue, for a person.
+func outcomeText(raw []byte) string {
+	var oo struct {
+		Issue []struct {
+			Code        string `json:"code"`
+			Diagnostics string `json:"diagnostics"`
+			Details     struct {
+				Text string `json:"text"`
+			} `json:"details"`
+		} `json:"issue"`
+	}
+	if json.Unmarshal(raw, &oo) != nil || len(oo.Issue) == 0 {
+		return "(not a readable OperationOutcome)"
+	}
+	is := oo.Issue[0]
+	for _, s := range []string{is.Diagnostics, is.Details.Text, is.Code} {
+		if s != "" {
+			return s
+		}
+	}
+	return "(no message)"
+}

@@ -224,6 +224,22 @@ func TestExportOpenCLI(t *testing.T) {
 	}
 }
 
+// TestExportServerErrorsCLI: when the server moves data into error files,
+// the files verify but the CLI shows what the server said and exits 3, so
+// a script never mistakes incomplete data for a complete export.
+func TestExportServerErrorsCLI(t *testing.T) {
+	srv := openDemo(t, demo.Config{Patients: 10, FileLines: 200, Faults: demo.Faults{ErrorFiles: 2}})
+	t.Setenv("TRANCHE_HOME", t.TempDir())
+	var out, errb bytes.Buffer
+	err := run([]string{"export", "-f", srv.URL(), "--open", "--global", "-t", "Patient,Observation"}, &out, &errb)
+	if got, want := exitCode(err), 3; got != want {
+		t.Fatalf("export with error files: exit %d (%v), want %d\n%s", got, err, want, out.String())
+	}
+	if !strings.Contains(out.String(), "The server's error files hold") || !strings.Contains(out.String(), "  error: ") {
+		t.Errorf("stdout = %q, want the outcome summary and messages", out.String())
+	}
+}
+
 // TestExportClientKeyCLI runs a secured export with an ad hoc client id and
 // private key file (the demo's pre-registered ES384 client).
 func TestExportClientKeyCLI(t *testing.T) {

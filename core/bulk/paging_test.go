@@ -214,3 +214,41 @@ func TestStatusOddAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorFileCountNotChecked: an error item's count is the number of
+// resources that failed (the SMART reference server copies it from the
+// output item), not the OperationOutcome lines, so it does not make the
+// error file invalid.
+func TestErrorFileCountNotChecked(t *testing.T) {
+	var srv *httptest.Server
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /fhir/Patient/$export", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Location", srv.URL+"/status")
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("DELETE /status", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":false,"output":[],
+			"error":[{"type":"OperationOutcome","url":"%s/files/e","count":639}]}`, srv.URL)
+	})
+	mux.HandleFunc("GET /files/e", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing","diagnostics":"File generation failed"}]}`)
+	})
+	srv = httptest.NewServer(mux)
+	defer srv.Close()
+
+	db := mustOpenDB(t)
+	r, _, _ := newRunner(t, srv.URL+"/fhir", http.DefaultClient, db)
+	exp := &core.Export{FHIRBaseURL: srv.URL + "/fhir", Request: core.ExportRequest{Level: core.LevelPatient}}
+	if err := r.Start(t.Context(), exp); err != nil {
+		t.Fatalf("Start() = %v, want nil", err)
+	}
+	files, err := db.FindFiles(t.Context(), exp.ID)
+	if err != nil || len(files) != 1 {
+		t.Fatalf("FindFiles() = %v, %v; want one error file", files, err)
+	}
+	if got, want := files[0].State, core.FileLoaded; got != want {
+		t.Errorf("error file state = %s (%s), want %s", got, files[0].Error, want)
+	}
+}
