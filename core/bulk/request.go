@@ -59,8 +59,12 @@ func Validate(req core.ExportRequest, known []string) error {
 		switch {
 		case !typeRE.MatchString(t):
 			bad("%s %q is not a resource type name", what, t)
-		case known != nil && !slices.Contains(known, t):
-			bad("%s %q: the server's CapabilityStatement does not list this type", what, t)
+		case known != nil && !slices.Contains(known, t) && !req.Lenient:
+			// Lenient mode skips this check: some servers export types
+			// their CapabilityStatement does not list (the SMART reference
+			// server lists 14 of its 19), and lenient asks the server to
+			// decide (checklist §2.3).
+			bad("%s %q: the server's CapabilityStatement does not list this type (check the spelling, or use lenient mode to ask the server anyway)", what, t)
 		}
 	}
 	for _, t := range req.Types {

@@ -33,6 +33,8 @@ func TestValidate(t *testing.T) {
 		{"SinceBadMonth", core.ExportRequest{Level: core.LevelPatient, Since: "2024-13-01T00:00:00Z"}, "_since"},
 		{"UntilBeforeSince", core.ExportRequest{Level: core.LevelPatient, Since: "2024-02-01T00:00:00Z", Until: "2024-01-01T00:00:00Z"}, "not before"},
 		{"UnknownType", core.ExportRequest{Level: core.LevelPatient, Types: []string{"Observaton"}}, "CapabilityStatement"},
+		{"UnknownTypeLenient", core.ExportRequest{Level: core.LevelPatient, Types: []string{"Claim"}, Lenient: true}, ""},
+		{"LowercaseTypeLenient", core.ExportRequest{Level: core.LevelPatient, Types: []string{"claim"}, Lenient: true}, "not a resource type"},
 		{"LowercaseType", core.ExportRequest{Level: core.LevelPatient, Types: []string{"patient"}}, "not a resource type"},
 		{"PatientAtSystemLevel", core.ExportRequest{Level: core.LevelSystem, Patients: []string{"Patient/1"}}, "system level"},
 		{"TypeFilterNoQuery", core.ExportRequest{Level: core.LevelPatient, TypeFilters: []string{"Observation"}}, "_typeFilter"},
