@@ -35,6 +35,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Faults.Burst429, "burst-429", 0, "fault: next N status polls answer 429 with Retry-After")
 	fs.IntVar(&cfg.Faults.FileErrors, "file-errors", 0, "fault: first N downloads of each file answer 500 (transient)")
 	fs.IntVar(&cfg.Faults.DropMidFile, "drop-mid-file", 0, "fault: next N downloads of each file are cut off half way")
+	fs.Int64Var(&cfg.Faults.SlowFiles, "slow-files", 0, "fault: cap each download at this many bytes per second")
 	fs.BoolVar(&cfg.Faults.ExpiredFiles, "expired-files", false, "fault: every download answers 410 Gone")
 	fs.IntVar(&cfg.Faults.ErrorFiles, "error-files", 0, "fault: every Nth output file fails into error[]")
 	verbose := fs.Bool("v", false, "log every request")

@@ -235,6 +235,42 @@ func TestFaults(t *testing.T) {
 			t.Errorf("third download = %d, want 200", r.status)
 		}
 	})
+	t.Run("SlowFiles", func(t *testing.T) {
+		// Paced downloads carry exactly the bytes of unpaced ones, with
+		// and without gzip (the pacing is wall-clock, so it is not timed
+		// here; the CLI crash test relies on it for its kill window).
+		plain := newServer(t, demo.Config{})
+		slow := newServer(t, demo.Config{Faults: demo.Faults{SlowFiles: 8 << 20}})
+		var bodies [2][2][]byte
+		for i, s := range []*testServer{plain, slow} {
+			tok := s.demoToken(t)
+			u := items(s.export(t, tok, "/$export?_type=Observation"), "output")[0]["url"].(string)
+			for j, enc := range []string{"identity", "gzip"} {
+				r := do(t, "GET", u, tok, nil, "Accept-Encoding: "+enc)
+				if r.status != 200 {
+					t.Fatalf("download (%s) = %d", enc, r.status)
+				}
+				body := r.body
+				if r.header.Get("Content-Encoding") == "gzip" {
+					// Compressed bytes differ (each paced chunk is flushed);
+					// what they carry must not.
+					zr, err := gzip.NewReader(bytes.NewReader(body))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if body, err = io.ReadAll(zr); err != nil {
+						t.Fatalf("gunzip (%s): %v", enc, err)
+					}
+				}
+				bodies[i][j] = body
+			}
+		}
+		for j, enc := range []string{"identity", "gzip"} {
+			if !bytes.Equal(bodies[0][j], bodies[1][j]) || len(bodies[0][j]) == 0 {
+				t.Errorf("%s: slow download has %d bytes, plain %d; want identical, non-empty", enc, len(bodies[1][j]), len(bodies[0][j]))
+			}
+		}
+	})
 	t.Run("ExpiredFiles", func(t *testing.T) {
 		s := newServer(t, demo.Config{Faults: demo.Faults{ExpiredFiles: true}})
 		tok := s.demoToken(t)

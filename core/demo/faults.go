@@ -21,6 +21,11 @@ type Faults struct {
 	// DropMidFile cuts the next N download attempts of each file (after
 	// FileErrors) off half way through: the connection is dropped.
 	DropMidFile int
+	// SlowFiles caps each download at this many bytes per second of
+	// NDJSON (before compression), as over a slow link: training for
+	// progress display and cancel, and a wide window for crash tests.
+	// 0 = no cap.
+	SlowFiles int64
 	// ExpiredFiles makes every download answer 410 Gone.
 	ExpiredFiles bool
 	// ErrorFiles fails every Nth output file of a job (counting across

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // handleFile serves one output, deleted or error file, regenerating its
@@ -95,6 +96,9 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 	limit := to - from + 1
 	if drop {
 		limit /= 2
+	}
+	if faults.SlowFiles > 0 {
+		out = &throttle{ctx: r.Context(), w: out, rc: http.NewResponseController(w), rate: faults.SlowFiles, start: time.Now()}
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)
 	lw := &window{w: bw, skip: from, left: limit}
@@ -240,4 +244,44 @@ func (sel *selector) writeFile(ctx context.Context, f *outFile, w io.Writer) err
 		seen = f.skip // skip applies within the first patient only
 	}
 	return nil
+}
+
+// throttle paces writes to rate bytes per second of wall-clock time
+// (Faults.SlowFiles) and flushes each write to the client, so that it sees
+// a slow, steady stream rather than one late burst.
+type throttle struct {
+	ctx   context.Context
+	w     io.Writer
+	rc    *http.ResponseController
+	rate  int64
+	start time.Time
+	sent  int64
+}
+
+func (t *throttle) Write(p []byte) (int, error) {
+	written := 0
+	for written < len(p) {
+		chunk := p[written:min(len(p), written+16<<10)]
+		n, err := t.w.Write(chunk)
+		written += n
+		t.sent += int64(n)
+		if err != nil {
+			return written, err
+		}
+		if f, ok := t.w.(interface{ Flush() error }); ok {
+			f.Flush()
+		}
+		t.rc.Flush()
+		due := t.start.Add(time.Duration(float64(t.sent) / float64(t.rate) * float64(time.Second)))
+		if d := time.Until(due); d > 0 {
+			timer := time.NewTimer(d)
+			select {
+			case <-t.ctx.Done():
+				timer.Stop()
+				return written, t.ctx.Err()
+			case <-timer.C:
+			}
+		}
+	}
+	return written, nil
 }
