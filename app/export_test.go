@@ -63,7 +63,11 @@ func openDemo(t *testing.T, cfg demo.Config) *demo.Server {
 // half stored, resumes it with --resume, and compares the catalogue with
 // the manifest: every file verified, every count equal, nothing twice.
 func TestExportCrashResume(t *testing.T) {
-	srv := openDemo(t, demo.Config{Patients: 60, FileLines: 6000})
+	// Files of several batches each (the runner stores 5,000 lines a
+	// transaction), served at 4 MB/s: a file stays partly stored for about
+	// a second, so the kill lands mid-file on a fast, idle machine too
+	// (unpaced 6,000-line files sometimes finished before the kill).
+	srv := openDemo(t, demo.Config{Patients: 60, FileLines: 100000, Faults: demo.Faults{SlowFiles: 4 << 20}})
 	home := t.TempDir()
 	dbPath := filepath.Join(home, "tranche.db")
 
