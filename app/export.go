@@ -364,6 +364,10 @@ func (x *exporter) report(ctx context.Context, id int64, runErr error) error {
 	case errors.Is(runErr, core.ErrExpired):
 		return fmt.Errorf("export %d: %w", id, runErr)
 	}
+	var he *bulk.HTTPError
+	if errors.As(runErr, &he) && he.StatusCode == http.StatusUnauthorized && x.flags.open {
+		return fmt.Errorf("%w\nThe server requires authorization: use --registration NAME, or --client-id ID --private-key FILE", runErr)
+	}
 	return runErr
 }
 

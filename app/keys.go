@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -91,6 +92,8 @@ func openKeyEnv(c commonFlags, stdout, stderr io.Writer) (*keyEnv, error) {
 		}
 	}
 	db := catalog.NewDB(path)
+	// Migrations are routine: say nothing below a warning on the terminal.
+	db.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := db.Open(); err != nil {
 		return nil, fmt.Errorf("open catalogue: %w", err)
 	}

@@ -175,7 +175,8 @@ func (r *Runner) kickoff(ctx context.Context, exp *core.Export, caps *Capabiliti
 			detail["errorBody"] = err.Error()
 		}
 		r.emit(exp, core.EventKickoff, detail)
-		return r.fail(ctx, exp, core.StateFailed, fmt.Errorf("kick-off: %w", err))
+		// Kickoff's errors already name the operation and the URL.
+		return r.fail(ctx, exp, core.StateFailed, err)
 	}
 	exp.StatusURL = statusURL
 	exp.State = core.StatePolling
