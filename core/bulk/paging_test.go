@@ -11,6 +11,7 @@ import (
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/bulk"
+	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
 )
 
@@ -97,13 +98,11 @@ func TestPartialAndPagedManifests(t *testing.T) {
 	}
 }
 
-// TestPartialManifestRepeatedAsFinal: the SMART reference server sends the
-// same manifest body with its last 202 and with the 200. The files are
-// fetched once and the export completes (it used to panic on an empty
-// page list).
-func TestPartialManifestRepeatedAsFinal(t *testing.T) {
-	var mu sync.Mutex
-	polls, gets := 0, 0
+// manifestExport runs a Patient-level export against a test server that
+// answers kick-off and DELETE, and status and files with the handlers given
+// (base is the server's URL), and returns the catalogue and the export.
+func manifestExport(t *testing.T, partial bool, status, file func(w http.ResponseWriter, r *http.Request, base string)) (*catalog.DB, *core.Export) {
+	t.Helper()
 	var srv *httptest.Server
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /fhir/Patient/$export", func(w http.ResponseWriter, r *http.Request) {
@@ -111,7 +110,28 @@ func TestPartialManifestRepeatedAsFinal(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	})
 	mux.HandleFunc("DELETE /status", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { status(w, r, srv.URL) })
+	mux.HandleFunc("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) { file(w, r, srv.URL) })
+	srv = httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	db := mustOpenDB(t)
+	r, _, _ := newRunner(t, srv.URL+"/fhir", http.DefaultClient, db)
+	exp := &core.Export{FHIRBaseURL: srv.URL + "/fhir", Request: core.ExportRequest{Level: core.LevelPatient, AllowPartialManifests: partial}}
+	if err := r.Start(t.Context(), exp); err != nil {
+		t.Fatalf("Start() = %v, want nil", err)
+	}
+	return db, exp
+}
+
+// TestPartialManifestRepeatedAsFinal: the SMART reference server sends the
+// same manifest body with its last 202 and with the 200. The files are
+// fetched once and the export completes (it used to panic on an empty
+// page list).
+func TestPartialManifestRepeatedAsFinal(t *testing.T) {
+	var mu sync.Mutex
+	polls, gets := 0, 0
+	db, exp := manifestExport(t, true, func(w http.ResponseWriter, r *http.Request, base string) {
 		mu.Lock()
 		polls++
 		n := polls
@@ -120,23 +140,13 @@ func TestPartialManifestRepeatedAsFinal(t *testing.T) {
 		if n == 1 {
 			w.WriteHeader(http.StatusAccepted)
 		}
-		fmt.Fprintf(w, `{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":false,"output":[{"type":"Patient","url":"%s/files/a","count":1}],"error":[]}`, srv.URL)
-	})
-	mux.HandleFunc("GET /files/a", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":false,"output":[{"type":"Patient","url":"%s/files/a","count":1}],"error":[]}`, base)
+	}, func(w http.ResponseWriter, r *http.Request, base string) {
 		mu.Lock()
 		gets++
 		mu.Unlock()
 		fmt.Fprint(w, `{"resourceType":"Patient","id":"a"}`)
 	})
-	srv = httptest.NewServer(mux)
-	defer srv.Close()
-
-	db := mustOpenDB(t)
-	r, _, _ := newRunner(t, srv.URL+"/fhir", http.DefaultClient, db)
-	exp := &core.Export{FHIRBaseURL: srv.URL + "/fhir", Request: core.ExportRequest{Level: core.LevelPatient, AllowPartialManifests: true}}
-	if err := r.Start(t.Context(), exp); err != nil {
-		t.Fatalf("Start() = %v, want nil", err)
-	}
 	checkCatalogue(t, db, exp)
 	mu.Lock()
 	defer mu.Unlock()
@@ -220,30 +230,13 @@ func TestStatusOddAnswers(t *testing.T) {
 // output item), not the OperationOutcome lines, so it does not make the
 // error file invalid.
 func TestErrorFileCountNotChecked(t *testing.T) {
-	var srv *httptest.Server
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /fhir/Patient/$export", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Location", srv.URL+"/status")
-		w.WriteHeader(http.StatusAccepted)
-	})
-	mux.HandleFunc("DELETE /status", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+	db, exp := manifestExport(t, false, func(w http.ResponseWriter, r *http.Request, base string) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":false,"output":[],
-			"error":[{"type":"OperationOutcome","url":"%s/files/e","count":639}]}`, srv.URL)
-	})
-	mux.HandleFunc("GET /files/e", func(w http.ResponseWriter, r *http.Request) {
+			"error":[{"type":"OperationOutcome","url":"%s/files/e","count":639}]}`, base)
+	}, func(w http.ResponseWriter, r *http.Request, base string) {
 		fmt.Fprint(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing","diagnostics":"File generation failed"}]}`)
 	})
-	srv = httptest.NewServer(mux)
-	defer srv.Close()
-
-	db := mustOpenDB(t)
-	r, _, _ := newRunner(t, srv.URL+"/fhir", http.DefaultClient, db)
-	exp := &core.Export{FHIRBaseURL: srv.URL + "/fhir", Request: core.ExportRequest{Level: core.LevelPatient}}
-	if err := r.Start(t.Context(), exp); err != nil {
-		t.Fatalf("Start() = %v, want nil", err)
-	}
 	files, err := db.FindFiles(t.Context(), exp.ID)
 	if err != nil || len(files) != 1 {
 		t.Fatalf("FindFiles() = %v, %v; want one error file", files, err)
