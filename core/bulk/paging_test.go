@@ -98,30 +98,51 @@ func TestPartialAndPagedManifests(t *testing.T) {
 	}
 }
 
-// manifestExport runs a Patient-level export against a test server that
-// answers kick-off and DELETE, and status and files with the handlers given
-// (base is the server's URL), and returns the catalogue and the export.
-func manifestExport(t *testing.T, partial bool, status, file func(w http.ResponseWriter, r *http.Request, base string)) (*catalog.DB, *core.Export) {
+// fixture is a test server for manifestExport: it answers kick-off (with
+// 429 the first refusals times) and DELETE, and status and files with the
+// handlers given (base is the server's URL).
+type fixture struct {
+	partial      bool
+	refusals     int
+	status, file func(w http.ResponseWriter, r *http.Request, base string)
+}
+
+// manifestExport runs a Patient-level export against fx and returns the
+// catalogue, the export and its events.
+func manifestExport(t *testing.T, fx fixture) (*catalog.DB, *core.Export, *events) {
 	t.Helper()
 	var srv *httptest.Server
+	var mu sync.Mutex
+	kickoffs := 0
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /fhir/Patient/$export", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		kickoffs++
+		n := kickoffs
+		mu.Unlock()
+		if n <= fx.refusals {
+			w.Header().Set("Retry-After", "120")
+			w.Header().Set("Content-Type", "application/fhir+json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"throttled","diagnostics":"too many exports"}]}`)
+			return
+		}
 		w.Header().Set("Content-Location", srv.URL+"/status")
 		w.WriteHeader(http.StatusAccepted)
 	})
 	mux.HandleFunc("DELETE /status", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { status(w, r, srv.URL) })
-	mux.HandleFunc("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) { file(w, r, srv.URL) })
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { fx.status(w, r, srv.URL) })
+	mux.HandleFunc("GET /files/{name}", func(w http.ResponseWriter, r *http.Request) { fx.file(w, r, srv.URL) })
 	srv = httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
 	db := mustOpenDB(t)
-	r, _, _ := newRunner(t, srv.URL+"/fhir", http.DefaultClient, db)
-	exp := &core.Export{FHIRBaseURL: srv.URL + "/fhir", Request: core.ExportRequest{Level: core.LevelPatient, AllowPartialManifests: partial}}
+	r, ev, _ := newRunner(t, srv.URL+"/fhir", http.DefaultClient, db)
+	exp := &core.Export{FHIRBaseURL: srv.URL + "/fhir", Request: core.ExportRequest{Level: core.LevelPatient, AllowPartialManifests: fx.partial}}
 	if err := r.Start(t.Context(), exp); err != nil {
 		t.Fatalf("Start() = %v, want nil", err)
 	}
-	return db, exp
+	return db, exp, ev
 }
 
 // TestPartialManifestRepeatedAsFinal: the SMART reference server sends the
@@ -131,7 +152,7 @@ func manifestExport(t *testing.T, partial bool, status, file func(w http.Respons
 func TestPartialManifestRepeatedAsFinal(t *testing.T) {
 	var mu sync.Mutex
 	polls, gets := 0, 0
-	db, exp := manifestExport(t, true, func(w http.ResponseWriter, r *http.Request, base string) {
+	db, exp, _ := manifestExport(t, fixture{partial: true, status: func(w http.ResponseWriter, r *http.Request, base string) {
 		mu.Lock()
 		polls++
 		n := polls
@@ -141,12 +162,12 @@ func TestPartialManifestRepeatedAsFinal(t *testing.T) {
 			w.WriteHeader(http.StatusAccepted)
 		}
 		fmt.Fprintf(w, `{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":false,"output":[{"type":"Patient","url":"%s/files/a","count":1}],"error":[]}`, base)
-	}, func(w http.ResponseWriter, r *http.Request, base string) {
+	}, file: func(w http.ResponseWriter, r *http.Request, base string) {
 		mu.Lock()
 		gets++
 		mu.Unlock()
 		fmt.Fprint(w, `{"resourceType":"Patient","id":"a"}`)
-	})
+	}})
 	checkCatalogue(t, db, exp)
 	mu.Lock()
 	defer mu.Unlock()
@@ -230,18 +251,42 @@ func TestStatusOddAnswers(t *testing.T) {
 // output item), not the OperationOutcome lines, so it does not make the
 // error file invalid.
 func TestErrorFileCountNotChecked(t *testing.T) {
-	db, exp := manifestExport(t, false, func(w http.ResponseWriter, r *http.Request, base string) {
+	db, exp, _ := manifestExport(t, fixture{status: func(w http.ResponseWriter, r *http.Request, base string) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":false,"output":[],
 			"error":[{"type":"OperationOutcome","url":"%s/files/e","count":639}]}`, base)
-	}, func(w http.ResponseWriter, r *http.Request, base string) {
+	}, file: func(w http.ResponseWriter, r *http.Request, base string) {
 		fmt.Fprint(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing","diagnostics":"File generation failed"}]}`)
-	})
+	}})
 	files, err := db.FindFiles(t.Context(), exp.ID)
 	if err != nil || len(files) != 1 {
 		t.Fatalf("FindFiles() = %v, %v; want one error file", files, err)
 	}
 	if got, want := files[0].State, core.FileLoaded; got != want {
 		t.Errorf("error file state = %s (%s), want %s", got, files[0].Error, want)
+	}
+}
+
+// TestKickoffRefusedSaysSo: a 429 at kick-off is waited out, and while it
+// waits the runner says why (a status_progress event the CLI and GUI show),
+// instead of sitting silent for the server's Retry-After.
+func TestKickoffRefusedSaysSo(t *testing.T) {
+	_, exp, ev := manifestExport(t, fixture{refusals: 2, status: func(w http.ResponseWriter, r *http.Request, base string) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":false,"output":[{"type":"Patient","url":"%s/files/a","count":1}],"error":[]}`, base)
+	}, file: func(w http.ResponseWriter, r *http.Request, base string) {
+		fmt.Fprint(w, `{"resourceType":"Patient","id":"a"}`)
+	}})
+	if exp.State != core.StateComplete {
+		t.Fatalf("state = %s (%s), want complete", exp.State, exp.Error)
+	}
+	said := 0
+	for _, e := range ev.kinds(core.EventStatusProgress) {
+		if strings.Contains(fmt.Sprint(e.Detail["xProgress"]), "kick-off refused (HTTP 429)") {
+			said++
+		}
+	}
+	if said != 2 {
+		t.Errorf("status_progress events naming the refused kick-off = %d, want 2 (one per 429)", said)
 	}
 }

@@ -155,7 +155,14 @@ func (r *Runner) kickoff(ctx context.Context, exp *core.Export, caps *Capabiliti
 		if wait <= 0 {
 			wait = backoff(attempt + 1)
 		}
-		if serr := r.sleep(ctx, clamp(wait, orDefault(r.PollMin, DefaultPollMin), orDefault(r.PollMax, DefaultPollMax))); serr != nil {
+		wait = clamp(wait, orDefault(r.PollMin, DefaultPollMin), orDefault(r.PollMax, DefaultPollMax))
+		// Say why nothing happens: a busy server's Retry-After can be
+		// minutes (the SMART reference server blocks for five).
+		r.emit(exp, core.EventStatusProgress, map[string]any{
+			"xProgress":  fmt.Sprintf("kick-off refused (HTTP %d), trying again at %s", he.StatusCode, r.now().Add(wait).Format("15:04:05")),
+			"retryAfter": wait.Milliseconds(),
+		})
+		if serr := r.sleep(ctx, wait); serr != nil {
 			return serr
 		}
 	}
