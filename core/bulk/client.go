@@ -140,7 +140,7 @@ func (c *Client) newRequest(ctx context.Context, method, u string, body []byte) 
 func (c *Client) responseError(op string, resp *http.Response) *HTTPError {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	e := &HTTPError{Op: op, URL: resp.Request.URL.String(), StatusCode: resp.StatusCode, Headers: correlation(resp.Header)}
-	msg, transient := outcomeText(body)
+	msg, transient, isOutcome := outcomeText(body)
 	if msg == "" {
 		msg = strings.TrimSpace(string(body))
 		if len(msg) > 300 {
@@ -148,8 +148,12 @@ func (c *Client) responseError(op string, resp *http.Response) *HTTPError {
 		}
 	}
 	e.Message = msg
+	// A 5xx is retried unless the server explains it with an
+	// OperationOutcome none of whose issues is transient (checklist §3.1):
+	// "processing" means the job failed, and retrying only delays the news.
+	// A bare 5xx (a proxy, a crash) is worth another try.
 	e.Transient = transient || resp.StatusCode == http.StatusRequestTimeout ||
-		resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+		resp.StatusCode == http.StatusTooManyRequests || (resp.StatusCode >= 500 && !isOutcome)
 	if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
 		e.RetryAfter = d
 	}
@@ -174,8 +178,9 @@ func correlation(h http.Header) map[string]string {
 var transientCodes = []string{"transient", "lock-error", "no-store", "exception", "timeout", "incomplete", "throttled"}
 
 // outcomeText summarises an OperationOutcome body: its diagnostics or
-// details text, and whether every issue is transient.
-func outcomeText(body []byte) (msg string, transient bool) {
+// details text, whether every issue is transient, and whether body was an
+// OperationOutcome at all.
+func outcomeText(body []byte) (msg string, transient, ok bool) {
 	var oo struct {
 		ResourceType string `json:"resourceType"`
 		Issue        []struct {
@@ -188,7 +193,7 @@ func outcomeText(body []byte) (msg string, transient bool) {
 		} `json:"issue"`
 	}
 	if json.Unmarshal(body, &oo) != nil || oo.ResourceType != "OperationOutcome" || len(oo.Issue) == 0 {
-		return "", false
+		return "", false, false
 	}
 	var parts []string
 	transient = true
@@ -205,7 +210,7 @@ func outcomeText(body []byte) (msg string, transient bool) {
 			transient = false
 		}
 	}
-	return strings.Join(parts, "; "), transient
+	return strings.Join(parts, "; "), transient, true
 }
 
 // Kickoff starts an export and returns the status URL (Content-Location,
@@ -310,7 +315,7 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 			}
 			return st, nil
 		}
-		if msg, transient := outcomeText(body); msg != "" {
+		if msg, transient, _ := outcomeText(body); msg != "" {
 			// An OperationOutcome is not a manifest, whatever the status.
 			return nil, &HTTPError{Op: "status", URL: resp.Request.URL.String(), StatusCode: resp.StatusCode,
 				Message: msg, Transient: transient, Headers: correlation(resp.Header)}

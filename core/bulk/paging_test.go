@@ -221,6 +221,18 @@ func TestStatusOddAnswers(t *testing.T) {
 		{"OutcomeWith200", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"fatal","code":"processing","diagnostics":"job failed"}]}`)
 		}, false, "job failed", false},
+		{"FailedJobOutcome", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusInternalServerError) // the reference server's file_generation_failed
+			fmt.Fprint(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing","diagnostics":"File generation failed"}]}`)
+		}, false, "File generation failed", false},
+		{"TransientOutcome", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprint(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"transient","diagnostics":"try again"}]}`)
+		}, false, "try again", true},
+		{"Bare502", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprint(w, "<html>Bad Gateway</html>")
+		}, false, "HTTP 502", true},
 		{"NotFound", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, false, core.ErrExpired.Error(), false},
 	}
 	for _, tt := range tests {
