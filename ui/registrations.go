@@ -159,19 +159,9 @@ func validateBaseURL(s string) error {
 	return nil
 }
 
-// reload fetches the registrations and keeps the selection.
-func (s *registrationsScreen) reload() {
-	var regs []*core.Registration
-	s.u.background("Could not read the registrations.", func(ctx context.Context) (err error) {
-		regs, err = s.u.deps.Registrations.FindRegistrations(ctx)
-		return err
-	}, func() {
-		sortRegistrations(regs)
-		s.regs = regs
-		s.list.Refresh()
-		s.u.newExport.setRegistrations(regs)
-	})
-}
+// reload fetches the registrations and keeps the selection (no stored
+// registration has id 0, so reloadSelecting selects nothing new).
+func (s *registrationsScreen) reload() { s.reloadSelecting(0) }
 
 func sortRegistrations(regs []*core.Registration) {
 	sort.Slice(regs, func(i, j int) bool { return regs[i].Name < regs[j].Name })
