@@ -162,6 +162,9 @@ func paramValue(name string, prm map[string]json.RawMessage, allowed []string) (
 		if err := json.Unmarshal(raw, &c); err != nil || c.Code == "" {
 			return "", errors.New("valueCoding needs a code")
 		}
+		if err := checkCodingSystem(name, c.System, c.Code); err != nil {
+			return "", err
+		}
 		return c.Code, nil
 	}
 	var s string
@@ -169,6 +172,29 @@ func paramValue(name string, prm map[string]json.RawMessage, allowed []string) (
 		return "", fmt.Errorf("%s must be a non-empty string", key)
 	}
 	return s, nil
+}
+
+// associatedDataSystem is the IG CodeSystem of the predefined
+// includeAssociatedData values, which v4 sends as a Coding (checklist
+// §2.2, §9 v3→v4d).
+const associatedDataSystem = "http://hl7.org/fhir/uv/bulkdata/CodeSystem/include-associated-data"
+
+// checkCodingSystem checks the system of an includeAssociatedData Coding.
+// A predefined value may name the IG's CodeSystem or no system at all; a
+// _custom value is the server's own, not in that CodeSystem, so it has no
+// system (Tranche's client sends it so). Any other system is a 400: this
+// server knows no other code system for the parameter, and reading the
+// code alone would guess at what the client meant.
+func checkCodingSystem(name, system, code string) error {
+	switch {
+	case name != "includeAssociatedData" || system == "":
+		return nil
+	case system != associatedDataSystem:
+		return fmt.Errorf("valueCoding system %q is not %s", system, associatedDataSystem)
+	case strings.HasPrefix(code, "_"):
+		return fmt.Errorf("custom value %q is not a code of %s; send it without a system", code, system)
+	}
+	return nil
 }
 
 // list returns a parameter's values, comma lists split when the parameter
