@@ -58,6 +58,7 @@ func (s *Server) handleKickoff(l level) http.HandlerFunc {
 			txTime:   now,
 			sel:      newSelector(s.pop, ep, now),
 			faults:   s.currentFaults(tok.clientID),
+			separate: prefs.separate,
 			attempts: make(map[string]int),
 		}
 		ctx, cancel := context.WithCancel(s.ctx)
@@ -95,6 +96,11 @@ func (s *Server) handleKickoff(l level) http.HandlerFunc {
 		}()
 		s.logger.Info("export started", "job", j.id, "client", j.clientID, "level", l.String(), "types", len(ep.types))
 		w.Header().Set("Content-Location", s.root+jobsPath+j.id)
+		if j.separate {
+			// The IG's exact value (checklist §2.3, §2.6), whatever else
+			// the client preferred.
+			w.Header().Set("Preference-Applied", "respond-async,separate-export-status")
+		}
 		w.WriteHeader(http.StatusAccepted)
 	}
 }
@@ -159,9 +165,13 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 	f := j.faults
 	switch {
 	case j.polls <= f.StatusErrors:
+		// The simulated glitch is the job's (the back end could not
+		// report on it), so with separate-export-status it goes in
+		// X-Export-Status. 429s below are about the poll itself and keep
+		// their HTTP status (checklist §3.2, "Throttled: same").
 		s.mu.Unlock()
 		w.Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
-		writeJSON(w, http.StatusInternalServerError, ctFHIRJSON,
+		writeJobStatus(w, j, http.StatusInternalServerError, ctFHIRJSON,
 			newOutcome("error", "transient", "temporary failure (simulated); retry later"))
 		return
 	case j.polls <= f.StatusErrors+f.Burst429:
@@ -173,7 +183,9 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 	case j.failure != "":
 		msg := j.failure
 		s.mu.Unlock()
-		writeOutcome(w, http.StatusInternalServerError, "exception", msg)
+		// "processing", not "exception": the job is over, and a client
+		// treats "exception" as worth retrying (checklist §3.1).
+		writeJobStatus(w, j, http.StatusInternalServerError, ctFHIRJSON, newOutcome("error", "processing", msg))
 		return
 	case !j.ready(now):
 		if s.cfg.MinPoll > 0 && !j.lastPoll.IsZero() && now.Sub(j.lastPoll) < s.cfg.MinPoll {
@@ -188,14 +200,31 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		w.Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
 		w.Header().Set("X-Progress", progress)
-		w.WriteHeader(http.StatusAccepted)
+		writeJobStatus(w, j, http.StatusAccepted, "", nil)
 		return
 	}
 	m := s.manifest(j)
 	expires := j.doneAt.Add(s.cfg.JobTTL)
 	s.mu.Unlock()
 	w.Header().Set("Expires", expires.UTC().Format(http.TimeFormat))
-	writeJSON(w, http.StatusOK, ctJSON, m)
+	writeJobStatus(w, j, http.StatusOK, ctJSON, m)
+}
+
+// writeJobStatus answers a status request with the job's state: status
+// and, unless nil, a JSON body. With separate-export-status (checklist
+// §3.2) the HTTP status says only that the poll worked, 200, and
+// X-Export-Status carries the job's ("202 Accepted", "500 Internal Server
+// Error").
+func writeJobStatus(w http.ResponseWriter, j *job, status int, contentType string, body any) {
+	if j.separate {
+		w.Header().Set("X-Export-Status", strconv.Itoa(status)+" "+http.StatusText(status))
+		status = http.StatusOK
+	}
+	if body == nil {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, contentType, body)
 }
 
 // manifestItem is one output, deleted or error entry.

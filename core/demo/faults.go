@@ -32,4 +32,9 @@ type Faults struct {
 	// types): it is left out of output[] and error[] gets an
 	// OperationOutcome naming it.
 	ErrorFiles int
+	// FailJobs makes every job fail once counted: its status answers 500
+	// with an OperationOutcome whose issue.code is "processing", which a
+	// client must not retry (with separate-export-status: 200 and
+	// X-Export-Status: 500).
+	FailJobs bool
 }

@@ -19,6 +19,7 @@ type job struct {
 	txTime   time.Time
 	sel      *selector
 	faults   Faults
+	separate bool // Prefer: separate-export-status was applied
 	cancel   context.CancelFunc
 	counted  atomic.Int64 // patient positions counted, for X-Progress
 
@@ -225,6 +226,9 @@ func (s *Server) finish(j *job, files []*outFile) {
 		for _, f := range list {
 			j.files[f.name] = f
 		}
+	}
+	if j.faults.FailJobs {
+		j.failure = "export failed (simulated fault)"
 	}
 	j.done = true
 	j.doneAt = s.now()

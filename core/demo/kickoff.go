@@ -229,7 +229,7 @@ func (p rawParams) one(name string) (string, *kickoffError) {
 
 // preferences reads the Prefer header(s).
 type preferences struct {
-	async, lenient bool
+	async, lenient, separate bool
 }
 
 func readPrefer(r *http.Request) preferences {
@@ -241,6 +241,8 @@ func readPrefer(r *http.Request) preferences {
 				p.async = true
 			case "handling=lenient":
 				p.lenient = true
+			case "separate-export-status":
+				p.separate = true
 			}
 		}
 	}
