@@ -65,7 +65,18 @@ type ExportRequest struct {
 	AllowPartialManifests bool     `json:"allowPartialManifests,omitempty"`
 	Lenient               bool     `json:"lenient,omitempty"` // Prefer: handling=lenient
 	POST                  bool     `json:"post,omitempty"`    // kick off with POST + Parameters
+	// AssociatedDataAs is how a POST body encodes includeAssociatedData:
+	// AssociatedDataCode (valueCode, Bulk Data v2/v3) or AssociatedDataCoding
+	// (valueCoding, v4). Empty: decided from the server's CapabilityStatement.
+	// GET kick-offs always send the plain codes.
+	AssociatedDataAs string `json:"associatedDataAs,omitempty"`
 }
+
+// Values of ExportRequest.AssociatedDataAs.
+const (
+	AssociatedDataCode   = "code"
+	AssociatedDataCoding = "coding"
+)
 
 // ExportState is where an export is in its life.
 type ExportState string

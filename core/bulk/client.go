@@ -221,7 +221,7 @@ func (c *Client) Kickoff(ctx context.Context, req core.ExportRequest) (statusURL
 	kickoffURL = base + kickoffPath(req)
 	var hreq *http.Request
 	if usePOST(req) {
-		body, err := parameters(req)
+		body, err := parameters(req, c.associatedAsCoding(ctx, req))
 		if err != nil {
 			return "", kickoffURL, err
 		}
@@ -260,6 +260,32 @@ func (c *Client) Kickoff(ctx context.Context, req core.ExportRequest) (statusURL
 		return "", kickoffURL, fmt.Errorf("kick-off Content-Location: %w", err)
 	}
 	return statusURL, kickoffURL, nil
+}
+
+// associatedAsCoding reports whether a POST kick-off sends
+// includeAssociatedData as valueCoding (v4) rather than valueCode (v2/v3):
+// as req.AssociatedDataAs says, else as the CapabilityStatement says
+// (Capabilities.BulkDataVersion). A server that says nothing gets codes,
+// the published versions' form.
+func (c *Client) associatedAsCoding(ctx context.Context, req core.ExportRequest) bool {
+	switch {
+	case len(req.IncludeAssociatedData) == 0:
+		return false
+	case req.AssociatedDataAs == core.AssociatedDataCoding:
+		return true
+	case req.AssociatedDataAs == core.AssociatedDataCode:
+		return false
+	}
+	// Read again rather than cached: this costs one request, and only for
+	// the few exports that ask for associated data by POST.
+	caps, err := c.Capabilities(ctx)
+	if err != nil {
+		c.logger().Warn("no CapabilityStatement; includeAssociatedData sent as valueCode (v2/v3)", "err", err)
+		return false
+	}
+	v := caps.BulkDataVersion(req.Level)
+	c.logger().Debug("includeAssociatedData encoding", "bulkDataVersion", v, "coding", majorVersion(v) >= 4)
+	return majorVersion(v) >= 4
 }
 
 // Status is one answer to a status request.
@@ -364,6 +390,55 @@ type Capabilities struct {
 	SoftwareVersion string
 	ReleaseDate     string
 	FHIRVersion     string
+	// Instantiates are the CapabilityStatement's instantiates canonicals,
+	// e.g. "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data|4.0.0".
+	Instantiates []string
+	// ExportDefinitions maps each level (core.LevelSystem, …) to the IG
+	// OperationDefinition canonical of the operation named "export" there,
+	// version included when the server gives one
+	// ("http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export|4.0.0").
+	ExportDefinitions map[string]string
+}
+
+// Canonical URLs of the Bulk Data IG (checklist §2.1, X9).
+const (
+	igCapabilityStatement = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
+	igOperationDefinition = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
+)
+
+// exportLevels maps the IG's export OperationDefinitions to levels.
+var exportLevels = map[string]string{
+	"export": core.LevelSystem, "patient-export": core.LevelPatient, "group-export": core.LevelGroup,
+}
+
+// BulkDataVersion is the Bulk Data IG version the server's $export at
+// level follows, as far as its CapabilityStatement says: the version of
+// that operation's definition canonical, else the version of the IG
+// CapabilityStatement it instantiates (X9), else "". Only operations
+// named "export" count: a server may offer v4 beside v3 under another
+// name (export-v4 → …|4.0.0, checklist X13), invoked as $export-v4, which
+// Tranche does not call.
+func (c *Capabilities) BulkDataVersion(level string) string {
+	if _, v, ok := strings.Cut(c.ExportDefinitions[level], "|"); ok && v != "" {
+		return v
+	}
+	for _, u := range c.Instantiates {
+		if base, v, ok := strings.Cut(u, "|"); ok && base == igCapabilityStatement && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// majorVersion is the leading number of a version such as "4.0.0-ballot";
+// 0 when there is none.
+func majorVersion(v string) int {
+	end := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(v)
+	}
+	n, _ := strconv.Atoi(v[:end])
+	return n
 }
 
 // Capabilities reads [base]/metadata.
@@ -382,29 +457,52 @@ func (c *Client) Capabilities(ctx context.Context) (*Capabilities, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, c.responseError("metadata", resp)
 	}
+	type operation struct {
+		Name       string `json:"name"`
+		Definition string `json:"definition"`
+	}
 	var cs struct {
-		FHIRVersion string `json:"fhirVersion"`
-		Software    struct {
+		FHIRVersion  string   `json:"fhirVersion"`
+		Instantiates []string `json:"instantiates"`
+		Software     struct {
 			Name        string `json:"name"`
 			Version     string `json:"version"`
 			ReleaseDate string `json:"releaseDate"`
 		} `json:"software"`
 		Rest []struct {
 			Resource []struct {
-				Type string `json:"type"`
+				Type      string      `json:"type"`
+				Operation []operation `json:"operation"`
 			} `json:"resource"`
+			Operation []operation `json:"operation"`
 		} `json:"rest"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&cs); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	caps := &Capabilities{SoftwareName: cs.Software.Name, SoftwareVersion: cs.Software.Version,
-		ReleaseDate: cs.Software.ReleaseDate, FHIRVersion: cs.FHIRVersion}
+		ReleaseDate: cs.Software.ReleaseDate, FHIRVersion: cs.FHIRVersion, Instantiates: cs.Instantiates}
+	// The definition names the level wherever the operation is listed
+	// (v1 servers put all three under rest.operation; checklist X9).
+	addOps := func(ops []operation) {
+		for _, op := range ops {
+			rest, isIG := strings.CutPrefix(op.Definition, igOperationDefinition)
+			name, _, _ := strings.Cut(rest, "|")
+			if l, ok := exportLevels[name]; ok && isIG && op.Name == "export" {
+				if caps.ExportDefinitions == nil {
+					caps.ExportDefinitions = map[string]string{}
+				}
+				caps.ExportDefinitions[l] = op.Definition
+			}
+		}
+	}
 	for _, r := range cs.Rest {
+		addOps(r.Operation)
 		for _, res := range r.Resource {
 			if res.Type != "" {
 				caps.Types = append(caps.Types, res.Type)
 			}
+			addOps(res.Operation)
 		}
 	}
 	return caps, nil

@@ -103,6 +103,16 @@ func Validate(req core.ExportRequest, known []string) error {
 			bad("includeAssociatedData %q: want LatestProvenanceResources, RelevantProvenanceResources or a _custom value", v)
 		}
 	}
+	switch req.AssociatedDataAs {
+	case "", core.AssociatedDataCode:
+	case core.AssociatedDataCoding:
+		if len(req.IncludeAssociatedData) > 0 && !usePOST(req) {
+			// A GET query has no place for a Coding's system (§2.2).
+			bad("includeAssociatedData as a Coding needs a POST kick-off")
+		}
+	default:
+		bad("includeAssociatedData encoding %q: want %s or %s", req.AssociatedDataAs, core.AssociatedDataCode, core.AssociatedDataCoding)
+	}
 	if req.OrganizeOutputBy != "" {
 		checkType("organizeOutputBy", req.OrganizeOutputBy)
 	}
@@ -191,6 +201,7 @@ type parameter struct {
 	ValueString    string          `json:"valueString,omitempty"`
 	ValueInstant   string          `json:"valueInstant,omitempty"`
 	ValueCode      string          `json:"valueCode,omitempty"`
+	ValueCoding    *coding         `json:"valueCoding,omitempty"`
 	ValueBoolean   *bool           `json:"valueBoolean,omitempty"`
 	ValueReference *referenceValue `json:"valueReference,omitempty"`
 }
@@ -199,9 +210,38 @@ type referenceValue struct {
 	Reference string `json:"reference"`
 }
 
+type coding struct {
+	System string `json:"system,omitempty"`
+	Code   string `json:"code"`
+}
+
+// associatedDataSystem is the Bulk Data IG's CodeSystem for the predefined
+// includeAssociatedData values (v4, checklist §2.2).
+const associatedDataSystem = "http://hl7.org/fhir/uv/bulkdata/CodeSystem/include-associated-data"
+
+// associatedData returns one includeAssociatedData entry. v2/v3 take a
+// valueCode; v4 a valueCoding (checklist §2.2, §9 v3→v4d). The IG's
+// CodeSystem holds only the two predefined values (its content is
+// complete), so a _custom value, which the server defines (§2.4), is sent
+// as a Coding with its code alone: naming the IG's system would claim a
+// code it does not have, and we know no other.
+func associatedData(code string, asCoding bool) parameter {
+	p := parameter{Name: "includeAssociatedData"}
+	switch {
+	case !asCoding:
+		p.ValueCode = code
+	case strings.HasPrefix(code, "_"):
+		p.ValueCoding = &coding{Code: code}
+	default:
+		p.ValueCoding = &coding{System: associatedDataSystem, Code: code}
+	}
+	return p
+}
+
 // parameters returns the POST body: a FHIR Parameters resource with one
 // entry per value (v4 forbids comma lists; v2/v3 treat repeats as one list).
-func parameters(req core.ExportRequest) ([]byte, error) {
+// associatedAsCoding encodes includeAssociatedData the v4 way.
+func parameters(req core.ExportRequest, associatedAsCoding bool) ([]byte, error) {
 	var ps []parameter
 	str := func(name string, vals ...string) {
 		for _, s := range vals {
@@ -226,7 +266,7 @@ func parameters(req core.ExportRequest) ([]byte, error) {
 		ps = append(ps, parameter{Name: "patient", ValueReference: &referenceValue{Reference: p}})
 	}
 	for _, c := range req.IncludeAssociatedData {
-		ps = append(ps, parameter{Name: "includeAssociatedData", ValueCode: c})
+		ps = append(ps, associatedData(c, associatedAsCoding))
 	}
 	str("_typeFilter", req.TypeFilters...)
 	str("organizeOutputBy", req.OrganizeOutputBy)

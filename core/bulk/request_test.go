@@ -42,6 +42,11 @@ func TestValidate(t *testing.T) {
 		{"TypeFilterUnknownType", core.ExportRequest{Level: core.LevelPatient, TypeFilters: []string{"Foo?x=1"}}, "CapabilityStatement"},
 		{"BadAssociated", core.ExportRequest{Level: core.LevelPatient, IncludeAssociatedData: []string{"AllProvenance"}}, "includeAssociatedData"},
 		{"BadElements", core.ExportRequest{Level: core.LevelPatient, Elements: []string{"Observation.code.coding"}}, "_elements"},
+		{"AssociatedCodingPOST", core.ExportRequest{Level: core.LevelPatient, POST: true, IncludeAssociatedData: []string{"LatestProvenanceResources"}, AssociatedDataAs: core.AssociatedDataCoding}, ""},
+		{"AssociatedCodingPatientsPOST", core.ExportRequest{Level: core.LevelPatient, Patients: []string{"1"}, IncludeAssociatedData: []string{"LatestProvenanceResources"}, AssociatedDataAs: core.AssociatedDataCoding}, ""},
+		{"AssociatedCodingGET", core.ExportRequest{Level: core.LevelPatient, IncludeAssociatedData: []string{"LatestProvenanceResources"}, AssociatedDataAs: core.AssociatedDataCoding}, "needs a POST"},
+		{"AssociatedCodingNothingToSend", core.ExportRequest{Level: core.LevelPatient, AssociatedDataAs: core.AssociatedDataCoding}, ""},
+		{"AssociatedAsUnknown", core.ExportRequest{Level: core.LevelPatient, AssociatedDataAs: "valueCoding"}, "want code or coding"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
