@@ -70,6 +70,11 @@ type ExportRequest struct {
 	// (valueCoding, v4). Empty: decided from the server's CapabilityStatement.
 	// GET kick-offs always send the plain codes.
 	AssociatedDataAs string `json:"associatedDataAs,omitempty"`
+	// SeparateExportStatus asks for Prefer: respond-async,separate-export-status
+	// (Bulk Data v3): status polls then answer 200 and carry the job's status
+	// in X-Export-Status. Polling understands both forms whether or not the
+	// server applied it, so nothing else depends on this field.
+	SeparateExportStatus bool `json:"separateExportStatus,omitempty"`
 }
 
 // Values of ExportRequest.AssociatedDataAs.

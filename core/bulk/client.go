@@ -239,6 +239,11 @@ func (c *Client) Kickoff(ctx context.Context, req core.ExportRequest) (statusURL
 	}
 	hreq.Header.Set("Accept", "application/fhir+json")
 	prefer := "respond-async"
+	if req.SeparateExportStatus {
+		// Spelled as in the IG (checklist §2.3), for servers that compare
+		// the header whole.
+		prefer += ",separate-export-status"
+	}
 	if req.Lenient {
 		prefer += ", handling=lenient"
 	}
@@ -251,6 +256,11 @@ func (c *Client) Kickoff(ctx context.Context, req core.ExportRequest) (statusURL
 	if resp.StatusCode != http.StatusAccepted {
 		return "", kickoffURL, c.responseError("kick-off", resp)
 	}
+	if req.SeparateExportStatus && !preferenceApplied(resp.Header, "separate-export-status") {
+		// Nothing to do: Status reads X-Export-Status when a 200 carries
+		// it and HTTP status codes otherwise.
+		c.logger().Info("the server did not apply separate-export-status; status codes describe the job", "url", kickoffURL)
+	}
 	loc := resp.Header.Get("Content-Location")
 	if loc == "" {
 		return "", kickoffURL, fmt.Errorf("kick-off %s: 202 without Content-Location", kickoffURL)
@@ -260,6 +270,20 @@ func (c *Client) Kickoff(ctx context.Context, req core.ExportRequest) (statusURL
 		return "", kickoffURL, fmt.Errorf("kick-off Content-Location: %w", err)
 	}
 	return statusURL, kickoffURL, nil
+}
+
+// preferenceApplied reports whether Preference-Applied names pref. The
+// header may be comma-joined or repeated (checklist §2.3).
+func preferenceApplied(h http.Header, pref string) bool {
+	for _, v := range h.Values("Preference-Applied") {
+		for _, tok := range strings.Split(v, ",") {
+			name, _, _ := strings.Cut(tok, "=")
+			if strings.EqualFold(strings.TrimSpace(name), pref) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // associatedAsCoding reports whether a POST kick-off sends
@@ -300,6 +324,14 @@ type Status struct {
 
 // Status polls statusURL once. A 404 or 410 returns an error wrapping
 // core.ErrExpired; other failures return *HTTPError (check Transient).
+//
+// A 200 with X-Export-Status (separate-export-status, checklist §2.3,
+// §3.2) is read as if X-Export-Status were the HTTP status: "202 Accepted"
+// is in progress, "200 OK" complete, 4XX/5XX a failed job whose body is
+// the OperationOutcome, transient or not as usual. This holds whether or
+// not the kick-off asked for it, so an export resumed from nothing but its
+// stored status URL polls correctly, and a server that ignored the
+// preference is read by its status codes.
 func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) {
 	req, err := c.newRequest(ctx, http.MethodGet, statusURL, nil)
 	if err != nil {
@@ -313,20 +345,19 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 	defer resp.Body.Close()
 	st := &Status{Progress: resp.Header.Get("X-Progress")}
 	st.RetryAfter, st.HasRetry = ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	if resp.StatusCode == http.StatusOK && resp.Header.Get("X-Export-Status") != "" {
+		// Only a 200 carries the job's status: any other HTTP status
+		// describes the poll itself (a 429, a proxy's 502).
+		if code, ok := exportStatus(resp.Header); ok {
+			resp.StatusCode = code // responseError and the switch below read it
+		} else {
+			// Let the body speak: a manifest completes the job, anything
+			// else fails as it would without the header.
+			c.logger().Warn("unreadable X-Export-Status; reading the 200 as is", "value", resp.Header.Get("X-Export-Status"))
+		}
+	}
 	switch resp.StatusCode {
 	case http.StatusOK, http.StatusAccepted:
-		// v3 separate-export-status: 200 + "X-Export-Status: 202 Accepted"
-		// (or the job's failure status).
-		if xs := strings.TrimSpace(resp.Header.Get("X-Export-Status")); xs != "" && resp.StatusCode == http.StatusOK {
-			code, _, _ := strings.Cut(xs, " ")
-			switch n, _ := strconv.Atoi(code); {
-			case n == http.StatusAccepted:
-				resp.StatusCode = http.StatusAccepted
-			case n >= 400:
-				resp.StatusCode = n
-				return nil, c.responseError("status", resp)
-			}
-		}
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 		if err != nil {
 			return nil, fmt.Errorf("status: read body: %w", err)
@@ -357,6 +388,17 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 		return nil, fmt.Errorf("%w: %w", core.ErrExpired, e)
 	}
 	return nil, c.responseError("status", resp)
+}
+
+// exportStatus reads X-Export-Status, e.g. "202 Accepted" or "500
+// Internal Server Error": the status code, and whether there was one.
+func exportStatus(h http.Header) (int, bool) {
+	code, _, _ := strings.Cut(strings.TrimSpace(h.Get("X-Export-Status")), " ")
+	n, err := strconv.Atoi(code)
+	if err != nil || len(code) != 3 || n < 100 {
+		return 0, false
+	}
+	return n, true
 }
 
 // Page fetches a linked manifest page (link relation "next").

@@ -98,6 +98,10 @@ func TestKickoffRequests(t *testing.T) {
 		{"System", core.ExportRequest{Level: core.LevelSystem}, kickoffSeen{Method: "GET", Path: "/fhir/$export", Query: map[string][]string{}}},
 		{"PatientLenient", core.ExportRequest{Level: core.LevelPatient, Lenient: true},
 			kickoffSeen{Method: "GET", Path: "/fhir/Patient/$export", Prefer: "respond-async, handling=lenient", Query: map[string][]string{}}},
+		{"SeparateExportStatus", core.ExportRequest{Level: core.LevelPatient, SeparateExportStatus: true},
+			kickoffSeen{Method: "GET", Path: "/fhir/Patient/$export", Prefer: "respond-async,separate-export-status", Query: map[string][]string{}}},
+		{"SeparateExportStatusLenient", core.ExportRequest{Level: core.LevelPatient, SeparateExportStatus: true, Lenient: true},
+			kickoffSeen{Method: "GET", Path: "/fhir/Patient/$export", Prefer: "respond-async,separate-export-status, handling=lenient", Query: map[string][]string{}}},
 		{"GroupAllParameters", func() core.ExportRequest { r := all; r.Level, r.GroupID = core.LevelGroup, "g 1"; return r }(),
 			kickoffSeen{Method: "GET", Path: "/fhir/Group/g 1/$export", Query: map[string][]string{
 				"_outputFormat": {"ndjson"}, "_since": {"2024-01-01T00:00:00Z"}, "_until": {"2024-06-01T00:00:00Z"},
