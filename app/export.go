@@ -38,6 +38,11 @@ Parameters (repeatable; -t, -e, -p and -i also take comma lists):
   -e, --_elements E        -p, --patient ID              -q, --_typeFilter Type?query
   -i, --includeAssociatedData V   --_outputFormat F      --organizeOutputBy T
   --allowPartialManifests  --post (kick off with POST)   --lenient (Prefer: handling=lenient)
+  --separate-export-status  Prefer: respond-async,separate-export-status (Bulk Data v3):
+                           status polls answer 200 with the job's status in X-Export-Status
+  --associated-data-as code|coding
+                           how a POST sends includeAssociatedData: valueCode (v2/v3) or
+                           valueCoding (v4); default: as the server's CapabilityStatement says
 
 Auth (one of):
   --registration NAME      a saved registration (tranche registrations)
@@ -78,6 +83,8 @@ func (l listFlag) Set(v string) error {
 type exportFlags struct {
 	fhirURL, group, since, until, outputFormat, organize, status  string
 	global, post, lenient, partial, keepJob, open, resume, cancel bool
+	separateStatus                                                bool
+	associatedAs                                                  string
 	types, elements, patients, filters, assoc                     []string
 	registration, clientID, keyFile, tokenURL, scope, db          string
 	parallel, maxLine                                             int
@@ -119,6 +126,8 @@ func parseExportFlags(args []string, stderr io.Writer) (*exportFlags, []string, 
 	fs.BoolVar(&f.global, "global", false, "system level")
 	fs.BoolVar(&f.post, "post", false, "kick off with POST")
 	fs.BoolVar(&f.lenient, "lenient", false, "Prefer: handling=lenient")
+	fs.BoolVar(&f.separateStatus, "separate-export-status", false, "Prefer: respond-async,separate-export-status")
+	str(&f.associatedAs, "includeAssociatedData in a POST body: code or coding", "associated-data-as")
 	fs.BoolVar(&f.partial, "allowPartialManifests", false, "allow partial manifests")
 	fs.BoolVar(&f.keepJob, "keep-job", false, "do not DELETE the job when done")
 	fs.BoolVar(&f.open, "open", false, "no authorization")
@@ -135,7 +144,7 @@ func (f *exportFlags) request() core.ExportRequest {
 		Level: core.LevelPatient, OutputFormat: f.outputFormat, Since: f.since, Until: f.until,
 		Types: f.types, Elements: f.elements, Patients: f.patients, TypeFilters: f.filters,
 		IncludeAssociatedData: f.assoc, OrganizeOutputBy: f.organize, AllowPartialManifests: f.partial,
-		Lenient: f.lenient, POST: f.post,
+		Lenient: f.lenient, POST: f.post, SeparateExportStatus: f.separateStatus, AssociatedDataAs: f.associatedAs,
 	}
 	switch {
 	case f.global:

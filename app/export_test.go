@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
@@ -299,5 +301,51 @@ func TestExportStatusURL(t *testing.T) {
 	// --keep-job: no DELETE was sent, so the server still has the job.
 	if _, err := c.Status(t.Context(), statusURL); err != nil {
 		t.Errorf("status after --keep-job = %v, want the job kept", err)
+	}
+}
+
+// TestExportRequestFlags: the protocol flags reach the export request.
+func TestExportRequestFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want core.ExportRequest
+	}{
+		{"Defaults", nil, core.ExportRequest{Level: core.LevelPatient}},
+		{"SeparateExportStatus", []string{"--separate-export-status"}, core.ExportRequest{Level: core.LevelPatient, SeparateExportStatus: true}},
+		{"AssociatedDataAsCoding", []string{"--post", "-i", "LatestProvenanceResources", "--associated-data-as", "coding"},
+			core.ExportRequest{Level: core.LevelPatient, POST: true, IncludeAssociatedData: []string{"LatestProvenanceResources"}, AssociatedDataAs: core.AssociatedDataCoding}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _, err := parseExportFlags(tt.args, io.Discard)
+			if err != nil {
+				t.Fatalf("parseExportFlags(%q) = %v", tt.args, err)
+			}
+			if diff := cmp.Diff(tt.want, f.request()); diff != "" {
+				t.Errorf("request (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestExportSeparateExportStatusCLI exports with --separate-export-status:
+// the demo server answers its polls with 200 and X-Export-Status, and the
+// export completes as usual. A coding for includeAssociatedData over GET
+// is refused before anything is sent.
+func TestExportSeparateExportStatusCLI(t *testing.T) {
+	srv := openDemo(t, demo.Config{Patients: 10, FileLines: 200, Faults: demo.Faults{JobDelay: 200 * time.Millisecond}})
+	t.Setenv("TRANCHE_HOME", t.TempDir())
+	var out, errb bytes.Buffer
+	err := run([]string{"export", "-f", srv.URL(), "--open", "--global", "-t", "Patient", "--separate-export-status"}, &out, &errb)
+	if err != nil {
+		t.Fatalf("export --separate-export-status: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "Export 1 complete") {
+		t.Errorf("stdout = %q, want a completion summary", out.String())
+	}
+	err = run([]string{"export", "-f", srv.URL(), "--open", "-i", "LatestProvenanceResources", "--associated-data-as", "coding"}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "needs a POST") {
+		t.Errorf("export --associated-data-as coding over GET = %v, want a validation error", err)
 	}
 }
