@@ -6,13 +6,17 @@ import (
 	"unicode/utf8"
 )
 
-// The scanner below reads the top level of a JSON object that json.Valid has
-// already accepted, picking out the few members Parse indexes and skipping
-// every other value without decoding it. It is several times faster than
-// json.Unmarshal into a struct, which matters when every line of a
-// multi-gigabyte export goes through it.
+// The scanner below reads the top level of a JSON object, picking out the
+// few members Parse indexes and validating every other value without
+// decoding it. It accepts exactly what json.Valid accepts, in one pass over
+// the line instead of json.Valid's pass and then its own, and is several
+// times faster than json.Unmarshal into a struct, which matters when every
+// line of a multi-gigabyte export goes through it.
 
-var errNotObject = errors.New("not a JSON object")
+var (
+	errInvalid   = errors.New("invalid JSON")
+	errNotObject = errors.New("not a JSON object")
+)
 
 // fields are the members of an output resource that Parse indexes.
 type fields struct {
@@ -20,29 +24,38 @@ type fields struct {
 	subject, patient, beneficiary []byte // raw values
 }
 
-// scanResource fills f from the valid JSON object data.
+// scanResource fills f from data, a JSON object. It returns errInvalid when
+// json.Valid would reject data, and errNotObject when data is valid JSON but
+// not an object.
 func scanResource(data []byte, f *fields) error {
+	n := len(data)
 	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return errNotObject
+	if i >= n || data[i] != '{' {
+		if valid(data) {
+			return errNotObject
+		}
+		return errInvalid
 	}
-	i++
+	if i = skipSpace(data, i+1); i < n && data[i] == '}' {
+		return endOfLine(data, i+1)
+	}
 	for {
-		i = skipSpace(data, i)
-		if i >= len(data) || data[i] == '}' {
-			return nil
+		if i >= n || data[i] != '"' {
+			return errInvalid
 		}
-		if data[i] == ',' {
-			i = skipSpace(data, i+1)
+		ks, ke := i, endOfString(data, i+1)
+		if ke < 0 {
+			return errInvalid
 		}
-		ks, ke := i, skipString(data, i)
-		key := data[ks+1 : ke-1]
-		i = skipSpace(data, ke)
-		i = skipSpace(data, i+1) // ':'
-		vs := i
-		i = skipValue(data, i)
+		if i = skipSpace(data, ke); i >= n || data[i] != ':' {
+			return errInvalid
+		}
+		vs := skipSpace(data, i+1)
+		if i = endOfValue(data, vs, 1); i < 0 {
+			return errInvalid
+		}
 		val := data[vs:i]
-		switch string(key) {
+		switch string(data[ks+1 : ke-1]) {
 		case "resourceType":
 			f.resourceType = stringValue(val)
 		case "id":
@@ -56,10 +69,30 @@ func scanResource(data []byte, f *fields) error {
 		case "beneficiary":
 			f.beneficiary = val
 		}
+		if i = skipSpace(data, i); i >= n {
+			return errInvalid
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return endOfLine(data, i+1)
+		default:
+			return errInvalid
+		}
 	}
 }
 
+// endOfLine checks that only space follows the object ending at data[i-1].
+func endOfLine(data []byte, i int) error {
+	if skipSpace(data, i) != len(data) {
+		return errInvalid
+	}
+	return nil
+}
+
 // memberString returns the string member name of the object obj, or "".
+// obj must be valid JSON.
 func memberString(obj []byte, name string) string {
 	if len(obj) == 0 || obj[0] != '{' {
 		return ""
@@ -107,8 +140,10 @@ func stringValue(v []byte) string {
 	return string(inner)
 }
 
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON white space.
 func skipSpace(d []byte, i int) int {
-	for i < len(d) {
+	for i < len(d) && d[i] <= ' ' {
 		switch d[i] {
 		case ' ', '\t', '\n', '\r':
 			i++
