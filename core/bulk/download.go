@@ -1,7 +1,6 @@
 package bulk
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -191,6 +190,7 @@ func (r *Runner) load(ctx context.Context, exp *core.Export, f *core.ExportFile,
 	var (
 		batch      []core.Record
 		batchBytes int
+		arena      []byte // the bytes of batch's lines
 		lines      = f.Lines
 		end        = f.Bytes
 		problems   = f.Problems
@@ -225,6 +225,7 @@ func (r *Runner) load(ctx context.Context, exp *core.Export, f *core.ExportFile,
 			})
 		}
 		batch, batchBytes = batch[:0], 0
+		arena = arena[:0]
 		return nil
 	}
 	for {
@@ -251,7 +252,18 @@ func (r *Runner) load(ctx context.Context, exp *core.Export, f *core.ExportFile,
 			rec = ndjson.Parse(l.Raw, f.Kind, f.Type)
 		}
 		rec.Line = l.Num
-		rec.Raw = bytes.Clone(rec.Raw)
+		// Lines are copied out of the reader's buffer into one arena per
+		// batch: one allocation per batch instead of one per line (a tenth
+		// of ingest CPU time went to cloning lines and collecting them).
+		// The arena is reused after each flush; AppendRecords keeps no
+		// reference to Raw. A line that does not fit starts a new arena,
+		// and the slices already taken keep the old one alive.
+		if cap(arena)-len(arena) < len(rec.Raw) {
+			arena = make([]byte, 0, max(maxBytes+maxBytes/8, len(rec.Raw)))
+		}
+		n := len(arena)
+		arena = append(arena, rec.Raw...)
+		rec.Raw = arena[n:len(arena):len(arena)]
 		if rec.Problem != "" {
 			problems++
 		}

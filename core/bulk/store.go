@@ -27,6 +27,8 @@ type Store interface {
 	UpdateFile(ctx context.Context, f *core.ExportFile) error
 	FindFiles(ctx context.Context, exportID int64) ([]*core.ExportFile, error)
 	// AppendRecords stores recs (idempotent on (file, line)) and f's
-	// Lines, Bytes, Problems, State and Error in one transaction.
+	// Lines, Bytes, Problems, State and Error in one transaction. It
+	// must not keep recs or their Raw bytes after it returns: the caller
+	// reuses that memory for the next batch.
 	AppendRecords(ctx context.Context, f *core.ExportFile, recs []core.Record) error
 }
