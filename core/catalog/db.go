@@ -60,6 +60,15 @@ type DB struct {
 	// Now returns the current time; replaced in tests. Must be set before
 	// calling Open().
 	Now func() time.Time
+
+	// The background checkpointer (see checkpointLoop).
+	ckpt     *sql.DB
+	ckptKick chan struct{}
+	ckptStop context.CancelFunc
+	ckptDone chan struct{}
+	// onCheckpoint, when set (by tests, before Open), is called after each
+	// background checkpoint.
+	onCheckpoint func()
 }
 
 // NewDB returns a DB for the SQLite file at path. Call Open before use.
@@ -116,7 +125,62 @@ func (db *DB) Open() error {
 		db.Close()
 		return fmt.Errorf("open reader: %w", err)
 	}
+
+	if db.ckpt, err = sql.Open("sqlite", db.checkpointDSN()); err != nil {
+		db.Close()
+		return fmt.Errorf("open checkpointer: %w", err)
+	}
+	db.ckpt.SetMaxOpenConns(1)
+	db.ckpt.SetMaxIdleConns(1)
+	db.ckpt.SetConnMaxLifetime(0)
+	db.ckpt.SetConnMaxIdleTime(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	db.ckptKick, db.ckptStop, db.ckptDone = make(chan struct{}, 1), cancel, make(chan struct{})
+	go db.checkpointLoop(ctx)
 	return nil
+}
+
+// WriterCheckpointFrames is the WAL size, in frames (pages), at which the
+// writer checkpoints by itself, as a backstop should the background
+// checkpointer fall behind: 4096 frames of 32 KiB are 128 MiB of WAL.
+const WriterCheckpointFrames = 4096
+
+// checkpointLoop copies committed WAL frames into the database file on its
+// own connection whenever the writer has committed (see kickCheckpoint).
+// A PASSIVE checkpoint never blocks the writer or readers, so the copying,
+// and the fsync that goes with it, run beside ingest instead of inside the
+// writer's commits, where SQLite's auto-checkpoint would put them. Once the
+// checkpointer has caught up, the writer's next transaction starts the WAL
+// over from the beginning, so the WAL stays small.
+func (db *DB) checkpointLoop(ctx context.Context) {
+	defer close(db.ckptDone)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.ckptKick:
+		}
+		var busy, walFrames, done int64
+		if err := db.ckpt.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &walFrames, &done); err != nil && ctx.Err() == nil {
+			// Nothing is lost: the frames stay in the WAL, and the writer's
+			// own auto-checkpoint (WriterCheckpointFrames) is the backstop.
+			db.Logger.Debug("background checkpoint", "err", err)
+		}
+		if db.onCheckpoint != nil {
+			db.onCheckpoint()
+		}
+	}
+}
+
+// kickCheckpoint asks the checkpointer for a checkpoint; it never blocks.
+func (db *DB) kickCheckpoint() {
+	if db.ckptKick == nil {
+		return
+	}
+	select {
+	case db.ckptKick <- struct{}{}:
+	default: // one is pending already
+	}
 }
 
 // dsn builds the modernc DSN. PRAGMAs go in the DSN because a PRAGMA run
@@ -144,16 +208,33 @@ func (db *DB) dsn(readOnly bool) string {
 	if readOnly {
 		q = append(q, "_pragma=query_only(1)", fmt.Sprintf("_pragma=cache_size(%d)", -ReaderCacheSize>>10))
 	} else {
-		q = append(q, fmt.Sprintf("_pragma=cache_size(%d)", -WriterCacheSize>>10))
+		q = append(q, fmt.Sprintf("_pragma=cache_size(%d)", -WriterCacheSize>>10),
+			fmt.Sprintf("_pragma=wal_autocheckpoint(%d)", WriterCheckpointFrames))
 		q = append(q, "_journal_mode=WAL", "_txlock=immediate")
 	}
 	return u.String() + "?" + strings.Join(q, "&")
+}
+
+// checkpointDSN is the checkpointer's DSN: it needs no page cache to speak
+// of, since a checkpoint copies frames from the WAL file.
+func (db *DB) checkpointDSN() string {
+	d := db.dsn(true)
+	d = strings.Replace(d, "&_pragma=query_only(1)", "", 1)
+	return strings.Replace(d, fmt.Sprintf("cache_size(%d)", -ReaderCacheSize>>10), "cache_size(-256)", 1)
 }
 
 // Close closes both pools. The WAL is checkpointed by SQLite when the last
 // connection closes.
 func (db *DB) Close() error {
 	var errs []error
+	if db.ckptStop != nil {
+		db.ckptStop()
+		<-db.ckptDone
+		db.ckptStop = nil
+	}
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.Close())
+	}
 	if db.reader != nil {
 		errs = append(errs, db.reader.Close())
 	}

@@ -78,6 +78,7 @@ func (db *DB) AppendRecords(ctx context.Context, f *core.ExportFile, recs []core
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("append records: commit: %w", err)
 	}
+	db.kickCheckpoint()
 	return nil
 }
 
