@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -48,6 +49,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	phase := fs.String("phase", "", "internal: run one phase (baseline or export) against --url")
 	target := fs.String("url", "", "internal: FHIR base URL for --phase")
 	dir := fs.String("dir", "", "internal: working directory for --phase")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the export phase to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,6 +58,17 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	case "baseline":
 		return benchPhase(stdout, func() (benchResult, error) { return benchBaseline(ctx, *target, *dir, *parallel) })
 	case "export":
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
 		return benchPhase(stdout, func() (benchResult, error) { return benchExport(ctx, *target, *dir, *parallel) })
 	case "":
 	default:
@@ -85,6 +98,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		cmd := exec.Command(self, "bench", "--phase", ph, "--url", srv.URL(), "--dir", d, "--parallel", strconv.Itoa(*parallel))
+		if ph == "export" && *cpuProfile != "" {
+			abs, err := filepath.Abs(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			cmd.Args = append(cmd.Args, "--cpuprofile", abs)
+		}
 		cmd.Stderr = stderr
 		out, err := cmd.Output()
 		if err != nil {
