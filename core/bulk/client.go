@@ -56,10 +56,16 @@ type HTTPError struct {
 	Transient  bool              // worth retrying: 408, 429, 5xx, or a transient issue code
 	RetryAfter time.Duration     // from Retry-After, when given
 	Headers    map[string]string // correlation headers only
+	// ExportStatus: StatusCode is the job's, from the X-Export-Status
+	// header of a 200 (separate-export-status), not the response's.
+	ExportStatus bool
 }
 
 func (e *HTTPError) Error() string {
 	s := fmt.Sprintf("%s %s: HTTP %d", e.Op, e.URL, e.StatusCode)
+	if e.ExportStatus {
+		s = fmt.Sprintf("%s %s: X-Export-Status %d", e.Op, e.URL, e.StatusCode)
+	}
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
@@ -333,14 +339,25 @@ type Status struct {
 // stored status URL polls correctly, and a server that ignored the
 // preference is read by its status codes.
 func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) {
+	st, fromHeader, err := c.status(ctx, statusURL)
+	var he *HTTPError
+	if fromHeader && errors.As(err, &he) {
+		he.ExportStatus = true
+	}
+	return st, err
+}
+
+// status is Status; fromHeader reports that the status code it went by
+// came from X-Export-Status.
+func (c *Client) status(ctx context.Context, statusURL string) (_ *Status, fromHeader bool, _ error) {
 	req, err := c.newRequest(ctx, http.MethodGet, statusURL, nil)
 	if err != nil {
-		return nil, err
+		return nil, fromHeader, err
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.apiClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("status: %w", err)
+		return nil, false, fmt.Errorf("status: %w", err)
 	}
 	defer resp.Body.Close()
 	st := &Status{Progress: resp.Header.Get("X-Progress")}
@@ -349,7 +366,7 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 		// Only a 200 carries the job's status: any other HTTP status
 		// describes the poll itself (a 429, a proxy's 502).
 		if code, ok := exportStatus(resp.Header); ok {
-			resp.StatusCode = code // responseError and the switch below read it
+			resp.StatusCode, fromHeader = code, true // responseError and the switch below read it
 		} else {
 			// Let the body speak: a manifest completes the job, anything
 			// else fails as it would without the header.
@@ -360,7 +377,7 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 	case http.StatusOK, http.StatusAccepted:
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 		if err != nil {
-			return nil, fmt.Errorf("status: read body: %w", err)
+			return nil, fromHeader, fmt.Errorf("status: read body: %w", err)
 		}
 		if resp.StatusCode == http.StatusAccepted {
 			// A 202 may carry a partial manifest (§3.3) or an
@@ -370,24 +387,25 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 					st.Manifest, st.Raw = m, body
 				}
 			}
-			return st, nil
+			return st, fromHeader, nil
 		}
 		if msg, transient, _ := outcomeText(body); msg != "" {
 			// An OperationOutcome is not a manifest, whatever the status.
-			return nil, &HTTPError{Op: "status", URL: resp.Request.URL.String(), StatusCode: resp.StatusCode,
+			return nil, fromHeader, &HTTPError{Op: "status", URL: resp.Request.URL.String(), StatusCode: resp.StatusCode,
 				Message: msg, Transient: transient, Headers: correlation(resp.Header)}
 		}
 		m, err := ParseManifest(body, resp.Request.URL)
 		if err != nil {
-			return nil, err
+			return nil, fromHeader, err
 		}
 		st.Done, st.Manifest, st.Raw = true, m, body
-		return st, nil
+		return st, fromHeader, nil
 	case http.StatusNotFound, http.StatusGone:
 		e := c.responseError("status", resp)
-		return nil, fmt.Errorf("%w: %w", core.ErrExpired, e)
+		e.ExportStatus = fromHeader // before the message is formatted
+		return nil, fromHeader, fmt.Errorf("%w: %w", core.ErrExpired, e)
 	}
-	return nil, c.responseError("status", resp)
+	return nil, fromHeader, c.responseError("status", resp)
 }
 
 // exportStatus reads X-Export-Status, e.g. "202 Accepted" or "500

@@ -217,7 +217,7 @@ func TestStatusOddAnswers(t *testing.T) {
 		{"SeparateExportStatusFailed", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Export-Status", "500 Internal Server Error")
 			fmt.Fprint(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception","diagnostics":"db down"}]}`)
-		}, false, "HTTP 500: db down", true},
+		}, false, "X-Export-Status 500: db down", true},
 		{"OutcomeWith200", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"fatal","code":"processing","diagnostics":"job failed"}]}`)
 		}, false, "job failed", false},
