@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -347,5 +348,55 @@ func TestExportSeparateExportStatusCLI(t *testing.T) {
 	err = run([]string{"export", "-f", srv.URL(), "--open", "-i", "LatestProvenanceResources", "--associated-data-as", "coding"}, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "needs a POST") {
 		t.Errorf("export --associated-data-as coding over GET = %v, want a validation error", err)
+	}
+}
+
+// TestServeFailJobsCLI runs `tranche serve --fail-jobs` and exports from
+// it: the export fails with the server's message, read from the HTTP
+// status or, with --separate-export-status, from X-Export-Status.
+func TestServeFailJobsCLI(t *testing.T) {
+	cmd := helperCommand(t, t.TempDir(), "serve", "--open", "--fail-jobs", "--addr", "127.0.0.1:0",
+		"--patients", "3", "--retry-after", "50ms")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var base string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "FHIR base URL: "); ok {
+			base = u
+			break
+		}
+	}
+	if base == "" {
+		t.Fatalf("tranche serve printed no FHIR base URL (scan error %v)", sc.Err())
+	}
+	go io.Copy(io.Discard, stdout)
+
+	t.Setenv("TRANCHE_HOME", t.TempDir())
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"HTTPStatus", nil, "HTTP 500: export failed (simulated fault)"},
+		{"SeparateExportStatus", []string{"--separate-export-status"}, "X-Export-Status 500: export failed (simulated fault)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := run(append([]string{"export", "-f", base, "--open"}, tt.args...), &out, &errb)
+			if err == nil || exitCode(err) == 0 {
+				t.Fatalf("export from a failing server: err %v (exit %d), want a failure\n%s", err, exitCode(err), out.String())
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("export error = %q, want one containing %q", err, tt.want)
+			}
+		})
 	}
 }

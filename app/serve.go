@@ -38,6 +38,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.Int64Var(&cfg.Faults.SlowFiles, "slow-files", 0, "fault: cap each download at this many bytes per second")
 	fs.BoolVar(&cfg.Faults.ExpiredFiles, "expired-files", false, "fault: every download answers 410 Gone")
 	fs.IntVar(&cfg.Faults.ErrorFiles, "error-files", 0, "fault: every Nth output file fails into error[]")
+	fs.BoolVar(&cfg.Faults.FailJobs, "fail-jobs", false, "fault: every export fails (status 500, OperationOutcome code processing)")
 	verbose := fs.Bool("v", false, "log every request")
 	assertion := fs.Bool("demo-assertion", false,
 		"print a fresh client assertion for "+demo.DemoClientRS384+" (token URL from --addr or --token-url) and exit")
