@@ -37,7 +37,8 @@ Parameters (repeatable; -t, -e, -p and -i also take comma lists):
   -t, --_type T            -s, --_since INSTANT|auto     --_until INSTANT
   -e, --_elements E        -p, --patient ID              -q, --_typeFilter Type?query
   -i, --includeAssociatedData V   --_outputFormat F      --organizeOutputBy T
-  --allowPartialManifests  --post (kick off with POST)   --lenient (Prefer: handling=lenient)
+  --allowPartialManifests  --lenient (Prefer: handling=lenient)
+  --post                   kick off with POST (always done for Bulk Data v4 servers)
   --separate-export-status  Prefer: respond-async,separate-export-status (Bulk Data v3):
                            status polls answer 200 with the job's status in X-Export-Status
   --associated-data-as code|coding

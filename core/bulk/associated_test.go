@@ -197,3 +197,103 @@ func TestAssociatedDataCodingDemo(t *testing.T) {
 		})
 	}
 }
+
+// TestStartAdaptsToServerVersion: Start reads the CapabilityStatement once
+// and settles the kick-off by it: a v4 server gets a POST even when GET
+// was asked for (v4 allows no GET kick-off) and the includeAssociatedData
+// Coding; other servers get what was asked, with codes. The settled
+// request is the one stored.
+func TestStartAdaptsToServerVersion(t *testing.T) {
+	v4 := capabilityStatement("", [2]string{"export", opPatient + "|4.0.0"})
+	v3 := capabilityStatement("", [2]string{"export", opPatient + "|3.0.0"})
+	values := []string{"LatestProvenanceResources"}
+	tests := []struct {
+		name       string
+		metadata   string // "" answers 404
+		req        core.ExportRequest
+		wantMethod string
+		wantAs     string // the stored AssociatedDataAs
+		wantValue  string // "valueCode", "valueCoding" or "query"
+	}{
+		{"V4GETBecomesPOST", v4, core.ExportRequest{Level: core.LevelPatient, IncludeAssociatedData: values},
+			http.MethodPost, core.AssociatedDataCoding, "valueCoding"},
+		{"V4NoParameters", v4, core.ExportRequest{Level: core.LevelPatient}, http.MethodPost, "", ""},
+		{"V4CodeOverride", v4, core.ExportRequest{Level: core.LevelPatient, IncludeAssociatedData: values, AssociatedDataAs: core.AssociatedDataCode},
+			http.MethodPost, core.AssociatedDataCode, "valueCode"},
+		{"V3StaysGET", v3, core.ExportRequest{Level: core.LevelPatient, IncludeAssociatedData: values},
+			http.MethodGet, core.AssociatedDataCode, "query"},
+		{"V3POST", v3, core.ExportRequest{Level: core.LevelPatient, POST: true, IncludeAssociatedData: values},
+			http.MethodPost, core.AssociatedDataCode, "valueCode"},
+		{"NoMetadataPOST", "", core.ExportRequest{Level: core.LevelPatient, POST: true, IncludeAssociatedData: values},
+			http.MethodPost, core.AssociatedDataCode, "valueCode"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var metadataReads int
+			var method, gotValue string
+			var srv *httptest.Server
+			srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case r.URL.Path == "/fhir/metadata":
+					metadataReads++
+					if tt.metadata == "" {
+						http.NotFound(w, r)
+						return
+					}
+					io.WriteString(w, tt.metadata)
+				case strings.HasSuffix(r.URL.Path, "/$export"):
+					method = r.Method
+					if r.URL.Query().Has("includeAssociatedData") {
+						gotValue = "query"
+					}
+					if r.Method == http.MethodPost {
+						var body struct {
+							Parameter []map[string]any `json:"parameter"`
+						}
+						if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+							t.Errorf("POST body: %v", err)
+						}
+						for _, p := range body.Parameter {
+							for _, k := range []string{"valueCode", "valueCoding"} {
+								if p["name"] == "includeAssociatedData" && p[k] != nil {
+									gotValue = k
+								}
+							}
+						}
+					}
+					w.Header().Set("Content-Location", srv.URL+"/status/1")
+					w.WriteHeader(http.StatusAccepted)
+				case r.URL.Path == "/status/1" && r.Method == http.MethodGet:
+					io.WriteString(w, `{"transactionTime":"2026-01-01T00:00:00Z","requiresAccessToken":false,"output":[],"error":[]}`)
+				case r.URL.Path == "/status/1" && r.Method == http.MethodDelete:
+					w.WriteHeader(http.StatusAccepted)
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			defer srv.Close()
+			db := mustOpenDB(t)
+			r, _, _ := newRunner(t, srv.URL+"/fhir", http.DefaultClient, db)
+			exp := &core.Export{FHIRBaseURL: srv.URL + "/fhir", Request: tt.req}
+			if err := r.Start(t.Context(), exp); err != nil {
+				t.Fatalf("Start() = %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if method != tt.wantMethod || gotValue != tt.wantValue || metadataReads != 1 {
+				t.Errorf("kick-off = %s with includeAssociatedData as %q after %d metadata reads; want %s, %q, 1",
+					method, gotValue, metadataReads, tt.wantMethod, tt.wantValue)
+			}
+			stored, err := db.FindExport(t.Context(), exp.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := stored.Request.POST, tt.wantMethod == http.MethodPost; got != want || stored.Request.AssociatedDataAs != tt.wantAs {
+				t.Errorf("stored request POST %v, AssociatedDataAs %q; want %v, %q", got, stored.Request.AssociatedDataAs, want, tt.wantAs)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"slices"
@@ -162,6 +163,27 @@ func kickoffPath(req core.ExportRequest) string {
 		return "Group/" + url.PathEscape(req.GroupID) + "/$export"
 	}
 	return "Patient/$export"
+}
+
+// adaptToServer settles what the server's Bulk Data version decides and
+// req leaves open (checklist §2.2, "v3 → v4d"): a v4 server takes
+// kick-offs by POST only ("GET requests SHALL NOT be used to kick off")
+// and includeAssociatedData as a Coding; other and unknown versions take
+// it as a code. caps may be empty (no CapabilityStatement). The settled
+// request is what gets stored, so a resumed kick-off sends the same.
+func adaptToServer(req *core.ExportRequest, caps *Capabilities, log *slog.Logger) {
+	version := caps.BulkDataVersion(req.Level)
+	v4 := majorVersion(version) >= 4
+	if v4 && !req.POST {
+		req.POST = true
+		log.Info("the server follows Bulk Data v4, which takes no GET kick-off: kicking off by POST", "version", version)
+	}
+	if req.AssociatedDataAs == "" && len(req.IncludeAssociatedData) > 0 {
+		req.AssociatedDataAs = core.AssociatedDataCode
+		if v4 {
+			req.AssociatedDataAs = core.AssociatedDataCoding
+		}
+	}
 }
 
 // usePOST reports whether the kick-off must be a POST: patient is "POST

@@ -106,8 +106,9 @@ func (r *Runner) emit(exp *core.Export, kind string, detail map[string]any) {
 // to the end. exp needs Request and FHIRBaseURL (and RegistrationID and
 // Scope for _since=auto). Since "auto" becomes the transactionTime of the
 // last complete export with the same registration and scope; with none it
-// is dropped and the export is a full one. Validation errors come before
-// anything is stored or sent.
+// is dropped and the export is a full one. The request is settled by the
+// server's Bulk Data version (adaptToServer) and stored as settled.
+// Validation errors come before anything is stored or sent.
 func (r *Runner) Start(ctx context.Context, exp *core.Export) error {
 	if strings.EqualFold(exp.Request.Since, "auto") {
 		exp.Request.Since = ""
@@ -129,6 +130,7 @@ func (r *Runner) Start(ctx context.Context, exp *core.Export) error {
 		r.logger().Warn("no CapabilityStatement; resource types not checked", "err", capErr)
 		caps = &Capabilities{}
 	}
+	adaptToServer(&exp.Request, caps, r.logger())
 	if err := Validate(exp.Request, known); err != nil {
 		return err
 	}
