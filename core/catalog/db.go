@@ -84,7 +84,8 @@ func NewDB(path string) *DB {
 func (db *DB) Path() string { return db.path }
 
 // Open creates the database file (0600) and its directory (0700) if needed,
-// opens the writer and reader pools, and applies pending migrations.
+// opens the writer, reader and checkpointer pools, applies pending
+// migrations and starts the background checkpointer.
 func (db *DB) Open() error {
 	if db.path == "" {
 		return errors.New("database path required")
@@ -102,20 +103,16 @@ func (db *DB) Open() error {
 		return fmt.Errorf("create database file: %w", err)
 	}
 
-	if db.writer, err = sql.Open("sqlite", db.dsn(false)); err != nil {
+	if db.writer, err = openOne(db.dsn(roleWriter)); err != nil {
 		return fmt.Errorf("open writer: %w", err)
 	}
-	db.writer.SetMaxOpenConns(1)
-	db.writer.SetMaxIdleConns(1)
-	db.writer.SetConnMaxLifetime(0)
-	db.writer.SetConnMaxIdleTime(0)
 
 	if err := db.migrate(context.Background()); err != nil {
 		db.writer.Close()
 		return fmt.Errorf("migrate %s: %w", db.path, err)
 	}
 
-	if db.reader, err = sql.Open("sqlite", db.dsn(true)); err != nil {
+	if db.reader, err = sql.Open("sqlite", db.dsn(roleReader)); err != nil {
 		db.writer.Close()
 		return fmt.Errorf("open reader: %w", err)
 	}
@@ -126,14 +123,10 @@ func (db *DB) Open() error {
 		return fmt.Errorf("open reader: %w", err)
 	}
 
-	if db.ckpt, err = sql.Open("sqlite", db.checkpointDSN()); err != nil {
+	if db.ckpt, err = openOne(db.dsn(roleCheckpointer)); err != nil {
 		db.Close()
 		return fmt.Errorf("open checkpointer: %w", err)
 	}
-	db.ckpt.SetMaxOpenConns(1)
-	db.ckpt.SetMaxIdleConns(1)
-	db.ckpt.SetConnMaxLifetime(0)
-	db.ckpt.SetConnMaxIdleTime(0)
 	ctx, cancel := context.WithCancel(context.Background())
 	db.ckptKick, db.ckptStop, db.ckptDone = make(chan struct{}, 1), cancel, make(chan struct{})
 	go db.checkpointLoop(ctx)
@@ -183,9 +176,33 @@ func (db *DB) kickCheckpoint() {
 	}
 }
 
+// openOne opens a pool of exactly one connection, kept open for good.
+func openOne(dsn string) (*sql.DB, error) {
+	d, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	d.SetMaxOpenConns(1)
+	d.SetMaxIdleConns(1)
+	d.SetConnMaxLifetime(0)
+	d.SetConnMaxIdleTime(0)
+	return d, nil
+}
+
+// role is what a pool's connections are for; dsn sets them up for it.
+type role int
+
+const (
+	roleWriter role = iota
+	roleReader
+	// The checkpointer needs no page cache to speak of: a checkpoint
+	// copies frames from the WAL file.
+	roleCheckpointer
+)
+
 // dsn builds the modernc DSN. PRAGMAs go in the DSN because a PRAGMA run
 // with Exec sticks to one pooled connection only.
-func (db *DB) dsn(readOnly bool) string {
+func (db *DB) dsn(r role) string {
 	// A file: URI has no relative form: "file:///x.db" would be /x.db.
 	p := db.path
 	if abs, err := filepath.Abs(p); err == nil {
@@ -205,26 +222,22 @@ func (db *DB) dsn(readOnly bool) string {
 		"_pragma=foreign_keys(1)",
 		"_pragma=synchronous(NORMAL)",
 	}
-	if readOnly {
-		q = append(q, "_pragma=query_only(1)", fmt.Sprintf("_pragma=cache_size(%d)", -ReaderCacheSize>>10))
-	} else {
-		q = append(q, fmt.Sprintf("_pragma=cache_size(%d)", -WriterCacheSize>>10),
+	cacheSize := func(bytes int) string { return fmt.Sprintf("_pragma=cache_size(%d)", -bytes>>10) }
+	switch r {
+	case roleReader:
+		q = append(q, "_pragma=query_only(1)", cacheSize(ReaderCacheSize))
+	case roleCheckpointer:
+		q = append(q, cacheSize(256<<10))
+	default:
+		q = append(q, cacheSize(WriterCacheSize),
 			fmt.Sprintf("_pragma=wal_autocheckpoint(%d)", WriterCheckpointFrames))
 		q = append(q, "_journal_mode=WAL", "_txlock=immediate")
 	}
 	return u.String() + "?" + strings.Join(q, "&")
 }
 
-// checkpointDSN is the checkpointer's DSN: it needs no page cache to speak
-// of, since a checkpoint copies frames from the WAL file.
-func (db *DB) checkpointDSN() string {
-	d := db.dsn(true)
-	d = strings.Replace(d, "&_pragma=query_only(1)", "", 1)
-	return strings.Replace(d, fmt.Sprintf("cache_size(%d)", -ReaderCacheSize>>10), "cache_size(-256)", 1)
-}
-
-// Close closes both pools. The WAL is checkpointed by SQLite when the last
-// connection closes.
+// Close stops the checkpointer and closes the three pools. The WAL is
+// checkpointed by SQLite when the last connection closes.
 func (db *DB) Close() error {
 	var errs []error
 	if db.ckptStop != nil {
