@@ -112,8 +112,10 @@ func (ins *inserter) count(typ string, n int64) {
 // is what lets SQLite skip the statement journal that a multi-row INSERT
 // under ABORT semantics keeps (about a tenth of ingest CPU time).
 const (
-	insertResource = `INSERT OR IGNORE INTO resources (rid, file_id, export_id, line, type, res_id, last_updated, patient, raw)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// insertResources is followed by one resourceRow per row.
+	insertResources   = `INSERT OR IGNORE INTO resources (rid, file_id, export_id, line, type, res_id, last_updated, patient, raw) VALUES `
+	resourceRow       = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertResource    = insertResources + resourceRow
 	insertDeletedLine = `INSERT INTO deleted_lines (file_id, line, raw) VALUES (?, ?, ?)
 		ON CONFLICT (file_id, line) DO NOTHING`
 	insertTombstone = `INSERT INTO tombstones (file_id, export_id, line, type, res_id) VALUES (?, ?, ?, ?, ?)`
@@ -165,15 +167,7 @@ func (ins *inserter) resourceRun(kind core.FileKind, recs []core.Record) int {
 func (ins *inserter) insertResources(recs []core.Record) error {
 	query, ok := ins.multi[len(recs)]
 	if !ok {
-		var b strings.Builder
-		b.WriteString(`INSERT OR IGNORE INTO resources (rid, file_id, export_id, line, type, res_id, last_updated, patient, raw) VALUES `)
-		for i := range recs {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		}
-		query = b.String()
+		query = insertResources + strings.TrimSuffix(strings.Repeat(resourceRow+",", len(recs)), ",")
 		if ins.multi == nil {
 			ins.multi = make(map[int]string)
 		}
