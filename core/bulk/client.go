@@ -62,10 +62,11 @@ type HTTPError struct {
 }
 
 func (e *HTTPError) Error() string {
-	s := fmt.Sprintf("%s %s: HTTP %d", e.Op, e.URL, e.StatusCode)
+	from := "HTTP"
 	if e.ExportStatus {
-		s = fmt.Sprintf("%s %s: X-Export-Status %d", e.Op, e.URL, e.StatusCode)
+		from = "X-Export-Status"
 	}
+	s := fmt.Sprintf("%s %s: %s %d", e.Op, e.URL, from, e.StatusCode)
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
@@ -339,27 +340,17 @@ type Status struct {
 // stored status URL polls correctly, and a server that ignored the
 // preference is read by its status codes.
 func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) {
-	st, fromHeader, err := c.status(ctx, statusURL)
-	var he *HTTPError
-	if fromHeader && errors.As(err, &he) {
-		he.ExportStatus = true
-	}
-	return st, err
-}
-
-// status is Status; fromHeader reports that the status code it went by
-// came from X-Export-Status.
-func (c *Client) status(ctx context.Context, statusURL string) (_ *Status, fromHeader bool, _ error) {
 	req, err := c.newRequest(ctx, http.MethodGet, statusURL, nil)
 	if err != nil {
-		return nil, fromHeader, err
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.apiClient().Do(req)
 	if err != nil {
-		return nil, false, fmt.Errorf("status: %w", err)
+		return nil, fmt.Errorf("status: %w", err)
 	}
 	defer resp.Body.Close()
+	fromHeader := false // the status code below is X-Export-Status's
 	st := &Status{Progress: resp.Header.Get("X-Progress")}
 	st.RetryAfter, st.HasRetry = ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 	if resp.StatusCode == http.StatusOK && resp.Header.Get("X-Export-Status") != "" {
@@ -377,7 +368,7 @@ func (c *Client) status(ctx context.Context, statusURL string) (_ *Status, fromH
 	case http.StatusOK, http.StatusAccepted:
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 		if err != nil {
-			return nil, fromHeader, fmt.Errorf("status: read body: %w", err)
+			return nil, fmt.Errorf("status: read body: %w", err)
 		}
 		if resp.StatusCode == http.StatusAccepted {
 			// A 202 may carry a partial manifest (§3.3) or an
@@ -387,25 +378,26 @@ func (c *Client) status(ctx context.Context, statusURL string) (_ *Status, fromH
 					st.Manifest, st.Raw = m, body
 				}
 			}
-			return st, fromHeader, nil
+			return st, nil
 		}
 		if msg, transient, _ := outcomeText(body); msg != "" {
 			// An OperationOutcome is not a manifest, whatever the status.
-			return nil, fromHeader, &HTTPError{Op: "status", URL: resp.Request.URL.String(), StatusCode: resp.StatusCode,
-				Message: msg, Transient: transient, Headers: correlation(resp.Header)}
+			return nil, &HTTPError{Op: "status", URL: resp.Request.URL.String(), StatusCode: resp.StatusCode,
+				ExportStatus: fromHeader, Message: msg, Transient: transient, Headers: correlation(resp.Header)}
 		}
 		m, err := ParseManifest(body, resp.Request.URL)
 		if err != nil {
-			return nil, fromHeader, err
+			return nil, err
 		}
 		st.Done, st.Manifest, st.Raw = true, m, body
-		return st, fromHeader, nil
-	case http.StatusNotFound, http.StatusGone:
-		e := c.responseError("status", resp)
-		e.ExportStatus = fromHeader // before the message is formatted
-		return nil, fromHeader, fmt.Errorf("%w: %w", core.ErrExpired, e)
+		return st, nil
 	}
-	return nil, fromHeader, c.responseError("status", resp)
+	e := c.responseError("status", resp)
+	e.ExportStatus = fromHeader
+	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+		return nil, fmt.Errorf("%w: %w", core.ErrExpired, e)
+	}
+	return nil, e
 }
 
 // exportStatus reads X-Export-Status, e.g. "202 Accepted" or "500
