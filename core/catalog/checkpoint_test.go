@@ -2,8 +2,6 @@ package catalog_test
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,9 +18,7 @@ import (
 // to the writer's auto-checkpoint size, and nothing is lost on Close.
 func TestDB_BackgroundCheckpoint(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tranche.db")
-	db := catalog.NewDB(path)
-	db.Now = time.Now
-	db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	db := NewTestDB(path)
 	checkpointed := make(chan struct{}, 1)
 	db.SetOnCheckpoint(func() {
 		select {
@@ -67,9 +63,7 @@ func TestDB_BackgroundCheckpoint(t *testing.T) {
 		t.Fatalf("Close() = %v", err)
 	}
 
-	db = catalog.NewDB(path)
-	db.Now = time.Now
-	db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	db = NewTestDB(path)
 	if err := db.Open(); err != nil {
 		t.Fatalf("reopen: Open() = %v", err)
 	}

@@ -13,14 +13,21 @@ import (
 	"tranche.dev/tranche/core/catalog"
 )
 
+// NewTestDB returns a DB at path with a fixed clock and a silent logger,
+// not yet open.
+func NewTestDB(path string) *catalog.DB {
+	db := catalog.NewDB(path)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	db.Now = func() time.Time { return now }
+	db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return db
+}
+
 // MustOpenDB opens a fresh catalogue in a temporary directory with a fixed
 // clock, and closes it when the test ends.
 func MustOpenDB(tb testing.TB) *catalog.DB {
 	tb.Helper()
-	db := catalog.NewDB(filepath.Join(tb.TempDir(), "sub", "tranche.db"))
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	db.Now = func() time.Time { return now }
-	db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	db := NewTestDB(filepath.Join(tb.TempDir(), "sub", "tranche.db"))
 	if err := db.Open(); err != nil {
 		tb.Fatalf("Open() = %v", err)
 	}
