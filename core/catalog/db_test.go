@@ -93,8 +93,7 @@ func TestDB_Open(t *testing.T) {
 		// Migrations already applied must be skipped on a second Open.
 		path := filepath.Join(t.TempDir(), "tranche.db")
 		for i := range 2 {
-			db := catalog.NewDB(path)
-			db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+			db := NewTestDB(path)
 			if err := db.Open(); err != nil {
 				t.Fatalf("Open() #%d = %v", i+1, err)
 			}
@@ -107,8 +106,7 @@ func TestDB_Open(t *testing.T) {
 	t.Run("RelativePath", func(t *testing.T) {
 		dir := t.TempDir()
 		t.Chdir(dir)
-		db := catalog.NewDB("rel.db")
-		db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		db := NewTestDB("rel.db")
 		if err := db.Open(); err != nil {
 			t.Fatalf("Open() = %v", err)
 		}
@@ -128,8 +126,7 @@ func TestDB_Open(t *testing.T) {
 
 	t.Run("PathWithSpaces", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "my data", "a b?.db")
-		db := catalog.NewDB(path)
-		db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		db := NewTestDB(path)
 		if err := db.Open(); err != nil {
 			t.Fatalf("Open() = %v", err)
 		}
