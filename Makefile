@@ -8,6 +8,9 @@ APT_BUILD := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev 
 	     libxinerama-dev libxi-dev libxxf86vm-dev libwayland-dev libxkbcommon-dev libegl-dev
 APT_TEST  := dbus dbus-x11 gnome-keyring libsecret-tools xvfb xauth
 APT_SHOT  := xvfb xauth xdotool imagemagick x11-apps
+# SOF_TESTS is the SQL on FHIR v2 test suite that `make test` runs the views
+# conformance command against (it lives beside the project, not in it).
+SOF_TESTS ?= ../shared/sql-on-fhir/tests
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build demo test test-go bench deps deps-test deps-shot screenshots fmt vet clean
@@ -51,6 +54,8 @@ test: deps-test
 	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above"; exit 1)
 	$(GO) vet ./...
 	dbus-run-session -- sh .ci/with-keyring.sh $(GO) test -race -count=1 ./...
+	@if [ -d "$(SOF_TESTS)" ]; then $(GO) run ./app views conformance "$(SOF_TESTS)"; \
+	else echo "SQL on FHIR conformance skipped: $(SOF_TESTS) not found"; fi
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...

@@ -22,6 +22,7 @@ Usage:
   tranche export [flags]       run a bulk export into the catalogue
   tranche catalog ...          query the catalogue (counts, search, show, export)
   tranche bench [flags]        end-to-end throughput benchmark against the demo server
+  tranche views ...            SQL on FHIR views (conformance DIR [--report FILE])
 
 Run "tranche <command> -h" for a command's flags.
 `
@@ -77,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runCatalog(rest, stdout, stderr)
 	case "bench":
 		return runBench(rest, stdout, stderr)
+	case "views":
+		return runViews(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
