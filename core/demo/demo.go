@@ -48,9 +48,13 @@ type Config struct {
 	Patients    int
 	Seed        int64
 	Open        bool          // no authorization at all (requiresAccessToken false)
-	TokenTTL    time.Duration // access token lifetime
-	FileLines   int           // resources per output file at most
-	Faults      Faults        // server-wide fault simulation; see SetFaults
+	TokenTTL    time.Duration // access token lifetime, at most MaxTokenTTL unless TokenTTLBreaksSpec
+	// TokenTTLBreaksSpec allows a TokenTTL over MaxTokenTTL, which the
+	// SMART Backend Services IG advises against: for training on token
+	// expiry only.
+	TokenTTLBreaksSpec bool
+	FileLines          int    // resources per output file at most
+	Faults             Faults // server-wide fault simulation; see SetFaults
 
 	// RetryAfter is sent with every 202 status answer.
 	RetryAfter time.Duration
@@ -63,6 +67,9 @@ type Config struct {
 	JobTTL time.Duration
 	// Workers is how many goroutines count a job's output; 0 = 2.
 	Workers int
+	// MaxClients is how many clients may register through the RFC 7591
+	// endpoint; 0 = DefaultMaxClients. More get 403.
+	MaxClients int
 
 	// HTTPClient fetches registered JWKS URLs; nil uses a client with a
 	// 5 s timeout. Only loopback URLs are ever fetched.
@@ -87,11 +94,12 @@ type RequestLog struct {
 // Server is the demo Bulk Data server. Create it with NewServer, start it
 // with Open and stop it with Close.
 type Server struct {
-	cfg    Config
-	logger *slog.Logger
-	now    func() time.Time
-	pop    *synth.Population
-	cat    catalogue
+	cfg      Config
+	timeouts timeouts
+	logger   *slog.Logger
+	now      func() time.Time
+	pop      *synth.Population
+	cat      catalogue
 
 	ln   net.Listener
 	http *http.Server
@@ -100,13 +108,14 @@ type Server struct {
 	ctx  context.Context
 	stop context.CancelFunc
 
-	mu      sync.Mutex
-	faults  Faults
-	clients map[string]*client
-	tokens  map[string]*accessToken
-	jtis    map[string]time.Time // client id + " " + jti → when it may be forgotten
-	jwks    map[string]cachedJWKS
-	jobs    map[string]*job
+	mu         sync.Mutex
+	faults     Faults
+	clients    map[string]*client
+	registered int // clients registered through the RFC 7591 endpoint
+	tokens     map[string]*accessToken
+	jtis       map[string]time.Time // client id + " " + jti → when it may be forgotten
+	jwks       map[string]cachedJWKS
+	jobs       map[string]*job
 }
 
 // NewServer returns a server for cfg. The population is built here (it is
@@ -136,6 +145,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
 	}
+	if cfg.MaxClients <= 0 {
+		cfg.MaxClients = DefaultMaxClients
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{
 			Timeout: 5 * time.Second,
@@ -149,15 +161,16 @@ func NewServer(cfg Config) *Server {
 		}
 	}
 	s := &Server{
-		cfg:     cfg,
-		logger:  cfg.Logger,
-		now:     cfg.Now,
-		faults:  cfg.Faults,
-		clients: make(map[string]*client),
-		tokens:  make(map[string]*accessToken),
-		jtis:    make(map[string]time.Time),
-		jwks:    make(map[string]cachedJWKS),
-		jobs:    make(map[string]*job),
+		cfg:      cfg,
+		timeouts: defaultTimeouts,
+		logger:   cfg.Logger,
+		now:      cfg.Now,
+		faults:   cfg.Faults,
+		clients:  make(map[string]*client),
+		tokens:   make(map[string]*accessToken),
+		jtis:     make(map[string]time.Time),
+		jwks:     make(map[string]cachedJWKS),
+		jobs:     make(map[string]*job),
 	}
 	if s.logger == nil {
 		s.logger = slog.Default().With("system", "demo")
@@ -182,6 +195,9 @@ func (s *Server) Open() error {
 	if !s.cfg.AllowRemote && !isLoopbackHost(host) {
 		return fmt.Errorf("listen address %q is not loopback (the demo server has no TLS)", s.cfg.Addr)
 	}
+	if s.cfg.TokenTTL > MaxTokenTTL && !s.cfg.TokenTTLBreaksSpec {
+		return fmt.Errorf("token lifetime %v: %w", s.cfg.TokenTTL, ErrTokenTTL)
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -190,7 +206,10 @@ func (s *Server) Open() error {
 	s.root = "http://" + ln.Addr().String()
 	s.http = &http.Server{
 		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.timeouts.readHeader,
+		ReadTimeout:       s.timeouts.read,
+		WriteTimeout:      s.timeouts.writeStall, // file downloads push it on as they progress
+		IdleTimeout:       s.timeouts.idle,
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 	}
 	s.wg.Add(1)

@@ -10,10 +10,6 @@ import (
 	"time"
 )
 
-// maxActiveJobs is how many unfinished exports one client may have; more
-// get 429 (checklist §2.6, "export already in progress").
-const maxActiveJobs = 8
-
 var (
 	hexIDRE    = regexp.MustCompile(`^[0-9a-f]{32}$`)
 	fhirIDRE   = regexp.MustCompile(`^[A-Za-z0-9\-\.]{1,64}$`)
@@ -23,6 +19,11 @@ var (
 // handleKickoff starts an export at level l (checklist §2).
 func (s *Server) handleKickoff(l level) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if n := len(r.URL.RequestURI()); n > maxKickoffURL {
+			writeOutcome(w, http.StatusRequestURITooLong, "too-costly",
+				fmt.Sprintf("kick-off URL is %d bytes; this server takes at most %d (POST a Parameters body instead)", n, maxKickoffURL))
+			return
+		}
 		tok, ok := s.authorize(w, r)
 		if !ok {
 			return
@@ -65,11 +66,22 @@ func (s *Server) handleKickoff(l level) http.HandlerFunc {
 		j.cancel = cancel
 		s.mu.Lock()
 		s.pruneJobs(now)
-		active := 0
+		active, kept := 0, 0
 		for _, o := range s.jobs {
-			if o.clientID == j.clientID && !o.ready(now) {
-				active++
+			if o.clientID == j.clientID && !(o.done && now.After(o.doneAt.Add(s.cfg.JobTTL))) {
+				kept++
+				if !o.ready(now) {
+					active++
+				}
 			}
+		}
+		if kept >= maxKeptJobs {
+			s.mu.Unlock()
+			cancel()
+			w.Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
+			writeOutcome(w, http.StatusTooManyRequests, "throttled", fmt.Sprintf(
+				"%d exports kept for this client; DELETE finished ones (their status URL) before starting more", kept))
+			return
 		}
 		if active >= maxActiveJobs {
 			s.mu.Unlock()
@@ -180,6 +192,19 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusTooManyRequests, ctFHIRJSON,
 			newOutcome("error", "throttled", "too many requests (simulated burst); retry after the Retry-After delay"))
 		return
+	case s.cfg.MinPoll > 0 && !j.lastPoll.IsZero() && now.Sub(j.lastPoll) < s.cfg.MinPoll:
+		// One rate rule for every poll, whether the job runs, failed or
+		// is done: a finished job must not become a free echo service
+		// (Bulk Data Access IG v2, Export Request Flow: Status Request
+		// lets a server answer 429 to a client that polls too often).
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
+		writeJSON(w, http.StatusTooManyRequests, ctFHIRJSON,
+			newOutcome("error", "throttled", "polling too fast: wait for Retry-After between status requests"))
+		return
+	}
+	j.lastPoll = now
+	switch {
 	case j.failure != "":
 		msg := j.failure
 		s.mu.Unlock()
@@ -188,14 +213,6 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 		writeJobStatus(w, j, http.StatusInternalServerError, ctFHIRJSON, newOutcome("error", "processing", msg))
 		return
 	case !j.ready(now):
-		if s.cfg.MinPoll > 0 && !j.lastPoll.IsZero() && now.Sub(j.lastPoll) < s.cfg.MinPoll {
-			s.mu.Unlock()
-			w.Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
-			writeJSON(w, http.StatusTooManyRequests, ctFHIRJSON,
-				newOutcome("error", "throttled", "polling too fast: wait for Retry-After between status requests"))
-			return
-		}
-		j.lastPoll = now
 		progress := j.progress(now)
 		s.mu.Unlock()
 		w.Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))

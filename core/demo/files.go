@@ -62,7 +62,9 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", ctNDJSON)
 	h.Set("ETag", `"`+j.id+"-"+name+`"`)
 	h.Set("Vary", "Accept-Encoding")
-	var out io.Writer = w
+	// A download may take as long as it keeps making progress.
+	rc := http.NewResponseController(w)
+	var out io.Writer = &deadlineWriter{w: w, rc: rc, stall: s.timeouts.writeStall}
 	from, to := int64(0), f.size-1
 	status := http.StatusOK
 	rng := r.Header.Get("Range")
@@ -85,7 +87,7 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Length", strconv.FormatInt(to-from+1, 10))
 	default:
 		h.Set("Content-Encoding", "gzip")
-		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		gz, _ := gzip.NewWriterLevel(out, gzip.BestSpeed)
 		defer gz.Close()
 		out = gz
 	}
@@ -98,7 +100,7 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 		limit /= 2
 	}
 	if faults.SlowFiles > 0 {
-		out = &throttle{ctx: r.Context(), w: out, rc: http.NewResponseController(w), rate: faults.SlowFiles, start: time.Now()}
+		out = &throttle{ctx: r.Context(), w: out, rc: rc, rate: faults.SlowFiles, start: time.Now()}
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)
 	lw := &window{w: bw, skip: from, left: limit}
@@ -110,7 +112,7 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 		if fl, ok := out.(interface{ Flush() error }); ok {
 			fl.Flush()
 		}
-		http.NewResponseController(w).Flush()
+		rc.Flush()
 		s.logger.Info("dropping download mid-file (simulated fault)", "job", j.id, "file", name)
 		panic(http.ErrAbortHandler)
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -30,9 +29,9 @@ type pubKey struct {
 // privateMembers are JWK members that only private or symmetric keys have.
 var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
-// parseJWKS parses and checks a client's public JWK Set: every key must be
-// a public RSA (≥2048 bits, for RS384) or EC P-384 (for ES384) signing key
-// with a kid. When unique is set, a kid may appear only once (SMART:
+// parseJWKS parses and checks a client's public JWK Set of at most
+// maxJWKSKeys keys: every key must be a public RSA (MinRSABits to
+// MaxRSABits, for RS384) or EC P-384 (for ES384) signing key with a kid. When unique is set, a kid may appear only once (SMART:
 // "kid SHALL be unique within the client's JWKS"); keys fetched from a
 // JWKS URL are checked for that at use, where it fails the assertion.
 func parseJWKS(b []byte, unique bool) ([]pubKey, error) {
@@ -44,6 +43,9 @@ func parseJWKS(b []byte, unique bool) ([]pubKey, error) {
 	}
 	if len(set.Keys) == 0 {
 		return nil, errors.New("jwks has no keys")
+	}
+	if len(set.Keys) > maxJWKSKeys {
+		return nil, fmt.Errorf("jwks has %d keys; this server takes at most %d", len(set.Keys), maxJWKSKeys)
 	}
 	var keys []pubKey
 	for i, raw := range set.Keys {
@@ -74,7 +76,7 @@ func parsePublicJWK(raw json.RawMessage) (pubKey, error) {
 		}
 	}
 	var hdr struct {
-		Kty, Kid, Alg, Use string
+		Kty, Kid, Alg, Use, N string
 	}
 	if err := json.Unmarshal(raw, &hdr); err != nil {
 		return pubKey{}, fmt.Errorf("bad member: %w", err)
@@ -84,6 +86,11 @@ func parsePublicJWK(raw json.RawMessage) (pubKey, error) {
 	}
 	if hdr.Use != "" && hdr.Use != "sig" {
 		return pubKey{}, fmt.Errorf("use %q is not sig", hdr.Use)
+	}
+	// Refuse an oversized modulus before any big-number work: base64url
+	// takes 4 characters per 3 bytes.
+	if hdr.Kty == "RSA" && len(hdr.N) > (MaxRSABits/8*4+2)/3+2 {
+		return pubKey{}, fmt.Errorf("rsa key is larger than %d bits; this server takes %d to %d", MaxRSABits, MinRSABits, MaxRSABits)
 	}
 	k, err := jwk.ParseKey(raw)
 	if err != nil {
@@ -99,8 +106,11 @@ func parsePublicJWK(raw json.RawMessage) (pubKey, error) {
 		if err := jwk.Export(k, &rk); err != nil {
 			return pubKey{}, fmt.Errorf("rsa key: %w", err)
 		}
-		if rk.N.BitLen() < 2048 {
-			return pubKey{}, fmt.Errorf("rsa key has %d bits, need at least 2048", rk.N.BitLen())
+		if bits := rk.N.BitLen(); bits < MinRSABits || bits > MaxRSABits {
+			return pubKey{}, fmt.Errorf("rsa key has %d bits; this server takes %d to %d", bits, MinRSABits, MaxRSABits)
+		}
+		if rk.E < 3 || rk.E > 1<<32-1 || rk.E%2 == 0 {
+			return pubKey{}, errors.New("rsa key has an unusable public exponent")
 		}
 		pk.key = &rk
 	case "EC":
@@ -134,6 +144,9 @@ func checkJWKSURL(raw string) error {
 	if err != nil || !u.IsAbs() {
 		return fmt.Errorf("jwks_uri %q is not an absolute URL", raw)
 	}
+	if len(raw) > maxJWKSURL {
+		return fmt.Errorf("jwks_uri is longer than %d bytes", maxJWKSURL)
+	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("jwks_uri %q: scheme must be http or https", raw)
 	}
@@ -157,32 +170,15 @@ func (s *Server) fetchJWKS(ctx context.Context, rawURL string) ([]pubKey, error)
 	if ok && now.Before(c.expires) {
 		return c.keys, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	keys, cc, err := s.getJWKS(ctx, rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("jwks url: %w", err)
+		// The operator may see why; the registrant learns only that it
+		// failed, so the server cannot be used to probe loopback ports and
+		// read other services' answers.
+		s.logger.Info("jwks fetch failed", "url", rawURL, "err", err)
+		return nil, errJWKSFetch
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := s.cfg.HTTPClient.Do(req)
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, errors.New("fetch jwks: timeout")
-		}
-		return nil, errors.New("fetch jwks: connection failed")
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch jwks: status %d", resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<10))
-	if err != nil {
-		return nil, fmt.Errorf("fetch jwks: %w", err)
-	}
-	keys, err := parseJWKS(body, false)
-	if err != nil {
-		return nil, err
-	}
-	if age := maxAge(resp.Header.Get("Cache-Control")); age > 0 {
+	if age := maxAge(cc); age > 0 {
 		s.mu.Lock()
 		s.jwks[rawURL] = cachedJWKS{keys: keys, expires: now.Add(age)}
 		s.mu.Unlock()
@@ -192,6 +188,39 @@ func (s *Server) fetchJWKS(ctx context.Context, rawURL string) ([]pubKey, error)
 		s.mu.Unlock()
 	}
 	return keys, nil
+}
+
+// errJWKSFetch is all a client is told when its JWKS URL fails.
+var errJWKSFetch = errors.New("the client's JWKS could not be fetched from its registered jwks_uri")
+
+// getJWKS fetches and parses the JWK Set at rawURL and returns it with
+// the response's Cache-Control.
+func (s *Server) getJWKS(ctx context.Context, rawURL string) ([]pubKey, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := s.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("status %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBody+1))
+	if err != nil {
+		return nil, "", err
+	}
+	if len(body) > maxJWKSBody {
+		return nil, "", fmt.Errorf("body over %d bytes", maxJWKSBody)
+	}
+	keys, err := parseJWKS(body, false)
+	if err != nil {
+		return nil, "", err
+	}
+	return keys, resp.Header.Get("Cache-Control"), nil
 }
 
 // maxAge returns the max-age of a Cache-Control value, or 0 when the

@@ -103,8 +103,12 @@ func readParams(r *http.Request) (rawParams, *kickoffError) {
 		ResourceType string                       `json:"resourceType"`
 		Parameter    []map[string]json.RawMessage `json:"parameter"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxKickoffBody))
 	if err := dec.Decode(&body); err != nil {
+		if tooLarge(err) {
+			return nil, &kickoffError{status: http.StatusRequestEntityTooLarge, code: "too-costly",
+				msg: fmt.Sprintf("POST body is over %d bytes", maxKickoffBody)}
+		}
 		return nil, badRequest("POST body is not JSON: %v", err)
 	}
 	if body.ResourceType != "Parameters" {

@@ -32,6 +32,9 @@ func (s *Server) RegisterClient(c Client) (string, error) {
 	if len(c.JWKS) == 0 && c.JWKSURL == "" {
 		return "", errors.New("register client: jwks or jwks url required")
 	}
+	if len(c.Name) > maxClientName || len(c.Scope) > maxScope {
+		return "", fmt.Errorf("register client: name over %d or scope over %d bytes", maxClientName, maxScope)
+	}
 	if len(c.JWKS) > 0 {
 		keys, err := parseJWKS(c.JWKS, true)
 		if err != nil {
@@ -109,9 +112,25 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req registrationRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRegistrationBody))
 	if err := dec.Decode(&req); err != nil {
+		if tooLarge(err) {
+			writeOAuthError(w, http.StatusRequestEntityTooLarge, "invalid_client_metadata",
+				fmt.Sprintf("registration body is over %d bytes", maxRegistrationBody))
+			return
+		}
 		bad("body is not a JSON object of client metadata")
+		return
+	}
+	switch {
+	case len(req.ClientName) > maxClientName:
+		bad(fmt.Sprintf("client_name is longer than %d bytes", maxClientName))
+		return
+	case len(req.Scope) > maxScope:
+		bad(fmt.Sprintf("scope is longer than %d bytes", maxScope))
+		return
+	case len(req.JWKSURI) > maxJWKSURL:
+		bad(fmt.Sprintf("jwks_uri is longer than %d bytes", maxJWKSURL))
 		return
 	}
 	if m := req.TokenEndpointAuthMethod; m != "" && m != "private_key_jwt" {
@@ -159,8 +178,24 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	if hasJWKS {
 		c.JWKS = req.JWKS
 	}
+	// Count the registration before making it, so concurrent requests
+	// cannot overshoot the bound.
+	s.mu.Lock()
+	full := s.registered >= s.cfg.MaxClients
+	if !full {
+		s.registered++
+	}
+	s.mu.Unlock()
+	if full {
+		writeOAuthError(w, http.StatusForbidden, "access_denied", fmt.Sprintf(
+			"this demo server takes at most %d registrations; restart it to start afresh", s.cfg.MaxClients))
+		return
+	}
 	id, err := s.RegisterClient(c)
 	if err != nil {
+		s.mu.Lock()
+		s.registered--
+		s.mu.Unlock()
 		bad(strings.TrimPrefix(err.Error(), "register client: "))
 		return
 	}

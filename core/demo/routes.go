@@ -26,7 +26,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc(fhirPath+"/Group", methods(s.handleGroupSearch, "GET"))
 	mux.HandleFunc(jobsPath+"{id}", methods(s.handleJob, "GET", "DELETE"))
 	mux.HandleFunc(filesPath+"{job}/{name}", methods(s.handleFile, "GET", "HEAD"))
-	return s.logged(mux)
+	return s.logged(s.checkHost(mux))
 }
 
 // Where jobs and their files live. Ids in both are 128-bit random hex.
