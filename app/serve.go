@@ -27,7 +27,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Patients, "patients", demo.DefaultPatients, "number of synthetic patients")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the synthetic population")
 	fs.BoolVar(&cfg.Open, "open", false, "no authorization at all (requiresAccessToken false)")
-	fs.DurationVar(&cfg.TokenTTL, "token-ttl", demo.DefaultTokenTTL, "access token lifetime")
+	fs.DurationVar(&cfg.TokenTTL, "token-ttl", demo.DefaultTokenTTL, "access token lifetime, at most 5m (SMART Backend Services)")
+	fs.BoolVar(&cfg.TokenTTLBreaksSpec, "token-ttl-breaks-spec", false,
+		"allow a --token-ttl over 5m, which breaks the SMART Backend Services IG (for training on token expiry only)")
 	fs.IntVar(&cfg.FileLines, "file-lines", demo.DefaultFileLines, "resources per output file at most")
 	fs.DurationVar(&cfg.RetryAfter, "retry-after", demo.DefaultRetryAfter, "Retry-After sent while an export runs")
 	fs.DurationVar(&cfg.Faults.JobDelay, "job-delay", 0, "fault: keep each export running at least this long")
@@ -59,12 +61,17 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	srv := demo.NewServer(cfg)
-	if err := srv.Open(); err != nil {
+	if err := srv.Open(); errors.Is(err, demo.ErrTokenTTL) {
+		return &exitError{code: 2, err: fmt.Errorf("serve: %w; pass --token-ttl-breaks-spec to allow it for training", err)}
+	} else if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer srv.Close()
 
 	fmt.Fprintf(stdout, "Tranche demo Bulk Data server: %d synthetic patients (seed %d)\n", cfg.Patients, cfg.Seed)
+	if cfg.TokenTTL > demo.MaxTokenTTL {
+		fmt.Fprintf(stderr, "Warning: access tokens live %v, over the 5 minutes SMART Backend Services allows (--token-ttl-breaks-spec).\n", cfg.TokenTTL)
+	}
 	fmt.Fprintf(stdout, "FHIR base URL: %s\n", srv.URL())
 	if cfg.Open {
 		fmt.Fprintln(stdout, "Authorization: none (--open)")
