@@ -32,7 +32,8 @@ var ErrWrongPassphrase = errors.New("wrong passphrase, or the key file is damage
 type FileStore struct {
 	// Dir holds the key files. Created with 0700 permissions if missing.
 	Dir string
-	// Passphrase encrypts and decrypts the files. Must not be empty.
+	// Passphrase encrypts and decrypts the files. Must not be empty, and
+	// must pass CheckPassphrase to write a new file.
 	Passphrase []byte
 	// Iterations is the PBKDF2 count for new files. Defaults to
 	// DefaultIterations.
@@ -61,9 +62,13 @@ func (s *FileStore) check(ref string) error {
 }
 
 // SetKey encrypts key with the passphrase and writes it atomically with 0600
-// permissions.
+// permissions. The passphrase must pass CheckPassphrase: a file that leaves
+// the machine is only as safe as its passphrase.
 func (s *FileStore) SetKey(ref string, key crypto.Signer) error {
 	if err := s.check(ref); err != nil {
+		return err
+	}
+	if err := CheckPassphrase(s.Passphrase, ref); err != nil {
 		return err
 	}
 	text, err := MarshalKey(key)
