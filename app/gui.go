@@ -120,14 +120,19 @@ func openGUI(dir string, logger *slog.Logger, sampleKeys bool) (*gui, error) {
 		return store, nil
 	})
 	keyDir := filepath.Join(dir, "keys")
-	env.FileKeys = func() (keychain.Keys, error) {
+	env.FileKeys = func(create bool) (keychain.Keys, error) {
 		// The GUI never prompts on a terminal; the passphrase comes from the
-		// environment, as for the CLI's --key-file-fallback.
-		pass := os.Getenv("TRANCHE_KEY_PASSPHRASE")
-		if pass == "" {
+		// environment, as for the CLI's --key-file-fallback, and is judged
+		// by the same rule when a key file is to be written.
+		env := os.Getenv("TRANCHE_KEY_PASSPHRASE")
+		if env == "" {
 			return nil, errors.New("this key is in the encrypted key file: start Tranche with TRANCHE_KEY_PASSPHRASE set")
 		}
-		return keychain.NewFileStore(keyDir, []byte(pass)), nil
+		pass, err := readPassphrase(env, nil, io.Discard, create)
+		if err != nil {
+			return nil, err
+		}
+		return keychain.NewFileStore(keyDir, pass), nil
 	}
 	return &gui{
 		db: db,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
@@ -46,8 +47,11 @@ type keyEnv struct {
 	// Keychain returns the OS keychain, or why it cannot be used. It is
 	// probed on first use only: on a headless box go-keyring may start a
 	// D-Bus daemon, which commands that need no key should not do.
-	Keychain   func() (keychain.Keys, error)
-	FileKeys   func() (keychain.Keys, error)
+	Keychain func() (keychain.Keys, error)
+	// FileKeys returns the passphrase-encrypted file store; create says
+	// that a key file will be written, so a new passphrase must be strong
+	// and, when typed, typed twice.
+	FileKeys   func(create bool) (keychain.Keys, error)
 	Fallback   bool // --key-file-fallback: new keys go to the file store
 	HTTPClient *http.Client
 	Stdout     io.Writer
@@ -113,30 +117,66 @@ func openKeyEnv(c commonFlags, stdout, stderr io.Writer) (*keyEnv, error) {
 	})
 	keyDir := filepath.Join(filepath.Dir(path), "keys")
 	// Asked once per command, so a person types the passphrase once.
-	env.FileKeys = sync.OnceValues(func() (keychain.Keys, error) {
-		pass, err := passphrase(stderr)
-		if err != nil {
-			return nil, err
+	var pass []byte
+	stdin := bufio.NewReader(os.Stdin)
+	env.FileKeys = func(create bool) (keychain.Keys, error) {
+		if pass == nil {
+			p, err := readPassphrase(os.Getenv("TRANCHE_KEY_PASSPHRASE"), stdin, stderr, create)
+			if err != nil {
+				return nil, err
+			}
+			pass = p
 		}
 		return keychain.NewFileStore(keyDir, pass), nil
-	})
+	}
 	return env, nil
 }
 
-// passphrase reads the key-file passphrase from TRANCHE_KEY_PASSPHRASE, else
-// from standard input after a prompt, without echo when stdin is a terminal.
-func passphrase(stderr io.Writer) ([]byte, error) {
-	if p := os.Getenv("TRANCHE_KEY_PASSPHRASE"); p != "" {
-		return []byte(p), nil
+// readPassphrase returns the key-file passphrase: env (the value of
+// TRANCHE_KEY_PASSPHRASE) if set, else a line typed after a prompt, without
+// echo when stdin is a terminal. When create is set a key file will be
+// written: the passphrase must pass keychain.CheckPassphrase, and a typed
+// one is asked twice.
+func readPassphrase(env string, in *bufio.Reader, stderr io.Writer, create bool) ([]byte, error) {
+	if env != "" {
+		if create {
+			if err := keychain.CheckPassphrase([]byte(env)); err != nil {
+				return nil, fmt.Errorf("TRANCHE_KEY_PASSPHRASE is refused for a new key file: %w", err)
+			}
+		}
+		return []byte(env), nil
 	}
-	fmt.Fprint(stderr, "Passphrase for the key file: ")
+	if !create {
+		return promptLine(in, stderr, "Passphrase for the key file: ")
+	}
+	p, err := promptLine(in, stderr, "New passphrase for the key file (four or more random words): ")
+	if err != nil {
+		return nil, err
+	}
+	if err := keychain.CheckPassphrase(p); err != nil {
+		return nil, err
+	}
+	again, err := promptLine(in, stderr, "Type it again: ")
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(p, again) {
+		return nil, errors.New("the two passphrases differ; nothing was stored")
+	}
+	return p, nil
+}
+
+// promptLine prints prompt and reads one line, without echo when stdin is
+// a terminal.
+func promptLine(in *bufio.Reader, stderr io.Writer, prompt string) ([]byte, error) {
+	fmt.Fprint(stderr, prompt)
 	if restore := noEcho(); restore != nil {
 		defer func() {
 			restore()
 			fmt.Fprintln(stderr)
 		}()
 	}
-	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	line, err := in.ReadString('\n')
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -169,9 +209,9 @@ func (e *keyEnv) Close() error { return e.DB.Close() }
 
 // storeFor returns the key store for ref (a Registration.KeyRef) and the
 // name inside that store.
-func (e *keyEnv) storeFor(ref string) (keychain.Keys, string, error) {
+func (e *keyEnv) storeFor(ref string, create bool) (keychain.Keys, string, error) {
 	if name, ok := strings.CutPrefix(ref, fileKeyPrefix); ok {
-		s, err := e.FileKeys()
+		s, err := e.FileKeys(create)
 		return s, name, err
 	}
 	store, err := e.Keychain()
@@ -202,7 +242,7 @@ func (e *keyEnv) saveKey(reg *core.Registration, k jwk.Key) error {
 		return err
 	}
 	ref := e.newRef(reg.Name)
-	store, name, err := e.storeFor(ref)
+	store, name, err := e.storeFor(ref, true)
 	if err != nil {
 		return err
 	}
@@ -222,7 +262,7 @@ func (e *keyEnv) loadKey(reg *core.Registration) (crypto.Signer, error) {
 	if reg.KeyRef == "" {
 		return nil, fmt.Errorf("registration %q has no key: run tranche keys generate --registration %q", reg.Name, reg.Name)
 	}
-	store, name, err := e.storeFor(reg.KeyRef)
+	store, name, err := e.storeFor(reg.KeyRef, false)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +271,7 @@ func (e *keyEnv) loadKey(reg *core.Registration) (crypto.Signer, error) {
 
 // deleteKey removes the key under ref; a missing key is not an error.
 func (e *keyEnv) deleteKey(ref string) error {
-	store, name, err := e.storeFor(ref)
+	store, name, err := e.storeFor(ref, false)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -39,6 +40,23 @@ func (c cli) must(args ...string) string {
 	return out
 }
 
+// strongPassphrase passes keychain.CheckPassphrase: four random words.
+const strongPassphrase = "mauve lantern quietly orbit"
+
+// mockKeyring swaps go-keyring for its in-memory mock (failing every call
+// with err, if not nil). On Linux the keychain refuses to call go-keyring
+// without a D-Bus session bus address rather than let godbus launch a
+// bus, so the test names one; the mock never dials it.
+func mockKeyring(t *testing.T, err error) {
+	t.Helper()
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(t.TempDir(), "no-bus"))
+	if err != nil {
+		keyring.MockInitWithError(err)
+	} else {
+		keyring.MockInit()
+	}
+}
+
 func startDemo(t *testing.T) *demo.Server {
 	t.Helper()
 	s := demo.NewServer(demo.Config{Patients: 5})
@@ -70,7 +88,7 @@ func kidOf(t *testing.T, jwks string) string {
 // server: add (discover + generate), register (RFC 7591), test, assertion,
 // key rotation, edit, delete. The keychain is go-keyring's mock.
 func TestRegistrations_DemoFlow(t *testing.T) {
-	keyring.MockInit()
+	mockKeyring(t, nil)
 	srv := startDemo(t)
 	c := cli{t: t, db: filepath.Join(t.TempDir(), "tranche.db")}
 
@@ -152,7 +170,7 @@ func TestRegistrations_DemoFlow(t *testing.T) {
 // TestKeys_ImportSample imports the sample RS384 key for the demo's fixed
 // client and tests the connection with it.
 func TestKeys_ImportSample(t *testing.T) {
-	keyring.MockInit()
+	mockKeyring(t, nil)
 	srv := startDemo(t)
 	c := cli{t: t, db: filepath.Join(t.TempDir(), "tranche.db")}
 	c.must("registrations", "add", "--name", "sample", "--fhir-url", srv.URL(), "--client-id", demo.DemoClientRS384)
@@ -166,14 +184,28 @@ func TestKeys_ImportSample(t *testing.T) {
 }
 
 func TestRegistrations_KeyFileFallback(t *testing.T) {
-	keyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
+	mockKeyring(t, errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
 	srv := startDemo(t)
 	dir := t.TempDir()
 	c := cli{t: t, db: filepath.Join(dir, "tranche.db")}
 	t.Setenv("TRANCHE_KEY_PASSPHRASE", "correct horse")
 
+	// A weak passphrase is refused for a new key file, in a sentence that
+	// names where it came from, and nothing is left behind.
+	_, _, err := c.run("registrations", "add", "--name", "f", "--fhir-url", srv.URL(), "--alg", "ES384", "--key-file-fallback")
+	if !errors.Is(err, keychain.ErrWeakPassphrase) || !strings.Contains(err.Error(), "TRANCHE_KEY_PASSPHRASE") {
+		t.Fatalf("add with a weak passphrase: err = %v, want ErrWeakPassphrase naming TRANCHE_KEY_PASSPHRASE", err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "keys", "*")); len(files) != 0 {
+		t.Fatalf("key files after a refused add = %v, want none", files)
+	}
+	if out, _, _ := c.run("registrations", "list"); strings.Contains(out, "f ") {
+		t.Fatal("a refused add left a registration behind")
+	}
+	t.Setenv("TRANCHE_KEY_PASSPHRASE", strongPassphrase)
+
 	// Without the opt-in, no keychain is an error that says what to do.
-	_, _, err := c.run("registrations", "add", "--name", "f", "--fhir-url", srv.URL(), "--alg", "ES384")
+	_, _, err = c.run("registrations", "add", "--name", "f", "--fhir-url", srv.URL(), "--alg", "ES384")
 	if err == nil || !strings.Contains(err.Error(), "--key-file-fallback") || !strings.Contains(err.Error(), "gnome-keyring") {
 		t.Fatalf("add without keychain: err = %v, want advice naming gnome-keyring and --key-file-fallback", err)
 	}
@@ -198,9 +230,49 @@ func TestRegistrations_KeyFileFallback(t *testing.T) {
 	if _, _, err := c.run("registrations", "test", "f"); !errors.Is(err, keychain.ErrWrongPassphrase) {
 		t.Fatalf("test with wrong passphrase: err = %v, want ErrWrongPassphrase", err)
 	}
-	t.Setenv("TRANCHE_KEY_PASSPHRASE", "correct horse")
+	t.Setenv("TRANCHE_KEY_PASSPHRASE", strongPassphrase)
 	c.must("registrations", "delete", "f")
 	if files, _ := filepath.Glob(filepath.Join(dir, "keys", "*")); len(files) != 0 {
 		t.Fatalf("key files after delete = %v, want none", files)
+	}
+}
+
+func TestReadPassphrase(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		env     string
+		typed   string
+		create  bool
+		want    string
+		wantErr string // in the error; "" = no error
+		prompts int
+	}{
+		{"EnvOpen", "weak", "", false, "weak", "", 0}, // an existing file opens with what made it
+		{"EnvCreateStrong", strongPassphrase, "", true, strongPassphrase, "", 0},
+		{"EnvCreateWeak", "correct horse", "", true, "", "TRANCHE_KEY_PASSPHRASE is refused for a new key file", 0},
+		{"TypedOpen", "", "anything\n", false, "anything", "", 1},
+		{"TypedCreateTwice", "", strongPassphrase + "\n" + strongPassphrase + "\r\n", true, strongPassphrase, "", 2},
+		{"TypedCreateDiffer", "", strongPassphrase + "\n" + strongPassphrase + "!\n", true, "", "differ", 2},
+		{"TypedCreateWeak", "", "correct horse\ncorrect horse\n", true, "", "too weak", 1}, // refused before the repeat
+		{"TypedCreateNoRepeat", "", strongPassphrase + "\n", true, "", "no passphrase given", 2},
+		{"Nothing", "", "", false, "", "no passphrase given", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			got, err := readPassphrase(tt.env, bufio.NewReader(strings.NewReader(tt.typed)), &stderr, tt.create)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("readPassphrase = %q, %v; want an error mentioning %q", got, err, tt.wantErr)
+				}
+			} else if err != nil || string(got) != tt.want {
+				t.Fatalf("readPassphrase = %q, %v; want %q", got, err, tt.want)
+			}
+			if n := strings.Count(stderr.String(), ": "); n != tt.prompts {
+				t.Errorf("prompts %q: %d, want %d", stderr.String(), n, tt.prompts)
+			}
+			if tt.typed != "" && strings.Contains(stderr.String(), strings.SplitN(tt.typed, "\n", 2)[0]) {
+				t.Errorf("stderr %q echoes the passphrase", stderr.String())
+			}
+		})
 	}
 }
