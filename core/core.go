@@ -17,6 +17,10 @@ var (
 	// ErrKeychainUnavailable reports that no OS keychain (Secret Service,
 	// macOS Keychain, Windows Credential Manager) could be reached.
 	ErrKeychainUnavailable = errors.New("keychain unavailable")
+	// ErrKeychainLocked reports a keychain that is there but locked, and
+	// could not be unlocked here (no prompt could be shown, or it was
+	// dismissed). Errors that wrap it also wrap ErrKeychainUnavailable.
+	ErrKeychainLocked = errors.New("the keyring is locked")
 )
 
 // Registration is one client registration with one data holder: where its

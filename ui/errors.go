@@ -47,6 +47,8 @@ func errorHint(err error) string {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "It was cancelled."
+	case errors.Is(err, core.ErrKeychainLocked):
+		return "The keychain is locked: unlock it (log in to your desktop session, or use your keyring tool) and try again."
 	case errors.Is(err, core.ErrKeychainUnavailable):
 		return "No keychain could be reached: unlock or install your system keychain (on Linux, a Secret Service such as GNOME Keyring) and try again."
 	case errors.Is(err, core.ErrExpired):

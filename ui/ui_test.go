@@ -50,6 +50,7 @@ func TestUI_ErrorHints(t *testing.T) {
 		want string
 	}{
 		{fmt.Errorf("store key: %w", core.ErrKeychainUnavailable), "No keychain could be reached"},
+		{fmt.Errorf("store key: %w: %w", core.ErrKeychainUnavailable, core.ErrKeychainLocked), "The keychain is locked"},
 		{fmt.Errorf("status: %w", core.ErrExpired), "no longer has this export"},
 		{context.Canceled, "cancelled"},
 		{testNetError{}, "did not answer in time"},

@@ -52,17 +52,45 @@ type Backend interface {
 }
 
 // OSKeyring is the OS keychain through go-keyring. keyring.MockInit swaps it
-// for an in-memory map in tests.
+// for an in-memory map in tests (which, on Linux, still need a session bus
+// address, real or not: OSKeyring refuses to go on without one rather than
+// let godbus launch a bus).
 type OSKeyring struct{}
 
 // Set stores secret under service and user.
-func (OSKeyring) Set(service, user, secret string) error { return keyring.Set(service, user, secret) }
+func (OSKeyring) Set(service, user, secret string) error {
+	if err := checkBus(); err != nil {
+		return err
+	}
+	return explain(keyring.Set(service, user, secret))
+}
 
 // Get returns the secret under service and user, or keyring.ErrNotFound.
-func (OSKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
+func (OSKeyring) Get(service, user string) (string, error) {
+	if err := checkBus(); err != nil {
+		return "", err
+	}
+	v, err := keyring.Get(service, user)
+	return v, explain(err)
+}
 
 // Delete removes the secret under service and user.
-func (OSKeyring) Delete(service, user string) error { return keyring.Delete(service, user) }
+func (OSKeyring) Delete(service, user string) error {
+	if err := checkBus(); err != nil {
+		return err
+	}
+	return explain(keyring.Delete(service, user))
+}
+
+// explain turns a keychain failure other than "not found" or "too big"
+// into core.ErrKeychainUnavailable that says why: no bus, no Secret
+// Service, or a locked keyring (core.ErrKeychainLocked).
+func explain(err error) error {
+	if err == nil || errors.Is(err, keyring.ErrNotFound) || errors.Is(err, keyring.ErrSetDataTooBig) {
+		return err
+	}
+	return diagnose(err)
+}
 
 // Keys stores private keys by reference. Implemented by *Store (the OS
 // keychain) and *FileStore (the opt-in encrypted file fallback).
@@ -124,6 +152,8 @@ func classify(err error) error {
 		return core.ErrNotFound
 	case errors.Is(err, keyring.ErrSetDataTooBig):
 		return fmt.Errorf("keychain refused the entry as too big: %w", err)
+	case errors.Is(err, core.ErrKeychainUnavailable):
+		return err // already says why (OSKeyring)
 	}
 	return unavailable(err)
 }
@@ -131,13 +161,14 @@ func classify(err error) error {
 // Probe reports whether the keychain can be used: it reads an entry that does
 // not exist and expects "not found". Any other answer (no D-Bus session, no
 // Secret Service, a locked collection nobody can unlock) is wrapped in
-// core.ErrKeychainUnavailable with advice on what to do.
+// core.ErrKeychainUnavailable with advice on what to do; a locked one also
+// wraps core.ErrKeychainLocked. Without a session bus it starts none.
 func (s *Store) Probe() error {
 	_, err := s.backend().Get(s.service(), "__tranche_probe__")
 	if err == nil || errors.Is(err, keyring.ErrNotFound) {
 		return nil
 	}
-	return unavailable(err)
+	return classify(err)
 }
 
 func checkRef(ref string) error {
