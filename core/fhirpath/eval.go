@@ -69,6 +69,7 @@ type evaluator struct {
 	env   *Env
 	src   string
 	depth int
+	root  scope // the scope of the whole expression; here to spare an allocation
 }
 
 // maxItems bounds the size of any intermediate collection, so that repeat()
@@ -81,8 +82,9 @@ func (x *Expression) Evaluate(env *Env, input []Item) ([]Item, error) {
 	if env == nil {
 		env = &Env{}
 	}
-	ev := evaluator{env: env, src: x.src}
-	out, err := ev.eval(x.root, input, &scope{this: input})
+	ev := &evaluator{env: env, src: x.src}
+	ev.root.this = input
+	out, err := ev.eval(x.root, input, &ev.root)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
@@ -100,10 +102,16 @@ func (ev *evaluator) fail(n node, format string, args ...any) error {
 
 func (ev *evaluator) eval(n node, in []Item, sc *scope) ([]Item, error) {
 	ev.depth++
-	defer func() { ev.depth-- }()
 	if ev.depth > 4*maxDepth {
+		ev.depth--
 		return nil, ev.fail(n, "evaluation nested too deeply")
 	}
+	out, err := ev.evalNode(n, in, sc)
+	ev.depth--
+	return out, err
+}
+
+func (ev *evaluator) evalNode(n node, in []Item, sc *scope) ([]Item, error) {
 	switch n := n.(type) {
 	case *litNode:
 		return n.val, nil
@@ -247,14 +255,21 @@ func choiceType(suffix string) (string, bool) {
 	if suffix == "" || suffix[0] < 'A' || suffix[0] > 'Z' {
 		return "", false
 	}
-	if lf := lowerFirst(suffix); primitiveTypes[lf] {
-		return lf, true
-	}
-	if complexTypes[suffix] {
-		return suffix, true
-	}
-	return "", false
+	t, ok := choiceSuffixes[suffix]
+	return t, ok
 }
+
+// choiceSuffixes maps each choice element suffix to its type name.
+var choiceSuffixes = func() map[string]string {
+	m := map[string]string{}
+	for t := range primitiveTypes {
+		m[string(t[0]-'a'+'A')+t[1:]] = t
+	}
+	for t := range complexTypes {
+		m[t] = t
+	}
+	return m
+}()
 
 var primitiveTypes = map[string]bool{
 	"base64Binary": true, "boolean": true, "canonical": true, "code": true, "date": true, "dateTime": true,
@@ -274,7 +289,18 @@ var complexTypes = map[string]bool{
 	"ExtendedContactDetail": true, "VirtualServiceDetail": true, "MonetaryComponent": true,
 }
 
-func boolean(b bool) []Item { return []Item{{Value: b, Type: "boolean"}} }
+// trueItems and falseItems are shared, read-only results.
+var (
+	trueItems  = []Item{{Value: true, Type: "boolean"}}
+	falseItems = []Item{{Value: false, Type: "boolean"}}
+)
+
+func boolean(b bool) []Item {
+	if b {
+		return trueItems[:1:1]
+	}
+	return falseItems[:1:1]
+}
 
 // singleInt reads a collection that must hold at most one integer.
 func singleInt(c []Item) (int64, bool, error) {

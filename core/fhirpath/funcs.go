@@ -735,11 +735,14 @@ func splitReference(ref string) (typ, id string, ok bool) {
 	if i := strings.Index(ref, "/_history/"); i >= 0 {
 		ref = ref[:i]
 	}
-	parts := strings.Split(ref, "/")
-	if len(parts) < 2 {
+	i := strings.LastIndexByte(ref, '/')
+	if i <= 0 {
 		return "", "", false
 	}
-	typ, id = parts[len(parts)-2], parts[len(parts)-1]
+	typ, id = ref[:i], ref[i+1:]
+	if j := strings.LastIndexByte(typ, '/'); j >= 0 {
+		typ = typ[j+1:]
+	}
 	if typ == "" || id == "" || typ[0] < 'A' || typ[0] > 'Z' {
 		return "", "", false
 	}

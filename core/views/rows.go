@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"tranche.dev/tranche/core/fhirpath"
@@ -40,7 +41,7 @@ func (v *View) RowsOf(resource any) ([][]any, error) {
 	if m["resourceType"] != v.resource {
 		return nil, nil
 	}
-	r := run{view: v, env: fhirpath.Env{Resource: m, Vars: v.consts, Now: v.now}}
+	r := &run{view: v, env: fhirpath.Env{Resource: m, Vars: v.consts, Now: v.now}}
 	in := []fhirpath.Item{{Value: m, Type: v.resource}}
 	for _, w := range v.where {
 		res, err := w.expr.Evaluate(&r.env, in)
@@ -67,9 +68,10 @@ func (v *View) RowsOf(resource any) ([][]any, error) {
 
 // run is the state of one evaluation of a view over one resource.
 type run struct {
-	view *View
-	env  fhirpath.Env
-	rows int
+	view  *View
+	env   fhirpath.Env
+	in    [1]fhirpath.Item // the focus of the expression being evaluated
+	local [1]fhirpath.Var  // %rowIndex
 }
 
 // selection returns the rows of s for the focus item, whose %rowIndex is idx.
@@ -80,7 +82,8 @@ func (r *run) selection(s *selection, focus fhirpath.Item, idx int, depth int) (
 		if err != nil {
 			return nil, err
 		}
-		return r.each(s, items, depth)
+		// The result may share r.in, which the next evaluation overwrites.
+		return r.each(s, slices.Clone(items), depth)
 	case len(s.repeat) > 0:
 		var items []fhirpath.Item
 		if err := r.repeat(s, focus, idx, 0, &items); err != nil {
@@ -164,6 +167,7 @@ func (r *run) repeat(s *selection, focus fhirpath.Item, idx, depth int, out *[]f
 		if err != nil {
 			return err
 		}
+		kids = slices.Clone(kids) // the result may share r.in
 		for _, k := range kids {
 			*out = append(*out, k)
 			if len(*out) > maxRows {
@@ -257,18 +261,23 @@ var rowIndexes = func() [][]fhirpath.Item {
 	return out
 }()
 
+// eval evaluates x on one focus item. The result may share memory with the
+// run: use it, or copy it, before the next evaluation.
 func (r *run) eval(x *fhirpath.Expression, it fhirpath.Item, idx int, path string) ([]fhirpath.Item, error) {
-	return r.evalOn(x, []fhirpath.Item{it}, idx, path)
+	r.in[0] = it
+	return r.evalOn(x, r.in[:], idx, path)
 }
 
 func (r *run) evalOn(x *fhirpath.Expression, in []fhirpath.Item, idx int, path string) ([]fhirpath.Item, error) {
-	env := r.env
-	ri := []fhirpath.Item{{Value: json.Number(strconv.Itoa(idx)), Type: "integer"}}
+	var ri []fhirpath.Item
 	if idx < len(rowIndexes) {
 		ri = rowIndexes[idx]
+	} else {
+		ri = []fhirpath.Item{{Value: json.Number(strconv.Itoa(idx)), Type: "integer"}}
 	}
-	env.Local = []fhirpath.Var{{Name: "rowIndex", Value: ri}}
-	res, err := x.Evaluate(&env, in)
+	r.local[0] = fhirpath.Var{Name: "rowIndex", Value: ri}
+	r.env.Local = r.local[:]
+	res, err := x.Evaluate(&r.env, in)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s", path, short(err))
 	}
