@@ -1,11 +1,14 @@
 package fhirpath
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
+	"reflect"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Env is what an evaluation sees besides its input: the resource, the
@@ -566,14 +569,114 @@ func (ev *evaluator) arith(n *binNode, a, b Item) ([]Item, error) {
 // union merges two collections without duplicates (FHIRPath N1, Collections: |).
 func union(l, r []Item) []Item {
 	var out []Item
+	var seen itemSet
 	for _, c := range [][]Item{l, r} {
 		for _, it := range c {
-			if !contains(out, it) {
+			if seen.add(it) {
 				out = append(out, it)
 			}
 		}
 	}
 	return out
+}
+
+// itemSet finds duplicates by = in constant time, so that distinct(), |
+// and repeat() stay linear on large collections. Elements (objects) are
+// keyed by their canonical JSON, computed once per object.
+type itemSet struct {
+	keys  map[string]struct{}
+	objs  map[unsafe.Pointer]string
+	elems []Item
+}
+
+// key is a text equal for items that are = (1 and 1.0; the same string).
+// ok is false for items compared otherwise.
+func key(it Item) (string, bool) {
+	switch v := it.Value.(type) {
+	case bool:
+		if v {
+			return "b1", true
+		}
+		return "b0", true
+	case string:
+		if isDateType(it.Type) {
+			return "", false // equality depends on precision and time zone
+		}
+		return "s" + v, true
+	case Number:
+		r, ok := asRat(v)
+		if !ok {
+			return "", false
+		}
+		return "n" + r.RatString(), true
+	}
+	return "", false
+}
+
+// objKey keys an object by its canonical JSON (encoding/json sorts map
+// keys), which is equal exactly when the objects are deeply equal.
+func (s *itemSet) objKey(it Item) (string, bool) {
+	m, ok := it.Value.(map[string]any)
+	if !ok {
+		return "", false
+	}
+	p := reflect.ValueOf(m).UnsafePointer()
+	if k, ok := s.objs[p]; ok {
+		return k, true
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", false
+	}
+	if s.objs == nil {
+		s.objs = map[unsafe.Pointer]string{}
+	}
+	k := "o" + string(b)
+	s.objs[p] = k
+	return k, true
+}
+
+// add adds it and reports whether it was new.
+func (s *itemSet) add(it Item) bool {
+	k, ok := key(it)
+	if !ok {
+		k, ok = s.objKey(it)
+	}
+	if ok {
+		if s.keys == nil {
+			s.keys = map[string]struct{}{}
+		}
+		if _, dup := s.keys[k]; dup {
+			return false
+		}
+		s.keys[k] = struct{}{}
+		return true
+	}
+	if contains(s.elems, it) {
+		return false
+	}
+	s.elems = append(s.elems, it)
+	return true
+}
+
+func (s *itemSet) has(it Item) bool {
+	k, ok := key(it)
+	if !ok {
+		k, ok = s.objKey(it)
+	}
+	if ok {
+		_, dup := s.keys[k]
+		return dup
+	}
+	return contains(s.elems, it)
+}
+
+func setOf(c []Item) *itemSet {
+	s := &itemSet{}
+	for _, it := range c {
+		s.add(it)
+	}
+	return s
 }
 
 func contains(c []Item, it Item) bool {

@@ -292,8 +292,9 @@ func fnSubset(super bool) func(*evaluator, *funcNode, []Item, *scope) ([]Item, e
 		if super {
 			a, b = other, in
 		}
+		set := setOf(b)
 		for _, it := range a {
-			if !contains(b, it) {
+			if !set.has(it) {
 				return boolean(false), nil
 			}
 		}
@@ -308,8 +309,9 @@ func fnSetOp(keep bool) func(*evaluator, *funcNode, []Item, *scope) ([]Item, err
 			return nil, err
 		}
 		var out []Item
+		set, seen := setOf(other), itemSet{}
 		for _, it := range in {
-			if contains(other, it) == keep && (!keep || !contains(out, it)) {
+			if set.has(it) == keep && (!keep || seen.add(it)) {
 				out = append(out, it)
 			}
 		}
@@ -343,11 +345,12 @@ func fnSelect(ev *evaluator, n *funcNode, in []Item, sc *scope) ([]Item, error) 
 
 func fnRepeat(ev *evaluator, n *funcNode, in []Item, sc *scope) ([]Item, error) {
 	var out []Item
+	var seen itemSet
 	for next := in; len(next) > 0; {
 		var level []Item
 		err := ev.each(n.args[0], next, sc, func(_ int, res []Item) (bool, error) {
 			for _, it := range res {
-				if !contains(out, it) {
+				if seen.add(it) {
 					out = append(out, it)
 					level = append(level, it)
 				}
