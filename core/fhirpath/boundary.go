@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // fnBoundary builds lowBoundary() and highBoundary(): the least or greatest
@@ -187,4 +188,127 @@ func fnPrecision(_ *evaluator, _ *funcNode, in []Item, _ *scope) ([]Item, error)
 		return []Item{{Value: Number(strconv.Itoa(p)), Type: "integer"}}, nil
 	}
 	return nil, nil
+}
+
+// durationUnits maps the units date arithmetic accepts, calendar words and
+// their UCUM codes, to a calendar unit (FHIRPath N1, Date/Time Arithmetic).
+var durationUnits = map[string]string{
+	"year": "year", "a": "year", "month": "month", "mo": "month", "week": "week", "wk": "week",
+	"day": "day", "d": "day", "hour": "hour", "h": "hour", "minute": "minute", "min": "minute",
+	"second": "second", "s": "second", "millisecond": "millisecond", "ms": "millisecond",
+}
+
+// addDuration adds (or with sign -1 subtracts) a time-valued quantity to a
+// date, dateTime or time, keeping its precision. Calendar units use the
+// integer part of the quantity; a month past the end of a shorter month
+// lands on its last day (FHIRPath N1, Date/Time Arithmetic).
+func addDuration(it Item, q Quantity, sign int) ([]Item, error) {
+	t, kind, ok := dateOf(it)
+	if !ok {
+		return nil, fmt.Errorf("not a date, dateTime or time")
+	}
+	unit, ok := durationUnits[q.Unit]
+	if !ok {
+		return nil, fmt.Errorf("cannot add a quantity in '%s' to a date", q.Unit)
+	}
+	r, ok := asRat(q.Value)
+	if !ok {
+		return nil, fmt.Errorf("bad quantity %s", q.Value)
+	}
+	whole := new(big.Int).Quo(r.Num(), r.Denom())
+	if !whole.IsInt64() || whole.Int64() > 1e6 || whole.Int64() < -1e6 {
+		return nil, fmt.Errorf("quantity %s out of range", q.Value)
+	}
+	n := int(whole.Int64()) * sign
+	typ := it.Type
+	if typ == "" {
+		typ = kind
+		if kind == "dateTime" && t.prec <= precDay && !t.hasTZ {
+			typ = "date"
+		}
+	}
+	switch unit {
+	case "year":
+		t.y += n
+		t.d = min(t.d, daysIn(t.y, t.mo))
+	case "month":
+		m := t.y*12 + (t.mo - 1) + n
+		t.y, t.mo = m/12, m%12+1
+		t.d = min(t.d, daysIn(t.y, t.mo))
+	default:
+		var d time.Duration
+		switch unit {
+		case "week":
+			d = time.Duration(n) * 7 * 24 * time.Hour
+		case "day":
+			d = time.Duration(n) * 24 * time.Hour
+		case "hour":
+			d = time.Duration(n) * time.Hour
+		case "minute":
+			d = time.Duration(n) * time.Minute
+		case "second":
+			f, _ := r.Float64()
+			d = time.Duration(f*float64(time.Second)) * time.Duration(sign)
+		case "millisecond":
+			f, _ := r.Float64()
+			d = time.Duration(f*float64(time.Millisecond)) * time.Duration(sign)
+		}
+		v := time.Date(t.y, time.Month(t.mo), t.d, t.h, t.mi, t.s, t.ns, time.UTC).Add(d)
+		frac, prec, hasTZ, tz := t.frac, t.prec, t.hasTZ, t.tzMin
+		t = fromTime(v, prec)
+		t.hasTZ, t.tzMin = hasTZ, tz
+		if unit == "millisecond" || (unit == "second" && !r.IsInt()) {
+			frac = fmt.Sprintf("%03d", v.Nanosecond()/1e6)
+		}
+		t.frac = frac
+	}
+	if kind != "time" && (t.y < 1 || t.y > 9999) {
+		return nil, nil // out of the range of dates
+	}
+	var s string
+	switch {
+	case kind == "time":
+		s = formatTimeAt(t, t.prec)
+	case typ == "date":
+		s = formatDate(t, min(t.prec, precDay))
+	default:
+		s = formatDateTimeAt(t)
+	}
+	return []Item{{Value: s, Type: typ}}, nil
+}
+
+// formatTimeAt writes hh[:mm[:ss[.fff]]] at precision prec.
+func formatTimeAt(t dateTime, prec int) string {
+	s := fmt.Sprintf("%02d", t.h)
+	if prec >= precMinute {
+		s += fmt.Sprintf(":%02d", t.mi)
+	}
+	if prec >= precSecond {
+		s += fmt.Sprintf(":%02d", t.s)
+		if t.frac != "" {
+			s += "." + t.frac
+		}
+	}
+	return s
+}
+
+// formatDateTimeAt writes a dateTime at its own precision, with its zone.
+func formatDateTimeAt(t dateTime) string {
+	s := formatDate(t, min(t.prec, precDay))
+	if t.prec < precHour {
+		return s
+	}
+	s += "T" + formatTimeAt(t, t.prec)
+	if t.hasTZ {
+		if t.tzMin == 0 {
+			s += "Z"
+		} else {
+			sign, m := '+', t.tzMin
+			if m < 0 {
+				sign, m = '-', -m
+			}
+			s += fmt.Sprintf("%c%02d:%02d", sign, m/60, m%60)
+		}
+	}
+	return s
 }

@@ -508,6 +508,21 @@ func concatStrings(l, r []Item, n *binNode, ev *evaluator) ([]Item, error) {
 // arith implements + - * / div mod on numbers and + on strings (FHIRPath
 // N1, Math). Integer operands give an integer; / always gives a decimal.
 func (ev *evaluator) arith(n *binNode, a, b Item) ([]Item, error) {
+	if n.op == "+" || n.op == "-" {
+		if q, ok := b.Value.(Quantity); ok {
+			if _, ok := a.Value.(string); ok {
+				sign := 1
+				if n.op == "-" {
+					sign = -1
+				}
+				res, err := addDuration(a, q, sign)
+				if err != nil {
+					return nil, ev.fail(n, "'%s': %v", n.op, err)
+				}
+				return res, nil
+			}
+		}
+	}
 	if n.op == "+" {
 		if x, ok := a.Value.(string); ok {
 			if y, ok := b.Value.(string); ok {

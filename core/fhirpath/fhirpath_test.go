@@ -171,6 +171,16 @@ func TestEvaluate(t *testing.T) {
 		{"@2010-10-10T.lowBoundary()", "[2010-10-10T00:00:00.000+14:00]"},
 		{"@2010-10-10T10:00:00Z.highBoundary()", "[2010-10-10T10:00:00.999Z]"},
 		{"@T12:34.highBoundary()", "[12:34:59.999]"},
+		// Date arithmetic keeps the precision.
+		{"birthDate + 18 years", "[1988-06]"},
+		{"@2024-02-29 + 1 year", "[2025-02-28]"},
+		{"@2024-01-31 + 1 month", "[2024-02-29]"},
+		{"@2024-01-31 - 2 'mo'", "[2023-11-30]"},
+		{"@2024-12-30 + 2 weeks", "[2025-01-13]"},
+		{"@2024-01-01T23:30:00+02:00 + 45 minutes", "[2024-01-02T00:15:00+02:00]"},
+		{"@2024-01-01T10:00:00.250Z + 1500 'ms'", "[2024-01-01T10:00:01.750Z]"},
+		{"@T23:30 + 1 hour", "[00:30]"},
+		{"birthDate + 18 years <= today()", "[true]"},
 		// The clock is injected.
 		{"today()", "[2026-12-03]"},
 		{"now()", "[2026-12-03T09:30:00.000Z]"},
@@ -206,6 +216,7 @@ func TestEvaluateErrors(t *testing.T) {
 		{"1 + 'a'", "'+' cannot combine integer and string at 3"},
 		{"%missing", "unknown constant '%missing' at 1"},
 		{"name.single()", "single(): collection has 2 items at 6"},
+		{"@2020-01-01 + 1 'kg'", "'+': cannot add a quantity in 'kg' to a date at 13"},
 	}
 	for _, tt := range tests {
 		x, err := fhirpath.Parse(tt.expr)
