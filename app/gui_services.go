@@ -82,7 +82,7 @@ func (g *guiServices) DeleteRegistration(ctx context.Context, id int64) error {
 
 // Discover reads the SMART configuration and the CapabilityStatement.
 func (g *guiServices) Discover(ctx context.Context, base string) (*ui.Discovery, error) {
-	if _, err := smart.Origin(base); err != nil {
+	if _, err := core.Origin(base); err != nil {
 		return nil, err
 	}
 	d, err := smart.Discover(ctx, g.env.HTTPClient, base)

@@ -140,7 +140,7 @@ func (e *keyEnv) regAdd(ctx context.Context, f regFlags) error {
 	if f.name == "" || f.fhirURL == "" {
 		return &exitError{code: 2, err: errors.New("add needs --name and --fhir-url")}
 	}
-	if _, err := smart.Origin(f.fhirURL); err != nil {
+	if _, err := core.Origin(f.fhirURL); err != nil {
 		return fmt.Errorf("--fhir-url: %w", err)
 	}
 	if _, err := e.DB.FindRegistrationByName(ctx, f.name); err == nil {
@@ -279,7 +279,7 @@ func (e *keyEnv) regEdit(ctx context.Context, name string, f regFlags, set map[s
 		r.Name = f.name
 	}
 	if set["fhir-url"] {
-		if _, err := smart.Origin(f.fhirURL); err != nil {
+		if _, err := core.Origin(f.fhirURL); err != nil {
 			return fmt.Errorf("--fhir-url: %w", err)
 		}
 		r.FHIRBaseURL = strings.TrimRight(f.fhirURL, "/")

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,14 +86,10 @@ func (c *Client) logger() *slog.Logger {
 	return slog.Default().With("system", "bulk")
 }
 
-// sameOrigin reports whether u has the FHIR server's scheme, host and port.
+// sameOrigin reports whether u is on the FHIR server's origin (core.Origin:
+// the default port written out or not is the same origin).
 func (c *Client) sameOrigin(u string) bool {
-	a, err1 := url.Parse(u)
-	b, err2 := url.Parse(c.BaseURL)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
+	return core.SameOrigin(u, c.BaseURL)
 }
 
 // apiClient is HTTPClient with redirects limited to the FHIR origin, so the

@@ -4,40 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"golang.org/x/oauth2"
+
+	"tranche.dev/tranche/core"
 )
-
-// Origin returns the origin (scheme://host:port, lowercased, default port
-// made explicit) of an absolute URL.
-func Origin(rawURL string) (string, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "", fmt.Errorf("parse URL: %w", err)
-	}
-	if u.Scheme == "" || u.Host == "" {
-		return "", fmt.Errorf("URL %q is not absolute", rawURL)
-	}
-	return originOf(u), nil
-}
-
-func originOf(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
-	host, port := strings.ToLower(u.Hostname()), u.Port()
-	if port == "" {
-		switch scheme {
-		case "https":
-			port = "443"
-		case "http":
-			port = "80"
-		}
-	}
-	return scheme + "://" + net.JoinHostPort(host, port)
-}
 
 // Transport adds "Authorization: Bearer <token>" to requests for one origin
 // only, and on a 401 from that origin drops the cached token and retries
@@ -47,7 +19,7 @@ type Transport struct {
 	Base http.RoundTripper
 	// Source gives tokens. If it is an Invalidator, a 401 invalidates it.
 	Source oauth2.TokenSource
-	// Origin is the only origin that gets the token, as Origin returns it.
+	// Origin is the only origin that gets the token, as core.Origin returns it.
 	Origin string
 }
 
@@ -60,7 +32,7 @@ func (t *Transport) base() http.RoundTripper {
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL == nil || originOf(req.URL) != t.Origin {
+	if req.URL == nil || core.OriginOf(req.URL) != t.Origin {
 		return t.base().RoundTrip(req)
 	}
 	resp, err := t.send(req, req.Body)
@@ -108,7 +80,7 @@ var errTooManyRedirects = errors.New("stopped after 10 redirects")
 // from any cross-origin hop. ts should come from Config.TokenSource so a 401
 // can invalidate it.
 func NewClient(base *http.Client, ts oauth2.TokenSource, origin string) (*http.Client, error) {
-	o, err := Origin(origin)
+	o, err := core.Origin(origin)
 	if err != nil {
 		return nil, fmt.Errorf("token origin: %w", err)
 	}
@@ -119,7 +91,7 @@ func NewClient(base *http.Client, ts oauth2.TokenSource, origin string) (*http.C
 	c.Transport = &Transport{Base: base.Transport, Source: ts, Origin: o}
 	next := base.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if originOf(req.URL) != o {
+		if core.OriginOf(req.URL) != o {
 			req.Header.Del("Authorization")
 		}
 		if next != nil {

@@ -117,22 +117,6 @@ func TestNewClient_Origin(t *testing.T) {
 	}
 }
 
-func TestOrigin(t *testing.T) {
-	for _, tt := range []struct{ in, want string }{
-		{"https://EHR.example.org/fhir", "https://ehr.example.org:443"},
-		{"https://ehr.example.org:443/x", "https://ehr.example.org:443"},
-		{"http://127.0.0.1:8080/fhir/", "http://127.0.0.1:8080"},
-		{"http://[::1]/fhir", "http://[::1]:80"},
-	} {
-		if got, err := smart.Origin(tt.in); err != nil || got != tt.want {
-			t.Errorf("Origin(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-	if _, err := smart.Origin("/relative"); err == nil {
-		t.Error("Origin(relative): err = nil, want an error")
-	}
-}
-
 func TestTransport_ReauthOnce(t *testing.T) {
 	tests := []struct {
 		name         string
