@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -21,6 +20,7 @@ import (
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/core/smart"
 )
 
@@ -364,6 +364,7 @@ func (x *exporter) report(ctx context.Context, id int64, runErr error) error {
 		fmt.Fprintln(x.stdout, "The job was released on the server (DELETE).")
 	}
 	serverErrors := x.reportOutcomes(context.WithoutCancel(ctx), id)
+	x.reportFiles(runErr)
 	switch {
 	case runErr == nil && serverErrors > 0:
 		return &exitError{code: 3, err: fmt.Errorf("export %d: the server reported %d errors (see above); the data is incomplete", id, serverErrors)}
@@ -372,13 +373,35 @@ func (x *exporter) report(ctx context.Context, id int64, runErr error) error {
 	case ctx.Err() != nil:
 		return fmt.Errorf("interrupted; carry on with: tranche export --resume %d", id)
 	case errors.Is(runErr, core.ErrExpired):
-		return fmt.Errorf("export %d: %w", id, runErr)
+		return fmt.Errorf("export %d: %w; start a fresh export", id, runErr)
+	case errors.Is(runErr, core.ErrIncomplete):
+		return fmt.Errorf("export %d: %w; carry on with: tranche export --resume %d", id, runErr, id)
 	}
 	var he *bulk.HTTPError
 	if errors.As(runErr, &he) && he.StatusCode == http.StatusUnauthorized && x.flags.open {
 		return fmt.Errorf("%w\nThe server requires authorization: use --registration NAME, or --client-id ID --private-key FILE", runErr)
 	}
 	return runErr
+}
+
+// maxFilesShown is how many unverified files reportFiles lists.
+const maxFilesShown = 5
+
+// reportFiles lists the files a run could not verify, each once, capped.
+func (x *exporter) reportFiles(runErr error) {
+	var fe *bulk.FilesError
+	if !errors.As(runErr, &fe) {
+		return
+	}
+	fmt.Fprintf(x.stdout, "%s:\n", fe)
+	for i, f := range fe.Files {
+		if i == maxFilesShown {
+			fmt.Fprintf(x.stdout, "  and %d more (tranche catalog exports lists every export)\n", len(fe.Files)-maxFilesShown)
+			break
+		}
+		why := strings.TrimPrefix(f.Error, "download "+f.URL+": ")
+		fmt.Fprintf(x.stdout, "  %s: %s: %s\n", f.URL, f.State, why)
+	}
 }
 
 // runner builds the HTTP clients, the runner and its event subscribers.
@@ -389,11 +412,7 @@ func (x *exporter) runner(ctx context.Context, exp *core.Export, reg *core.Regis
 		parallel = reg.MaxParallel
 	}
 	parallel = max(parallel, 0)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = max(parallel, bulk.DefaultMaxParallel) + 2
-	tr.ResponseHeaderTimeout = 2 * time.Minute
-	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	plain := &http.Client{Transport: tr}
+	plain := &http.Client{Transport: engine.NewTransport(max(parallel, bulk.DefaultMaxParallel))}
 	api := plain
 	var headers map[string]string
 	var pollMin, pollMax time.Duration
@@ -449,8 +468,8 @@ func (x *exporter) runner(ctx context.Context, exp *core.Export, reg *core.Regis
 	}, nil
 }
 
-// ensure catalog.DB satisfies bulk.Store.
-var _ bulk.Store = (*catalog.DB)(nil)
+// ensure catalog.DB satisfies core.ExportStore.
+var _ core.ExportStore = (*catalog.DB)(nil)
 
 // maxOutcomesShown is how many OperationOutcome messages report prints.
 const maxOutcomesShown = 5

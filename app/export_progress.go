@@ -48,16 +48,6 @@ func newProgress(w io.Writer) *progress {
 func (p *progress) handle(ev core.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	str := func(k string) string { s, _ := ev.Detail[k].(string); return s }
-	num := func(k string) int64 {
-		switch v := ev.Detail[k].(type) {
-		case int64:
-			return v
-		case int:
-			return int64(v)
-		}
-		return 0
-	}
 	important := false
 	switch ev.Kind {
 	case core.EventKickoff:
@@ -66,24 +56,24 @@ func (p *progress) handle(ev core.Event) {
 			p.phase = "waiting for the server"
 		}
 	case core.EventStatusProgress:
-		p.phase, p.xProgress = "waiting for the server", str("xProgress")
+		p.phase, p.xProgress = "waiting for the server", ev.Progress
 	case core.EventStatusError:
-		p.line(fmt.Sprintf("status error: %s", str("message")))
+		p.line(fmt.Sprintf("status error: %s", ev.Message))
 	case core.EventManifestComplete:
 		p.phase, important = "downloading", true
-		p.files = int(num("totalOutputFileCount") + num("totalDeletedFileCount") + num("totalErrorFileCount"))
+		p.files = ev.OutputFiles + ev.DeletedFiles + ev.ErrorFiles
 	case core.EventDownloadProgress:
 		p.phase = "downloading"
-		p.resources[str("fileUrl")], p.bytes[str("fileUrl")] = num("resources"), num("bytes")
+		p.resources[ev.FileURL], p.bytes[ev.FileURL] = ev.Lines, ev.Bytes
 	case core.EventDownloadComplete:
 		p.filesDone++
-		p.problems += num("problems")
-		if e := str("error"); e != "" {
-			p.line(fmt.Sprintf("file %s: %s", str("fileUrl"), e))
+		p.problems += ev.Problems
+		if ev.FileError != "" {
+			p.line(fmt.Sprintf("file %s: %s", ev.FileURL, ev.FileError))
 		}
 		important = !p.tty
 	case core.EventDownloadError:
-		p.line(fmt.Sprintf("download error (%s): %s", map[bool]string{true: "will retry", false: "giving up"}[ev.Detail["transient"] == true], str("message")))
+		p.line(fmt.Sprintf("download error (%s): %s", map[bool]string{true: "will retry", false: "giving up"}[ev.Transient], ev.Message))
 	case core.EventExportComplete:
 		p.phase, important = "finished", true
 	}

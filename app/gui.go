@@ -7,17 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"tranche.dev/tranche/assets"
 	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/core/keychain"
 	"tranche.dev/tranche/ui"
 )
@@ -110,7 +109,7 @@ func openGUI(dir string, logger *slog.Logger, sampleKeys bool) (*gui, error) {
 	if err := db.Open(); err != nil {
 		return nil, fmt.Errorf("open catalogue: %w", err)
 	}
-	env := &keyEnv{DB: db, HTTPClient: &http.Client{Timeout: 30 * time.Second}, Stdout: io.Discard, Stderr: io.Discard}
+	env := &keyEnv{DB: db, HTTPClient: engine.NewHTTPClient(), Stdout: io.Discard, Stderr: io.Discard}
 	// Probed on first use only, so the demo never needs a keychain.
 	env.Keychain = sync.OnceValues(func() (keychain.Keys, error) {
 		store := keychain.NewStore()

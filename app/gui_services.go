@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/bulk"
+	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/core/smart"
 	samplejwks "tranche.dev/tranche/sample-jwks"
 	"tranche.dev/tranche/ui"
@@ -253,15 +253,11 @@ func (g *guiServices) Groups(ctx context.Context, reg *core.Registration) ([]ui.
 // runner builds an export runner for reg (nil: an ad hoc export without
 // authorization). Its events go to onEvent and to the export's log.ndjson.
 func (g *guiServices) runner(ctx context.Context, reg *core.Registration, base string, onEvent func(core.Event)) (*bulk.Runner, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.ResponseHeaderTimeout = 2 * time.Minute
-	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	parallel := bulk.DefaultMaxParallel
 	if reg != nil && reg.MaxParallel > 0 {
 		parallel = reg.MaxParallel
 	}
-	tr.MaxIdleConnsPerHost = parallel + 2
-	plain := &http.Client{Transport: tr}
+	plain := &http.Client{Transport: engine.NewTransport(parallel)}
 	api := plain
 	r := &bulk.Runner{Store: g.env.DB, MaxParallel: parallel, Logger: g.logger}
 	var headers map[string]string

@@ -16,12 +16,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/core/keychain"
 	"tranche.dev/tranche/core/smart"
 )
@@ -104,7 +104,7 @@ func openKeyEnv(c commonFlags, stdout, stderr io.Writer) (*keyEnv, error) {
 	env := &keyEnv{
 		DB:         db,
 		Fallback:   c.fallback,
-		HTTPClient: &http.Client{Timeout: 30 * time.Second},
+		HTTPClient: engine.NewHTTPClient(),
 		Stdout:     stdout,
 		Stderr:     stderr,
 	}

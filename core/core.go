@@ -9,11 +9,22 @@ import (
 	"time"
 )
 
+// Version is Tranche's version, as in FyneApp.toml.
+const Version = "0.1.0"
+
+// UserAgent is the User-Agent of every request Tranche sends (RFC 9110,
+// section 10.1.5): discovery, tokens, registration and Bulk Data alike.
+const UserAgent = "Tranche/" + Version + " (FHIR Bulk Data client)"
+
 // Errors shared across packages. Compare with errors.Is.
 var (
 	ErrNotFound = errors.New("not found")
 	// ErrExpired reports a job or file that the server no longer has.
 	ErrExpired = errors.New("expired on the server")
+	// ErrIncomplete reports an export that stopped with work another run
+	// may still do (files that failed, or were not reached): it stays
+	// resumable.
+	ErrIncomplete = errors.New("incomplete; the export can be resumed")
 	// ErrKeychainUnavailable reports that no OS keychain (Secret Service,
 	// macOS Keychain, Windows Credential Manager) could be reached.
 	ErrKeychainUnavailable = errors.New("keychain unavailable")
@@ -151,7 +162,8 @@ const (
 	FileDownloading FileState = "downloading"
 	FileLoaded      FileState = "loaded" // every line stored and the checks passed
 	FileInvalid     FileState = "invalid"
-	FileFailed      FileState = "failed" // download gave up; may be retried
+	FileFailed      FileState = "failed"  // download gave up; may be retried
+	FileExpired     FileState = "expired" // the server no longer has it (404, 410); only a fresh export helps
 )
 
 // ExportFile is one file of a manifest and its progress. Lines and Bytes are
@@ -185,27 +197,89 @@ type Record struct {
 	Problem      string   // why the line failed validation; "" when it passed
 }
 
-// Event kinds, named as in the SMART bulk-data-client's log.ndjson
-// ("Bulk Data Export Log Items").
+// EventKind names what happened, as the SMART bulk-data-client's
+// log.ndjson does ("Bulk Data Export Log Items").
+type EventKind string
+
+// Event kinds.
 const (
-	EventKickoff          = "kickoff"
-	EventStatusProgress   = "status_progress"
-	EventStatusComplete   = "status_complete"
-	EventStatusError      = "status_error"
-	EventManifestComplete = "manifest_complete"
-	EventDownloadRequest  = "download_request"
-	EventDownloadProgress = "download_progress"
-	EventDownloadComplete = "download_complete"
-	EventDownloadError    = "download_error"
-	EventExportComplete   = "export_complete"
+	EventKickoff          EventKind = "kickoff"
+	EventStatusProgress   EventKind = "status_progress"
+	EventStatusComplete   EventKind = "status_complete"
+	EventStatusError      EventKind = "status_error"
+	EventManifestComplete EventKind = "manifest_complete"
+	EventDownloadRequest  EventKind = "download_request"
+	EventDownloadProgress EventKind = "download_progress"
+	EventDownloadComplete EventKind = "download_complete"
+	EventDownloadError    EventKind = "download_error"
+	EventExportComplete   EventKind = "export_complete"
 )
 
-// Event is one thing that happened to an export. It never carries a token,
-// an assertion or a key.
+// Event is one thing that happened to an export. Which fields are set
+// depends on Kind, as each field's comment says; bulk.LogItem maps an event
+// to its log.ndjson line. An event never carries a token, an assertion or
+// a key.
 type Event struct {
 	ExportID  int64
 	StatusURL string // the bulk-data-client's exportId
-	Kind      string
+	Kind      EventKind
 	Time      time.Time
-	Detail    map[string]any
+
+	// Kickoff: where it went, what was asked and who answered.
+	KickoffURL string
+	Request    *ExportRequest
+	Server     Software
+
+	// Kickoff (refused and retried), StatusProgress: the server's
+	// X-Progress, or what Tranche does next; and how long until it does.
+	Progress   string
+	RetryAfter time.Duration
+
+	// Kickoff, StatusError, DownloadError: the failure. Code is the HTTP
+	// status (0 when no answer came), Body the OperationOutcome's text or
+	// the start of the body, Headers the correlation headers only.
+	Message   string
+	Code      int
+	Body      string
+	Headers   map[string]string
+	Transient bool // StatusError, DownloadError: it will be retried
+	Attempt   int  // StatusError, DownloadRequest: 1 for the first try
+
+	// StatusComplete, ManifestComplete: the manifest's files by kind.
+	TransactionTime string
+	OutputFiles     int
+	DeletedFiles    int
+	ErrorFiles      int
+	Manifests       int // ManifestComplete: pages of a paged manifest
+
+	// Download*: one file. Lines and Bytes are the file's totals so far
+	// (DownloadProgress, DownloadComplete, DownloadError).
+	FileURL      string
+	FileKind     FileKind
+	ResourceType string
+	Offset       int64 // DownloadRequest: the byte a resumed download starts at
+	Lines        int64
+	Bytes        int64
+	BatchLines   int   // DownloadProgress: lines in this batch
+	BatchBytes   int   // DownloadProgress: bytes in this batch
+	Problems     int64 // DownloadComplete: lines that failed validation
+	BlankLines   int64 // DownloadComplete
+	Verified     bool  // DownloadComplete: every check passed
+	FileError    string
+	Severities   map[string]int64 // DownloadComplete of an error file
+
+	// ExportComplete: the totals. Resources counts output lines that
+	// passed validation, which is what the catalogue holds as resources.
+	Files            int
+	FilesNotVerified int
+	Resources        int64
+	Duration         time.Duration
+}
+
+// Software is what a server's CapabilityStatement says it runs.
+type Software struct {
+	Name        string
+	Version     string
+	ReleaseDate string
+	FHIRVersion string
 }

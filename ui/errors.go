@@ -53,6 +53,8 @@ func errorHint(err error) string {
 		return "No keychain could be reached: unlock or install your system keychain (on Linux, a Secret Service such as GNOME Keyring) and try again."
 	case errors.Is(err, core.ErrExpired):
 		return "The server no longer has this export; start a new one."
+	case errors.Is(err, core.ErrIncomplete):
+		return "Some files could not be downloaded yet: press Resume (or Retry failed files) to try them again."
 	case errors.Is(err, core.ErrNotFound):
 		return "It no longer exists."
 	case errors.As(err, &netErr) && netErr.Timeout():

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -136,13 +137,11 @@ func (s *exportsScreen) onEvent(le *liveExport, ev core.Event) {
 	if len(le.log) > maxLogLines {
 		le.log = le.log[len(le.log)-maxLogLines:]
 	}
-	if d, ok := detailDuration(ev.Detail, time.Millisecond, "retryAfter"); ok {
-		le.nextPoll = ev.Time.Add(d)
+	if ev.RetryAfter > 0 {
+		le.nextPoll = ev.Time.Add(ev.RetryAfter)
 	}
-	if ev.Kind == core.EventDownloadRequest {
-		if u, ok := ev.Detail["fileUrl"].(string); ok {
-			le.firstSeen[u] = ev.Time
-		}
+	if ev.Kind == core.EventDownloadRequest && ev.FileURL != "" {
+		le.firstSeen[ev.FileURL] = ev.Time
 	}
 	id := le.id
 	now := s.u.now()
@@ -159,7 +158,7 @@ func (s *exportsScreen) onEvent(le *liveExport, ev core.Event) {
 	}
 }
 
-func importantEvent(kind string) bool {
+func importantEvent(kind core.EventKind) bool {
 	switch kind {
 	case core.EventKickoff, core.EventManifestComplete, core.EventStatusComplete, core.EventStatusError,
 		core.EventDownloadComplete, core.EventDownloadError, core.EventExportComplete:
@@ -258,47 +257,20 @@ func (s *exportsScreen) release() {
 	}, func() { s.load(id) })
 }
 
-// formatEvent is one event log line: time, kind and its details.
+// formatEvent is one event log line: the time, the kind and its details,
+// named as in log.ndjson (core.NewLogItem).
 func formatEvent(ev core.Event) string {
-	keys := make([]string, 0, len(ev.Detail))
-	for k := range ev.Detail {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	detail := core.NewLogItem(ev).EventDetail
 	var b strings.Builder
 	b.WriteString(ev.Time.Local().Format("15:04:05"))
 	b.WriteString("  ")
-	b.WriteString(strings.ReplaceAll(ev.Kind, "_", " "))
-	for _, k := range keys {
-		v := fmt.Sprint(ev.Detail[k])
+	b.WriteString(strings.ReplaceAll(string(ev.Kind), "_", " "))
+	for _, k := range slices.Sorted(maps.Keys(detail)) {
+		v := fmt.Sprint(detail[k])
 		if len(v) > 120 {
 			v = v[:117] + "…"
 		}
 		fmt.Fprintf(&b, "  %s=%s", k, v)
 	}
 	return b.String()
-}
-
-// detailDuration reads the first of keys from an event detail as a
-// duration: a time.Duration, a duration string, or a number of units
-// (core/bulk reports retryAfter in milliseconds, as the SMART
-// bulk-data-client's log does).
-func detailDuration(d map[string]any, unit time.Duration, keys ...string) (time.Duration, bool) {
-	for _, k := range keys {
-		switch v := d[k].(type) {
-		case time.Duration:
-			return v, true
-		case int:
-			return time.Duration(v) * unit, true
-		case int64:
-			return time.Duration(v) * unit, true
-		case float64:
-			return time.Duration(v * float64(unit)), true
-		case string:
-			if d, err := time.ParseDuration(v); err == nil {
-				return d, true
-			}
-		}
-	}
-	return 0, false
 }

@@ -84,7 +84,7 @@ func TestExports_LiveViewAndNotification(t *testing.T) {
 		onEvent(core.Event{ExportID: x.ID, Kind: core.EventKickoff, Time: x.CreatedAt})
 		f.exports.put(&core.Export{ID: x.ID, RegistrationID: reg.ID, State: core.StatePolling, Progress: "50% done",
 			CreatedAt: x.CreatedAt, StatusURL: "http://x/jobs/1"})
-		onEvent(core.Event{ExportID: x.ID, Kind: core.EventStatusProgress, Time: testNow, Detail: map[string]any{"retryAfter": int64(5000)}})
+		onEvent(core.Event{ExportID: x.ID, Kind: core.EventStatusProgress, Time: testNow, RetryAfter: 5 * time.Second})
 		onEvent(core.Event{ExportID: x.ID, Kind: core.EventStatusComplete, Time: testNow})
 		midway = e.progress.Text + " | " + e.nextPoll.Text + " | " + e.elapsed.Text
 		f.exports.put(&core.Export{ID: x.ID, RegistrationID: reg.ID, State: core.StateComplete, CreatedAt: x.CreatedAt,
@@ -196,23 +196,6 @@ func TestExports_Helpers(t *testing.T) {
 	}{{0, "0 B"}, {999, "999 B"}, {1500, "1.5 kB"}, {2_500_000, "2.5 MB"}, {3_000_000_000, "3.0 GB"}} {
 		if got := humanBytes(tt.n); got != tt.want {
 			t.Errorf("humanBytes(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-	for _, tt := range []struct {
-		d    map[string]any
-		want time.Duration
-		ok   bool
-	}{
-		{map[string]any{"retryAfter": 5000}, 5 * time.Second, true},
-		{map[string]any{"retryAfter": int64(1050)}, 1050 * time.Millisecond, true},
-		{map[string]any{"retryAfter": 1.5}, 1500 * time.Microsecond, true},
-		{map[string]any{"retryAfter": "2m"}, 2 * time.Minute, true},
-		{map[string]any{"retryAfter": time.Second}, time.Second, true},
-		{map[string]any{"other": 1}, 0, false},
-	} {
-		got, ok := detailDuration(tt.d, time.Millisecond, "retryAfter")
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("detailDuration(%v) = %v, %v; want %v, %v", tt.d, got, ok, tt.want, tt.ok)
 		}
 	}
 	for _, tt := range []struct {

@@ -21,7 +21,7 @@ import (
 )
 
 // UserAgent is sent with every request.
-const UserAgent = "Tranche/0.1 (FHIR Bulk Data client)"
+const UserAgent = core.UserAgent
 
 // correlationHeaders are response headers worth keeping for a support
 // ticket (bulk-data-client #21). Nothing else is copied from responses.

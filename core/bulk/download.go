@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"tranche.dev/tranche/core"
@@ -94,9 +95,8 @@ func (r *Runner) download(ctx context.Context, exp *core.Export, f *core.ExportF
 		if f.Lines > 0 {
 			offset = f.Bytes
 		}
-		r.emit(exp, core.EventDownloadRequest, map[string]any{
-			"fileUrl": f.URL, "itemType": string(f.Kind), "resourceType": f.Type, "attempt": attempt + 1, "offset": offset,
-		})
+		r.emit(exp, core.Event{Kind: core.EventDownloadRequest, FileURL: f.URL, FileKind: f.Kind, ResourceType: f.Type,
+			Attempt: attempt + 1, Offset: offset})
 		body, err := r.Client.OpenFile(ctx, f.URL, token, offset)
 		var he *HTTPError
 		if offset > 0 && errors.As(err, &he) && he.StatusCode == http.StatusRequestedRangeNotSatisfiable {
@@ -124,7 +124,7 @@ func (r *Runner) download(ctx context.Context, exp *core.Export, f *core.ExportF
 			f.Error = err.Error()
 			var he *HTTPError
 			if errors.As(err, &he) && (he.StatusCode == 404 || he.StatusCode == 410) {
-				f.Error = fmt.Sprintf("%s: %s", core.ErrExpired, err)
+				f.State = core.FileExpired
 			}
 			if uerr := r.Store.UpdateFile(ctx, f); uerr != nil {
 				return &storeError{uerr}
@@ -142,20 +142,20 @@ func (r *Runner) download(ctx context.Context, exp *core.Export, f *core.ExportF
 
 // downloadError emits download_error and says whether err is worth a retry.
 func (r *Runner) downloadError(exp *core.Export, f *core.ExportFile, err error) (bool, time.Duration) {
-	detail := map[string]any{"fileUrl": f.URL, "message": err.Error(), "resources": f.Lines}
+	ev := core.Event{Kind: core.EventDownloadError, FileURL: f.URL, Message: err.Error(), Lines: f.Lines}
 	var he *HTTPError
 	retry := false
 	var wait time.Duration
 	if errors.As(err, &he) {
-		detail["code"], detail["body"], detail["responseHeaders"] = he.StatusCode, he.Message, he.Headers
+		ev.Code, ev.Body, ev.Headers = he.StatusCode, he.Message, he.Headers
 		// 401: the transport already re-authenticated once; the token may
 		// have expired again in flight, so another attempt gets a new one.
 		retry, wait = he.Transient || he.StatusCode == http.StatusUnauthorized, he.RetryAfter
 	} else {
 		retry = isNetworkError(err) || errors.Is(err, io.ErrUnexpectedEOF)
 	}
-	detail["transient"] = retry
-	r.emit(exp, core.EventDownloadError, detail)
+	ev.Transient = retry
+	r.emit(exp, ev)
 	return retry, wait
 }
 
@@ -169,7 +169,7 @@ func (e *storeError) Unwrap() error { return e.err }
 func isNetworkError(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe")
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // load streams body into the store in batches. Lines already stored (up to
@@ -220,9 +220,8 @@ func (r *Runner) load(ctx context.Context, exp *core.Export, f *core.ExportFile,
 			return &storeError{err}
 		}
 		if len(batch) > 0 || final {
-			r.emit(exp, core.EventDownloadProgress, map[string]any{
-				"fileUrl": f.URL, "resources": f.Lines, "bytes": f.Bytes, "batch": len(batch), "batchBytes": batchBytes,
-			})
+			r.emit(exp, core.Event{Kind: core.EventDownloadProgress, FileURL: f.URL, Lines: f.Lines, Bytes: f.Bytes,
+				BatchLines: len(batch), BatchBytes: batchBytes})
 		}
 		batch, batchBytes = batch[:0], 0
 		arena = arena[:0]
@@ -283,16 +282,12 @@ func (r *Runner) load(ctx context.Context, exp *core.Export, f *core.ExportFile,
 	if err := flush(true); err != nil {
 		return err
 	}
-	detail := map[string]any{
-		"fileUrl": f.URL, "itemType": string(f.Kind), "resourceType": f.Type, "resourceCount": f.Lines,
-		"bytes": f.Bytes, "problems": f.Problems, "blankLines": blank, "verified": f.State == core.FileLoaded,
-	}
-	if f.Error != "" {
-		detail["error"] = f.Error
-	}
+	ev := core.Event{Kind: core.EventDownloadComplete, FileURL: f.URL, FileKind: f.Kind, ResourceType: f.Type,
+		Lines: f.Lines, Bytes: f.Bytes, Problems: f.Problems, BlankLines: blank, Verified: f.State == core.FileLoaded,
+		FileError: f.Error}
 	if len(severities) > 0 {
-		detail["severities"] = severities
+		ev.Severities = severities
 	}
-	r.emit(exp, core.EventDownloadComplete, detail)
+	r.emit(exp, ev)
 	return nil
 }

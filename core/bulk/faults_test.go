@@ -50,13 +50,13 @@ func TestRunnerFaults(t *testing.T) {
 		}},
 		{"StatusErrors", demo.Faults{StatusErrors: 3}, core.StateComplete, func(t *testing.T, ev *events) {
 			errs := ev.kinds(core.EventStatusError)
-			if len(errs) != 3 || errs[0].Detail["code"] != 500 || errs[0].Detail["transient"] != true {
+			if len(errs) != 3 || errs[0].Code != 500 || errs[0].Transient != true {
 				t.Errorf("status_error events = %v, want 3 transient HTTP 500", errs)
 			}
 		}},
 		{"Burst429", demo.Faults{Burst429: 4}, core.StateComplete, func(t *testing.T, ev *events) {
 			errs := ev.kinds(core.EventStatusError)
-			if len(errs) != 4 || errs[0].Detail["code"] != 429 {
+			if len(errs) != 4 || errs[0].Code != 429 {
 				t.Errorf("status_error events = %v, want 4 HTTP 429", errs)
 			}
 		}},
@@ -68,7 +68,7 @@ func TestRunnerFaults(t *testing.T) {
 		{"DropMidFile", demo.Faults{DropMidFile: 2}, core.StateComplete, func(t *testing.T, ev *events) {
 			resumed := false
 			for _, e := range ev.kinds(core.EventDownloadRequest) {
-				if e.Detail["offset"].(int64) > 0 {
+				if e.Offset > 0 {
 					resumed = true
 				}
 			}
@@ -79,7 +79,7 @@ func TestRunnerFaults(t *testing.T) {
 		{"ErrorFiles", demo.Faults{ErrorFiles: 2}, core.StateComplete, func(t *testing.T, ev *events) {
 			found := false
 			for _, e := range ev.kinds(core.EventDownloadComplete) {
-				if e.Detail["itemType"] == string(core.KindError) && e.Detail["severities"] != nil {
+				if e.FileKind == core.KindError && e.Severities != nil {
 					found = true
 				}
 			}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"sync"
-	"time"
 
 	"tranche.dev/tranche/core"
 )
@@ -23,25 +22,13 @@ type LogWriter struct {
 	err error
 }
 
-type logItem struct {
-	ExportID    string         `json:"exportId"`
-	Timestamp   string         `json:"timestamp"`
-	EventID     string         `json:"eventId"`
-	EventDetail map[string]any `json:"eventDetail"`
-}
-
 // Handle writes ev; use it as (part of) Runner.OnEvent. Write errors are
 // kept for Err.
 func (l *LogWriter) Handle(ev core.Event) {
 	if !l.Progress && (ev.Kind == core.EventStatusProgress || ev.Kind == core.EventDownloadProgress) {
 		return
 	}
-	b, err := json.Marshal(logItem{
-		ExportID:    ev.StatusURL,
-		Timestamp:   ev.Time.UTC().Format(time.RFC3339Nano),
-		EventID:     ev.Kind,
-		EventDetail: ev.Detail,
-	})
+	b, err := json.Marshal(core.NewLogItem(ev))
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err == nil {

@@ -93,7 +93,7 @@ func TestPartialAndPagedManifests(t *testing.T) {
 		t.Errorf("stored manifest %.40q… progress %q; want the pages as a JSON array, progress 50%%", got.Manifest, got.Progress)
 	}
 	mc := ev.kinds(core.EventManifestComplete)
-	if len(mc) != 1 || mc[0].Detail["totalManifests"] != 2 || mc[0].Detail["totalDeletedFileCount"] != 1 {
+	if len(mc) != 1 || mc[0].Manifests != 2 || mc[0].DeletedFiles != 1 {
 		t.Errorf("manifest_complete = %v, want 2 manifests with 1 deleted file", mc)
 	}
 }
@@ -188,7 +188,7 @@ func TestSinceAuto(t *testing.T) {
 		if err := r.Start(t.Context(), exp); err != nil {
 			t.Fatalf("export %d: %v", i+1, err)
 		}
-		kick := ev.kinds(core.EventKickoff)[0].Detail["exportUrl"].(string)
+		kick := ev.kinds(core.EventKickoff)[0].KickoffURL
 		if i == 0 {
 			first = exp
 			if strings.Contains(kick, "_since") {
@@ -294,7 +294,7 @@ func TestKickoffRefusedSaysSo(t *testing.T) {
 	}
 	said := 0
 	for _, e := range ev.kinds(core.EventStatusProgress) {
-		if strings.Contains(fmt.Sprint(e.Detail["xProgress"]), "kick-off refused (HTTP 429)") {
+		if strings.Contains(e.Progress, "kick-off refused (HTTP 429)") {
 			said++
 		}
 	}

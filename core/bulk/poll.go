@@ -61,10 +61,8 @@ func (r *Runner) poll(ctx context.Context, exp *core.Export, dl *downloads) ([]p
 			// server does that with allowPartialManifests): its files are
 			// queued once, above, but the page must be kept.
 			pages = append(pages, page{st.Manifest, st.Raw})
-			r.emit(exp, core.EventStatusComplete, map[string]any{
-				"transactionTime": st.Manifest.TransactionTime, "outputFileCount": len(st.Manifest.Output),
-				"deletedFileCount": len(st.Manifest.Deleted), "errorFileCount": len(st.Manifest.Error),
-			})
+			r.emit(exp, core.Event{Kind: core.EventStatusComplete, TransactionTime: st.Manifest.TransactionTime,
+				OutputFiles: len(st.Manifest.Output), DeletedFiles: len(st.Manifest.Deleted), ErrorFiles: len(st.Manifest.Error)})
 			return r.followLinks(ctx, exp, dl, pages)
 		}
 		if st.Progress != exp.Progress {
@@ -82,7 +80,7 @@ func (r *Runner) poll(ctx context.Context, exp *core.Export, dl *downloads) ([]p
 			delay = min(delay*3/2, DefaultPollBackoff)
 		}
 		wait = clamp(wait, lo, hi)
-		r.emit(exp, core.EventStatusProgress, map[string]any{"xProgress": st.Progress, "retryAfter": wait.Milliseconds()})
+		r.emit(exp, core.Event{Kind: core.EventStatusProgress, Progress: st.Progress, RetryAfter: wait})
 		if r.now().Add(wait).After(deadline) {
 			return nil, fmt.Errorf("status: no manifest after %s: %w", orDefault(r.Deadline, DefaultDeadline), ErrDeadline)
 		}
@@ -95,20 +93,20 @@ func (r *Runner) poll(ctx context.Context, exp *core.Export, dl *downloads) ([]p
 // statusError emits status_error for err and says whether to retry, and
 // after how long (0: use the backoff).
 func (r *Runner) statusError(exp *core.Export, err error, transient int) (time.Duration, bool) {
-	detail := map[string]any{"message": err.Error(), "transient": false, "attempt": transient + 1}
+	ev := core.Event{Kind: core.EventStatusError, Message: err.Error(), Attempt: transient + 1}
 	var he *HTTPError
 	retry := false
 	var wait time.Duration
 	switch {
 	case errors.As(err, &he):
-		detail["code"], detail["body"], detail["responseHeaders"] = he.StatusCode, he.Message, he.Headers
+		ev.Code, ev.Body, ev.Headers = he.StatusCode, he.Message, he.Headers
 		retry, wait = he.Transient && !errors.Is(err, core.ErrExpired), he.RetryAfter
 	case errors.Is(err, core.ErrExpired):
 	default:
 		retry = isNetworkError(err)
 	}
-	detail["transient"] = retry
-	r.emit(exp, core.EventStatusError, detail)
+	ev.Transient = retry
+	r.emit(exp, ev)
 	return wait, retry
 }
 

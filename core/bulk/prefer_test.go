@@ -201,7 +201,7 @@ func TestSeparateExportStatusDemo(t *testing.T) {
 					t.Errorf("%d status_progress events, want several while the job runs", len(prog))
 				}
 				for _, e := range prog {
-					if x := fmt.Sprint(e.Detail["xProgress"]); !strings.Contains(x, "complete") && !strings.Contains(x, "finishing in") {
+					if x := e.Progress; !strings.Contains(x, "complete") && !strings.Contains(x, "finishing in") {
 						t.Errorf("status_progress xProgress = %q, want the server's X-Progress", x)
 					}
 				}
@@ -212,7 +212,7 @@ func TestSeparateExportStatusDemo(t *testing.T) {
 		{"FailedJob", true, demo.Faults{FailJobs: true}, core.StateFailed, all200,
 			func(t *testing.T, exp *core.Export, ev *events) {
 				errs := ev.kinds(core.EventStatusError)
-				if len(errs) != 1 || errs[0].Detail["code"] != 500 || errs[0].Detail["transient"] != false {
+				if len(errs) != 1 || errs[0].Code != 500 || errs[0].Transient != false {
 					t.Errorf("status_error events = %v, want one, HTTP 500, not transient (not retried)", errs)
 				}
 				if !strings.Contains(exp.Error, "export failed (simulated fault)") {
@@ -222,7 +222,7 @@ func TestSeparateExportStatusDemo(t *testing.T) {
 		{"TransientThenComplete", true, demo.Faults{StatusErrors: 3}, core.StateComplete, all200,
 			func(t *testing.T, exp *core.Export, ev *events) {
 				errs := ev.kinds(core.EventStatusError)
-				if len(errs) != 3 || errs[0].Detail["code"] != 500 || errs[0].Detail["transient"] != true {
+				if len(errs) != 3 || errs[0].Code != 500 || errs[0].Transient != true {
 					t.Errorf("status_error events = %v, want 3 transient HTTP 500", errs)
 				}
 			}},
@@ -387,7 +387,7 @@ func TestSeparateExportStatusTolerance(t *testing.T) {
 				t.Errorf("polls = %d, want %d", polls, tt.wantPolls)
 			}
 			prog := ev.kinds(core.EventStatusProgress)
-			if len(prog) != 2 || prog[1].Detail["xProgress"] != "step 2" {
+			if len(prog) != 2 || prog[1].Progress != "step 2" {
 				t.Errorf("status_progress events = %v, want two, the last with X-Progress step 2", prog)
 			}
 		})

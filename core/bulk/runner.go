@@ -34,7 +34,7 @@ const (
 // progress with the records it covers).
 type Runner struct {
 	Client *Client
-	Store  Store
+	Store  core.ExportStore
 
 	MaxParallel  int           // parallel downloads; 0 = DefaultMaxParallel
 	PollMin      time.Duration // lower clamp on status delays; 0 = DefaultPollMin
@@ -93,13 +93,15 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return v
 }
 
-func (r *Runner) emit(exp *core.Export, kind string, detail map[string]any) {
+// emit stamps ev with exp and the time and hands it to OnEvent.
+func (r *Runner) emit(exp *core.Export, ev core.Event) {
 	if r.OnEvent == nil {
 		return
 	}
+	ev.ExportID, ev.StatusURL, ev.Time = exp.ID, exp.StatusURL, r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.OnEvent(core.Event{ExportID: exp.ID, StatusURL: exp.StatusURL, Kind: kind, Time: r.now(), Detail: detail})
+	r.OnEvent(ev)
 }
 
 // Start validates exp.Request, records the export, kicks it off and runs it
@@ -160,30 +162,24 @@ func (r *Runner) kickoff(ctx context.Context, exp *core.Export, caps *Capabiliti
 		wait = clamp(wait, orDefault(r.PollMin, DefaultPollMin), orDefault(r.PollMax, DefaultPollMax))
 		// Say why nothing happens: a busy server's Retry-After can be
 		// minutes (the SMART reference server blocks for five).
-		r.emit(exp, core.EventStatusProgress, map[string]any{
-			"xProgress":  fmt.Sprintf("kick-off refused (HTTP %d), trying again at %s", he.StatusCode, r.now().Add(wait).Format("15:04:05")),
-			"retryAfter": wait.Milliseconds(),
-		})
+		r.emit(exp, core.Event{Kind: core.EventStatusProgress, RetryAfter: wait,
+			Progress: fmt.Sprintf("kick-off refused (HTTP %d), trying again at %s", he.StatusCode, r.now().Add(wait).Format("15:04:05"))})
 		if serr := r.sleep(ctx, wait); serr != nil {
 			return serr
 		}
 	}
-	params, _ := json.Marshal(exp.Request)
-	detail := map[string]any{
-		"exportUrl": kickoffURL, "errorCode": nil, "errorBody": nil,
-		"softwareName": caps.SoftwareName, "softwareVersion": caps.SoftwareVersion,
-		"softwareReleaseDate": caps.ReleaseDate, "fhirVersion": caps.FHIRVersion,
-		"requestParameters": json.RawMessage(params),
-	}
+	req := exp.Request
+	ev := core.Event{Kind: core.EventKickoff, KickoffURL: kickoffURL, Request: &req, Server: core.Software{
+		Name: caps.SoftwareName, Version: caps.SoftwareVersion, ReleaseDate: caps.ReleaseDate, FHIRVersion: caps.FHIRVersion,
+	}}
 	exp.KickoffURL = kickoffURL
 	if err != nil {
+		ev.Message = err.Error()
 		var he *HTTPError
 		if errors.As(err, &he) {
-			detail["errorCode"], detail["errorBody"], detail["responseHeaders"] = he.StatusCode, he.Message, he.Headers
-		} else {
-			detail["errorBody"] = err.Error()
+			ev.Code, ev.Body, ev.Headers = he.StatusCode, he.Message, he.Headers
 		}
-		r.emit(exp, core.EventKickoff, detail)
+		r.emit(exp, ev)
 		// Kickoff's errors already name the operation and the URL.
 		return r.fail(ctx, exp, core.StateFailed, err)
 	}
@@ -192,7 +188,7 @@ func (r *Runner) kickoff(ctx context.Context, exp *core.Export, caps *Capabiliti
 	if err := r.Store.UpdateExport(ctx, exp); err != nil {
 		return fmt.Errorf("record status url: %w", err)
 	}
-	r.emit(exp, core.EventKickoff, detail)
+	r.emit(exp, ev)
 	return nil
 }
 
@@ -265,7 +261,7 @@ func (r *Runner) run(ctx context.Context, exp *core.Export) error {
 	if err != nil {
 		switch {
 		case errors.Is(err, core.ErrExpired):
-			return r.fail(ctx, exp, core.StateExpired, fmt.Errorf("the server no longer has this export; start a fresh export: %w", err))
+			return r.fail(ctx, exp, core.StateExpired, fmt.Errorf("the server no longer has this export: %w", err))
 		case ctx.Err() != nil:
 			// Interrupted: leave the export resumable as it is.
 			return err
@@ -326,53 +322,48 @@ func (r *Runner) recordManifest(ctx context.Context, exp *core.Export, pages []p
 	for _, p := range pages {
 		out, del, errs = out+len(p.m.Output), del+len(p.m.Deleted), errs+len(p.m.Error)
 	}
-	r.emit(exp, core.EventManifestComplete, map[string]any{
-		"transactionTime": exp.TransactionTime, "totalOutputFileCount": out,
-		"totalDeletedFileCount": del, "totalErrorFileCount": errs, "totalManifests": len(pages),
-	})
+	r.emit(exp, core.Event{Kind: core.EventManifestComplete, TransactionTime: exp.TransactionTime,
+		OutputFiles: out, DeletedFiles: del, ErrorFiles: errs, Manifests: len(pages)})
 	return nil
 }
 
 // finish checks every file, releases the job when all are verified, and
-// records the outcome.
+// records the outcome. Files not verified end it with a *FilesError: expired
+// (core.ErrExpired) when the server no longer has one of them, resumable
+// (core.ErrIncomplete) while one may still be had, failed otherwise.
 func (r *Runner) finish(ctx context.Context, exp *core.Export, started time.Time) error {
 	files, err := r.Store.FindFiles(ctx, exp.ID)
 	if err != nil {
 		return fmt.Errorf("list files: %w", err)
 	}
-	var resources, bytesDone int64
-	var notLoaded []string
-	expired := 0
+	ev := core.Event{Kind: core.EventExportComplete, Files: len(files), Duration: r.now().Sub(started)}
+	fe := &FilesError{Total: len(files)}
 	for _, f := range files {
-		resources += f.Lines
-		bytesDone += f.Bytes
+		ev.Bytes += f.Bytes
+		if f.Kind == core.KindOutput {
+			// Resources: output lines that passed validation; error and
+			// deleted lines, and lines that failed, are not resources.
+			ev.Resources += f.Lines - f.Problems
+		}
 		if f.State != core.FileLoaded {
-			notLoaded = append(notLoaded, fmt.Sprintf("%s (%s: %s)", f.URL, f.State, f.Error))
-			if strings.Contains(f.Error, core.ErrExpired.Error()) {
-				expired++
-			}
+			fe.Files = append(fe.Files, f)
 		}
 	}
-	r.emit(exp, core.EventExportComplete, map[string]any{
-		"files": len(files), "resources": resources, "bytes": bytesDone, "attachments": nil,
-		"duration": r.now().Sub(started).Milliseconds(), "filesNotVerified": len(notLoaded),
-	})
-	if len(notLoaded) > 0 {
-		msg := fmt.Sprintf("%d of %d files not verified: %s", len(notLoaded), len(files), strings.Join(first(notLoaded, 5), "; "))
-		if expired > 0 {
-			return r.fail(ctx, exp, core.StateExpired, fmt.Errorf("%s: %w; start a fresh export", msg, core.ErrExpired))
-		}
-		for _, f := range files {
-			if f.State == core.FileFailed || f.State == core.FilePending || f.State == core.FileDownloading {
-				// Worth another try: keep the export resumable.
-				exp.Error = msg
-				if err := r.Store.UpdateExport(ctx, exp); err != nil {
-					return fmt.Errorf("record progress: %w", err)
-				}
-				return fmt.Errorf("%s (run again with --resume %d)", msg, exp.ID)
+	ev.FilesNotVerified = len(fe.Files)
+	r.emit(exp, ev)
+	if len(fe.Files) > 0 {
+		switch {
+		case fe.count(core.FileExpired) > 0:
+			return r.fail(ctx, exp, core.StateExpired, fe)
+		case fe.resumable():
+			// Worth another try: keep the export resumable.
+			exp.Error = fe.Error()
+			if err := r.Store.UpdateExport(ctx, exp); err != nil {
+				return fmt.Errorf("record progress: %w", err)
 			}
+			return fe
 		}
-		return r.fail(ctx, exp, core.StateFailed, errors.New(msg))
+		return r.fail(ctx, exp, core.StateFailed, fe)
 	}
 	if !r.KeepJob {
 		if err := r.Client.Cancel(ctx, exp.StatusURL); err != nil {
@@ -390,11 +381,64 @@ func (r *Runner) finish(ctx context.Context, exp *core.Export, started time.Time
 	return nil
 }
 
-func first(s []string, n int) []string {
-	if len(s) > n {
-		return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
+// FilesError reports the files of a finished run that were not verified.
+// Its text is one sentence; Files lists them for whoever shows the detail.
+// It wraps core.ErrExpired when one of them is gone from the server, and
+// core.ErrIncomplete when another run may still get them.
+type FilesError struct {
+	Total int                // files in the manifest
+	Files []*core.ExportFile // not verified
+}
+
+func (e *FilesError) count(s core.FileState) int {
+	n := 0
+	for _, f := range e.Files {
+		if f.State == s {
+			n++
+		}
 	}
-	return s
+	return n
+}
+
+// resumable reports whether a file may still be had by another run.
+func (e *FilesError) resumable() bool {
+	for _, f := range e.Files {
+		switch f.State {
+		case core.FileFailed, core.FilePending, core.FileDownloading:
+			return true
+		}
+	}
+	return false
+}
+
+func (e *FilesError) Error() string {
+	var parts []string
+	for _, s := range []struct {
+		state core.FileState
+		what  string
+	}{
+		{core.FileExpired, "gone from the server"},
+		{core.FileFailed, "failed to download"},
+		{core.FileInvalid, "failed validation"},
+		{core.FilePending, "not started"},
+		{core.FileDownloading, "cut off"},
+	} {
+		if n := e.count(s.state); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s.what))
+		}
+	}
+	return fmt.Sprintf("%d of %d files not verified (%s)", len(e.Files), e.Total, strings.Join(parts, ", "))
+}
+
+// Unwrap returns the sentinels the files' states stand for.
+func (e *FilesError) Unwrap() []error {
+	var errs []error
+	if e.count(core.FileExpired) > 0 {
+		errs = append(errs, core.ErrExpired)
+	} else if e.resumable() {
+		errs = append(errs, core.ErrIncomplete)
+	}
+	return errs
 }
 
 // backoff is the delay before retry attempt n (1-based): 1 s, 2 s, 4 s, …

@@ -62,7 +62,7 @@ func (e *events) handle(ev core.Event) {
 	e.lw.Handle(ev)
 }
 
-func (e *events) kinds(kind string) []core.Event {
+func (e *events) kinds(kind core.EventKind) []core.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []core.Event
@@ -95,7 +95,7 @@ func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func newRunner(tb testing.TB, base string, hc *http.Client, store bulk.Store) (*bulk.Runner, *events, *sleeps) {
+func newRunner(tb testing.TB, base string, hc *http.Client, store core.ExportStore) (*bulk.Runner, *events, *sleeps) {
 	ev := &events{}
 	ev.lw = &bulk.LogWriter{W: &ev.log, Progress: true}
 	sl := &sleeps{}
@@ -167,7 +167,7 @@ func TestRunnerOpenPatientLevel(t *testing.T) {
 		t.Errorf("export state %s released %v transactionTime %q; want complete, released, set", got.State, got.Released, got.TransactionTime)
 	}
 	checkCatalogue(t, db, got)
-	for _, k := range []string{core.EventKickoff, core.EventStatusComplete, core.EventManifestComplete, core.EventDownloadRequest, core.EventDownloadComplete, core.EventExportComplete} {
+	for _, k := range []core.EventKind{core.EventKickoff, core.EventStatusComplete, core.EventManifestComplete, core.EventDownloadRequest, core.EventDownloadComplete, core.EventExportComplete} {
 		if len(ev.kinds(k)) == 0 {
 			t.Errorf("no %s event", k)
 		}

@@ -133,10 +133,10 @@ func TestResumeAfterInterrupt(t *testing.T) {
 	checkCatalogue(t, db, got)
 	ranged := 0
 	for _, e := range ev2.kinds(core.EventDownloadRequest) {
-		if loadedBefore[e.Detail["fileUrl"].(string)] {
-			t.Errorf("resume downloaded %s again, which was loaded before", e.Detail["fileUrl"])
+		if loadedBefore[e.FileURL] {
+			t.Errorf("resume downloaded %s again, which was loaded before", e.FileURL)
 		}
-		if e.Detail["offset"].(int64) > 0 {
+		if e.Offset > 0 {
 			ranged++
 		}
 	}

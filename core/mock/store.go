@@ -7,12 +7,11 @@ import (
 	"context"
 
 	"tranche.dev/tranche/core"
-	"tranche.dev/tranche/core/bulk"
 )
 
-var _ bulk.Store = (*Store)(nil)
+var _ core.ExportStore = (*Store)(nil)
 
-// Store is a bulk.Store whose methods call the matching function fields.
+// Store is a core.ExportStore whose methods call the matching function fields.
 type Store struct {
 	CreateExportFn          func(ctx context.Context, e *core.Export) error
 	UpdateExportFn          func(ctx context.Context, e *core.Export) error

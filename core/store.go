@@ -1,0 +1,30 @@
+package core
+
+import "context"
+
+// ExportStore persists exports, their files and their records. catalog.DB
+// implements it. Every method commits before it returns: the export engine
+// (bulk.Runner) relies on that to resume exactly after a crash.
+type ExportStore interface {
+	CreateExport(ctx context.Context, e *Export) error
+	UpdateExport(ctx context.Context, e *Export) error
+	// FindExport returns ErrNotFound if there is no such export.
+	FindExport(ctx context.Context, id int64) (*Export, error)
+	FindExportByStatusURL(ctx context.Context, statusURL string) (*Export, error)
+	// UnfinishedExports returns exports whose state is not final.
+	UnfinishedExports(ctx context.Context) ([]*Export, error)
+	// LastTransactionTime returns the transactionTime of the last complete
+	// export with e's registration, base URL and scope (level, group,
+	// types), or ErrNotFound if there is none.
+	LastTransactionTime(ctx context.Context, e *Export) (string, error)
+	// AddFiles is idempotent on (export, kind, url); it fills IDs and the
+	// stored progress of files already known.
+	AddFiles(ctx context.Context, exportID int64, files []*ExportFile) error
+	UpdateFile(ctx context.Context, f *ExportFile) error
+	FindFiles(ctx context.Context, exportID int64) ([]*ExportFile, error)
+	// AppendRecords stores recs (idempotent on (file, line)) and f's
+	// Lines, Bytes, Problems, State and Error in one transaction. It
+	// must not keep recs or their Raw bytes after it returns: the caller
+	// reuses that memory for the next batch.
+	AppendRecords(ctx context.Context, f *ExportFile, recs []Record) error
+}
