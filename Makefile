@@ -12,6 +12,8 @@ APT_SHOT  := xvfb xauth xdotool imagemagick x11-apps
 # conformance command against (it lives beside the project, not in it).
 SOF_TESTS ?= ../shared/sql-on-fhir/tests
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The S3 server the sink tests start on loopback (core/s3test).
+VERSITYGW := github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
 .PHONY: all build demo test test-go bench deps deps-test deps-shot screenshots fmt vet clean
 
@@ -32,6 +34,11 @@ deps-test: deps
 		echo "installing test dependencies:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@gobin="$$($(GO) env GOBIN)"; [ -n "$$gobin" ] || gobin="$$($(GO) env GOPATH | cut -d: -f1)/bin"; \
+	if ! command -v versitygw >/dev/null 2>&1 && [ ! -x "$$gobin/versitygw" ]; then \
+		echo "installing $(VERSITYGW) (S3 server for the sink tests)"; \
+		$(GO) install $(VERSITYGW); \
 	fi
 
 deps-shot: deps
