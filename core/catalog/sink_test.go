@@ -1,0 +1,47 @@
+package catalog_test
+
+import (
+	"errors"
+	"testing"
+
+	"tranche.dev/tranche/core"
+)
+
+func TestSinkSettings(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	e := &core.Export{FHIRBaseURL: "http://127.0.0.1:1/fhir", Request: core.ExportRequest{Level: core.LevelSystem}}
+	if err := db.CreateExport(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.ExportSink(ctx, e.ID); err != nil || got != "" {
+		t.Fatalf("ExportSink of a new export = %q, %v; want \"\"", got, err)
+	}
+	if err := db.SetExportSink(ctx, e.ID, "s3://lake/fhir"); err != nil {
+		t.Fatal(err)
+	}
+	// UpdateExport keeps the sink.
+	e.State = core.StateDownloading
+	if err := db.UpdateExport(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.ExportSink(ctx, e.ID); err != nil || got != "s3://lake/fhir" {
+		t.Fatalf("ExportSink = %q, %v; want s3://lake/fhir", got, err)
+	}
+	if _, err := db.ExportSink(ctx, e.ID+1); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("ExportSink of no export: %v, want ErrNotFound", err)
+	}
+	if err := db.SetExportSink(ctx, e.ID+1, "s3://x"); !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("SetExportSink of no export: %v, want ErrNotFound", err)
+	}
+	r := &core.Registration{Name: "ehr", FHIRBaseURL: "http://127.0.0.1:1/fhir"}
+	if err := db.CreateRegistration(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetRegistrationSink(ctx, r.ID, "s3://lake/ehr"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.RegistrationSink(ctx, r.ID); err != nil || got != "s3://lake/ehr" {
+		t.Fatalf("RegistrationSink = %q, %v; want s3://lake/ehr", got, err)
+	}
+}

@@ -1,0 +1,222 @@
+// Package sink writes exports to S3-compatible object storage in a layout
+// that Spark, Trino and DuckDB read directly (docs/sink-layout.md). Store
+// wraps the export engine's store: the runner writes to it as to the
+// catalogue, and it lands each file in the bucket before it lets the
+// catalogue record the progress, so a resumed export carries on exactly
+// where the bucket left off.
+package sink
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// Target is where a sink writes: s3://Bucket/Prefix.
+type Target struct {
+	Bucket string
+	Prefix string // no leading or trailing slash; may be empty
+}
+
+func (t Target) String() string {
+	if t.Prefix == "" {
+		return "s3://" + t.Bucket
+	}
+	return "s3://" + t.Bucket + "/" + t.Prefix
+}
+
+// ParseURL reads s3://BUCKET[/PREFIX]. Bucket names follow the S3 rules
+// (3-63 characters of lower-case letters, digits, '.' and '-'); the prefix
+// may not hold empty, "." or ".." segments, nor control characters.
+func ParseURL(s string) (Target, error) {
+	rest, ok := strings.CutPrefix(s, "s3://")
+	if !ok {
+		return Target{}, fmt.Errorf("sink %q: want s3://BUCKET/PREFIX", s)
+	}
+	bucket, prefix, _ := strings.Cut(rest, "/")
+	if err := checkBucket(bucket); err != nil {
+		return Target{}, fmt.Errorf("sink %q: %w", s, err)
+	}
+	prefix = strings.TrimSuffix(prefix, "/")
+	if prefix != "" {
+		for _, seg := range strings.Split(prefix, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				return Target{}, fmt.Errorf("sink %q: empty, . or .. segment in the prefix", s)
+			}
+		}
+		for _, r := range prefix {
+			if r < 0x20 || r == 0x7f || r == '\\' {
+				return Target{}, fmt.Errorf("sink %q: control character or backslash in the prefix", s)
+			}
+		}
+		if len(prefix) > 512 {
+			return Target{}, fmt.Errorf("sink %q: prefix longer than 512 bytes", s)
+		}
+	}
+	return Target{Bucket: bucket, Prefix: prefix}, nil
+}
+
+func checkBucket(b string) error {
+	if len(b) < 3 || len(b) > 63 {
+		return fmt.Errorf("bucket name %q: want 3 to 63 characters", b)
+	}
+	for i, r := range b {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || (r == '.' || r == '-') && i > 0 && i < len(b)-1
+		if !ok {
+			return fmt.Errorf("bucket name %q: want lower-case letters, digits, '.' and '-'", b)
+		}
+	}
+	return nil
+}
+
+// Config is how to reach the storage. It never comes from a flag value:
+// Environment reads the standard AWS variables and shared files.
+type Config struct {
+	Endpoint string // host[:port]
+	Secure   bool   // https
+	Region   string // "" lets the client discover it
+	Creds    *credentials.Credentials
+}
+
+// Environment builds a Config the way the AWS tools do: endpoint from
+// AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL or the profile's endpoint_url
+// (default https://s3.amazonaws.com); region from AWS_REGION,
+// AWS_DEFAULT_REGION or the profile's region; credentials from
+// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] or the shared
+// credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials) for
+// AWS_PROFILE. The profile is read from AWS_CONFIG_FILE or ~/.aws/config.
+// Plain http is refused unless the endpoint is a loopback address.
+func Environment(getenv func(string) string) (Config, error) {
+	profile := getenv("AWS_PROFILE")
+	if profile == "" {
+		profile = "default"
+	}
+	cfgFile := getenv("AWS_CONFIG_FILE")
+	if cfgFile == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			cfgFile = filepath.Join(home, ".aws", "config")
+		}
+	}
+	prof := map[string]string{}
+	if cfgFile != "" {
+		f, err := os.Open(cfgFile)
+		switch {
+		case err == nil:
+			prof, err = readProfile(f, profile)
+			f.Close()
+			if err != nil {
+				return Config{}, fmt.Errorf("aws config %s: %w", cfgFile, err)
+			}
+		case !errors.Is(err, os.ErrNotExist):
+			return Config{}, fmt.Errorf("aws config: %w", err)
+		}
+	}
+	first := func(vs ...string) string {
+		for _, v := range vs {
+			if v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	endpoint := first(getenv("AWS_ENDPOINT_URL_S3"), getenv("AWS_ENDPOINT_URL"), prof["endpoint_url"], "https://s3.amazonaws.com")
+	host, secure, err := checkEndpoint(endpoint)
+	if err != nil {
+		return Config{}, err
+	}
+	credFile := getenv("AWS_SHARED_CREDENTIALS_FILE")
+	creds := credentials.NewChainCredentials([]credentials.Provider{
+		&credentials.EnvAWS{},
+		&credentials.FileAWSCredentials{Filename: credFile, Profile: profile},
+	})
+	return Config{
+		Endpoint: host, Secure: secure, Creds: creds,
+		Region: first(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"), prof["region"]),
+	}, nil
+}
+
+// checkEndpoint accepts an https URL, or http to a loopback address only:
+// credentials and health data do not cross a network in the clear.
+func checkEndpoint(s string) (host string, secure bool, err error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return "", false, fmt.Errorf("endpoint %q: want https://HOST[:PORT]", s)
+	}
+	switch u.Scheme {
+	case "https":
+		return u.Host, true, nil
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return "", false, fmt.Errorf("endpoint %q: plain http is allowed only on a loopback address; use https", s)
+		}
+		return u.Host, false, nil
+	}
+	return "", false, fmt.Errorf("endpoint %q: want https://HOST[:PORT]", s)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// readProfile reads one profile's keys from an AWS shared config file
+// (INI: "[default]" or "[profile NAME]" sections, "key = value" lines, '#'
+// and ';' comments). Nested sections (indented sub-keys) are skipped.
+func readProfile(r io.Reader, profile string) (map[string]string, error) {
+	want := "profile " + profile
+	out := map[string]string{}
+	in := false
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	for n := 1; sc.Scan(); n++ {
+		raw := sc.Text()
+		line := strings.TrimSpace(raw)
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if line[0] == '[' {
+			if !strings.HasSuffix(line, "]") {
+				return nil, fmt.Errorf("line %d: unclosed section", n)
+			}
+			name := strings.Join(strings.Fields(line[1:len(line)-1]), " ")
+			in = name == want || (profile == "default" && name == "default")
+			continue
+		}
+		if !in || raw[0] == ' ' || raw[0] == '\t' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("line %d: want key = value", n)
+		}
+		out[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// NewClient connects to the storage described by cfg.
+func NewClient(cfg Config) (*minio.Core, error) {
+	c, err := minio.NewCore(cfg.Endpoint, &minio.Options{
+		Creds: cfg.Creds, Secure: cfg.Secure, Region: cfg.Region,
+		BucketLookup: minio.BucketLookupAuto,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3 client %s: %w", cfg.Endpoint, err)
+	}
+	return c, nil
+}
