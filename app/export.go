@@ -57,6 +57,14 @@ Options:
   --keep-job     do not DELETE the job on the server when done
   --max-line N   longest accepted NDJSON line in bytes (default 64 MiB)
 
+Object storage (docs/sink-layout.md; the registration's sink when not given):
+  --sink s3://BUCKET/PREFIX   write the export there: raw files, Parquet, manifests.
+                 The catalogue keeps only the export's progress. Endpoint, region and
+                 credentials come from the AWS variables (AWS_ENDPOINT_URL,
+                 AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE)
+                 and ~/.aws/config and ~/.aws/credentials; https unless loopback.
+  --sink-keep-local  also store the records in the catalogue
+
 The exit status is 0 only when every file was downloaded and verified.
 The log (bulk-data-client format) goes to <data dir>/exports/<id>/log.ndjson.
 `
@@ -89,6 +97,8 @@ type exportFlags struct {
 	types, elements, patients, filters, assoc                     []string
 	registration, clientID, keyFile, tokenURL, scope, db          string
 	parallel, maxLine                                             int
+	sink                                                          string
+	sinkKeepLocal                                                 bool
 }
 
 func parseExportFlags(args []string, stderr io.Writer) (*exportFlags, []string, error) {
@@ -119,6 +129,8 @@ func parseExportFlags(args []string, stderr io.Writer) (*exportFlags, []string, 
 	str(&f.tokenURL, "token endpoint (default: discovered)", "token-url")
 	str(&f.scope, "scopes (default system/*.rs)", "scope")
 	str(&f.db, "catalogue database file", "db")
+	str(&f.sink, "object storage: s3://BUCKET/PREFIX", "sink")
+	fs.BoolVar(&f.sinkKeepLocal, "sink-keep-local", false, "with --sink, also store the records in the catalogue")
 	list(&f.types, true, "_type", "t", "_type", "type")
 	list(&f.elements, true, "_elements", "e", "_elements", "elements")
 	list(&f.patients, true, "patient", "p", "patient")
@@ -214,13 +226,24 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	sinkURL := f.sink
+	if sinkURL == "" && reg != nil {
+		if sinkURL, err = env.DB.RegistrationSink(ctx, reg.ID); err != nil {
+			return err
+		}
+	}
+	if sinkURL != "" {
+		if err := x.useSink(r, sinkURL); err != nil {
+			return err
+		}
+	}
 	if f.status != "" {
 		// Pick up a job started elsewhere (or by an earlier run).
 		if old, err := env.DB.FindExportByStatusURL(ctx, f.status); err == nil {
 			return x.report(ctx, old.ID, x.resumeOne(ctx, r, old.ID))
 		}
 		exp.StatusURL, exp.State = f.status, core.StatePolling
-		if err := env.DB.CreateExport(ctx, exp); err != nil {
+		if err := r.Store.CreateExport(ctx, exp); err != nil {
 			return fmt.Errorf("record export: %w", err)
 		}
 		return x.report(ctx, exp.ID, x.resumeOne(ctx, r, exp.ID))
@@ -290,6 +313,10 @@ func (x *exporter) resume(ctx context.Context, pos []string) error {
 		r, err := x.runner(ctx, exp, reg)
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if err := x.resumeSink(ctx, r, id); err != nil {
+			errs = append(errs, fmt.Errorf("export %d: %w", id, err))
 			continue
 		}
 		fmt.Fprintf(x.stderr, "Resuming export %d (%s, %s)\n", id, exp.FHIRBaseURL, exp.State)

@@ -15,6 +15,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/sink"
 	"tranche.dev/tranche/core/smart"
 )
 
@@ -53,6 +54,7 @@ type regFlags struct {
 	headers                                                headerFlag
 	maxParallel                                            int
 	pollMin, pollMax                                       time.Duration
+	sink                                                   string
 }
 
 func (f *regFlags) register(fs *flag.FlagSet, sub string) {
@@ -66,6 +68,7 @@ func (f *regFlags) register(fs *flag.FlagSet, sub string) {
 	fs.StringVar(&f.jwksURL, "jwks-url", "", "JWKS `URL` the data holder was given, if any")
 	fs.Var(f.headers, "header", "extra `Name=Value` header for FHIR requests (repeatable)")
 	fs.IntVar(&f.maxParallel, "max-parallel", 0, "parallel downloads (0 = default)")
+	fs.StringVar(&f.sink, "sink", "", "object storage for this registration's exports: s3://`BUCKET/PREFIX` (\"\" for none)")
 	fs.DurationVar(&f.pollMin, "poll-min", 0, "lower clamp on Retry-After (0 = default)")
 	fs.DurationVar(&f.pollMax, "poll-max", 0, "upper clamp on Retry-After (0 = default)")
 	if sub == "add" {
@@ -146,6 +149,11 @@ func (e *keyEnv) regAdd(ctx context.Context, f regFlags) error {
 	if _, err := e.DB.FindRegistrationByName(ctx, f.name); err == nil {
 		return fmt.Errorf("a registration named %q already exists", f.name)
 	}
+	if f.sink != "" {
+		if _, err := sink.ParseURL(f.sink); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--sink: %w", err)}
+		}
+	}
 	reg := &core.Registration{
 		Name: f.name, FHIRBaseURL: strings.TrimRight(f.fhirURL, "/"), ClientID: f.clientID,
 		TokenURL: f.tokenURL, JWKSURL: f.jwksURL, Headers: f.headers,
@@ -198,6 +206,11 @@ func (e *keyEnv) regAdd(ctx context.Context, f regFlags) error {
 	if err := e.DB.CreateRegistration(ctx, reg); err != nil {
 		e.deleteKey(reg.KeyRef) // no orphan key
 		return fmt.Errorf("save registration: %w", err)
+	}
+	if f.sink != "" {
+		if err := e.DB.SetRegistrationSink(ctx, reg.ID, f.sink); err != nil {
+			return fmt.Errorf("save registration: %w", err)
+		}
 	}
 	fmt.Fprintf(e.Stderr, "Added registration %q: key %s (%s) in %s.\n", reg.Name, reg.KeyID, reg.Alg, e.where(reg.KeyRef))
 	switch {
@@ -258,6 +271,9 @@ func (e *keyEnv) regShow(ctx context.Context, name string) error {
 	if r.PollMin != 0 || r.PollMax != 0 {
 		rows = append(rows, [2]string{"Poll clamp", fmt.Sprintf("%v to %v", r.PollMin, r.PollMax)})
 	}
+	if u, err := e.DB.RegistrationSink(ctx, r.ID); err == nil && u != "" {
+		rows = append(rows, [2]string{"Sink", u})
+	}
 	for _, row := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
 	}
@@ -314,8 +330,18 @@ func (e *keyEnv) regEdit(ctx context.Context, name string, f regFlags, set map[s
 	if len(set) == 0 || (len(set) == 1 && (set["db"] || set["key-file-fallback"])) {
 		return &exitError{code: 2, err: errors.New("nothing to change: pass the flags to edit (see -h)")}
 	}
+	if set["sink"] && f.sink != "" {
+		if _, err := sink.ParseURL(f.sink); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--sink: %w", err)}
+		}
+	}
 	if err := e.DB.UpdateRegistration(ctx, r); err != nil {
 		return fmt.Errorf("save registration: %w", err)
+	}
+	if set["sink"] {
+		if err := e.DB.SetRegistrationSink(ctx, r.ID, f.sink); err != nil {
+			return fmt.Errorf("save registration: %w", err)
+		}
 	}
 	fmt.Fprintf(e.Stderr, "Updated registration %q.\n", r.Name)
 	return nil
