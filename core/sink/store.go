@@ -43,10 +43,13 @@ type Store struct {
 	// KeepLocal also stores the records in Inner; otherwise Inner keeps
 	// only exports and files, a few rows per file whatever their size.
 	KeepLocal bool
-	PartSize  int64  // compressed raw bytes per segment; 0 = DefaultPartSize
-	TempDir   string // spool files; "" = os.TempDir()
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// PartSize is the compressed raw bytes per segment; 0 =
+	// DefaultPartSize. S3 refuses parts under MinPartSize but the last;
+	// a smaller size is for servers that take them (tests).
+	PartSize int64
+	TempDir  string // spool files; "" = os.TempDir()
+	Logger   *slog.Logger
+	Now      func() time.Time
 
 	mu    sync.Mutex
 	files map[int64]*fileSink
@@ -65,7 +68,7 @@ func (s *Store) partSize() int64 {
 	if s.PartSize <= 0 {
 		return DefaultPartSize
 	}
-	return max(s.PartSize, MinPartSize)
+	return s.PartSize
 }
 
 // fileState is what the bucket holds of one export file, kept next to it
