@@ -352,6 +352,10 @@ func (x *exporter) cancel(ctx context.Context, pos []string) error {
 	if err := r.Cancel(ctx, id); err != nil {
 		return err
 	}
+	// The export is final now: its open uploads in a sink are swept.
+	if err := x.resumeSink(ctx, r, id); err != nil {
+		fmt.Fprintf(x.stderr, "export %d: %v\n", id, err)
+	}
 	fmt.Fprintf(x.stdout, "Export %d cancelled.\n", id)
 	return nil
 }

@@ -21,6 +21,7 @@ Usage:
   tranche registrations ...    manage client registrations (alias: reg)
   tranche export [flags]       run a bulk export into the catalogue
   tranche catalog ...          query the catalogue (counts, search, show, export)
+  tranche sink ddl ...         SQL that registers an export sink's tables in DuckDB, Spark, Trino
   tranche bench [flags]        end-to-end throughput benchmark against the demo server
   tranche views ...            SQL on FHIR views (conformance DIR [--report FILE])
 
@@ -80,6 +81,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runBench(rest, stdout, stderr)
 	case "views":
 		return runViews(rest, stdout, stderr)
+	case "sink":
+		return runSink(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

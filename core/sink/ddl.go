@@ -1,0 +1,109 @@
+package sink
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Engines DDL knows.
+var Engines = []string{"duckdb", "spark", "trino"}
+
+// DDL returns the statements that register the layout at t with engine
+// (duckdb, spark or trino): the resources table over the Parquet files,
+// the exports table over the completion manifests, resources_complete
+// (rows of completed exports only) and latest (each resource's newest
+// version, unless that is a deletion). Nothing is rewritten: latest is a
+// view.
+func DDL(engine string, t Target) (string, error) {
+	loc := func(scheme, dir string) string {
+		return scheme + t.Bucket + "/" + t.key(dir)
+	}
+	var b strings.Builder
+	switch engine {
+	case "duckdb":
+		fmt.Fprintf(&b, `-- DuckDB (httpfs). Credentials from the AWS chain; for an S3-compatible
+-- endpoint add ENDPOINT 'host:port', URL_STYLE 'path' (and USE_SSL false on loopback).
+INSTALL httpfs;
+LOAD httpfs;
+CREATE SECRET IF NOT EXISTS tranche_sink (TYPE s3, PROVIDER credential_chain);
+
+CREATE OR REPLACE VIEW fhir_exports AS
+  SELECT * FROM read_json('%s/*.json', format = 'newline_delimited');
+
+CREATE OR REPLACE VIEW fhir_resources AS
+  SELECT * FROM read_parquet('%s/*/*/*.parquet', hive_partitioning = true);
+
+`, loc("s3://", exportsDir), loc("s3://", resourcesDir))
+		writeViews(&b, "fhir_")
+	case "spark":
+		fmt.Fprintf(&b, `-- Spark SQL (hadoop-aws: s3a://; on EMR or Databricks s3:// works too).
+CREATE TABLE IF NOT EXISTS fhir_resources
+  USING parquet
+  LOCATION '%s';
+-- Picks up the partitions of new exports; run it after each export.
+MSCK REPAIR TABLE fhir_resources;
+
+CREATE TABLE IF NOT EXISTS fhir_exports
+  USING json
+  LOCATION '%s';
+REFRESH TABLE fhir_exports;
+
+`, loc("s3a://", resourcesDir), loc("s3a://", exportsDir))
+		writeViews(&b, "fhir_")
+	case "trino":
+		fmt.Fprintf(&b, `-- Trino, Hive connector (catalog "hive"), S3 file system enabled.
+CREATE SCHEMA IF NOT EXISTS hive.fhir;
+
+CREATE TABLE IF NOT EXISTS hive.fhir.resources (
+  resource_type varchar, id varchar, last_updated varchar, version_id varchar,
+  patient varchar, export_id bigint, source_file varchar, line bigint,
+  deleted boolean, problem varchar, json varchar,
+  "type" varchar, "export" varchar
+) WITH (
+  external_location = '%s',
+  format = 'PARQUET',
+  partitioned_by = ARRAY['type', 'export']
+);
+-- Picks up the partitions of new exports; run it after each export.
+CALL hive.system.sync_partition_metadata('fhir', 'resources', 'FULL');
+
+CREATE TABLE IF NOT EXISTS hive.fhir.exports (
+  layout integer, export_id bigint, transaction_time varchar, fhir_base_url varchar,
+  since varchar, completed_at varchar, resources bigint, manifest varchar
+) WITH (
+  external_location = '%s',
+  format = 'JSON'
+);
+
+`, loc("s3://", resourcesDir), loc("s3://", exportsDir))
+		writeViews(&b, "hive.fhir.")
+	default:
+		return "", fmt.Errorf("engine %q: want one of %s", engine, strings.Join(Engines, ", "))
+	}
+	return b.String(), nil
+}
+
+// writeViews writes the two views every engine shares, in SQL all three
+// accept.
+func writeViews(b *strings.Builder, prefix string) {
+	res, exps := prefix+"resources", prefix+"exports"
+	fmt.Fprintf(b, `-- Rows of completed exports only: an export being written has no
+-- completion manifest yet.
+CREATE OR REPLACE VIEW %[1]sresources_complete AS
+  SELECT r.* FROM %[2]s r
+  WHERE r.export_id IN (SELECT export_id FROM %[3]s);
+
+-- The newest version of each resource, unless that is a deletion:
+-- the row of the latest completed export, then the latest lastUpdated.
+CREATE OR REPLACE VIEW %[1]slatest AS
+  SELECT resource_type, id, last_updated, version_id, patient, export_id,
+         source_file, line, json
+  FROM (
+    SELECT r.*, row_number() OVER (
+      PARTITION BY r.resource_type, r.id
+      ORDER BY r.export_id DESC, r.deleted DESC, r.last_updated DESC) AS rn
+    FROM %[1]sresources_complete r
+  ) t
+  WHERE t.rn = 1 AND NOT t.deleted;
+`, prefix, res, exps)
+}
