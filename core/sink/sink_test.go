@@ -65,7 +65,7 @@ func mustOpenBucket(tb testing.TB) (*minio.Core, string) {
 	return c, "lake"
 }
 
-func newRunner(base string, store bulk.Store) *bulk.Runner {
+func newRunner(base string, store core.ExportStore) *bulk.Runner {
 	return &bulk.Runner{
 		Client:     &bulk.Client{BaseURL: base, HTTPClient: http.DefaultClient, FileClient: http.DefaultClient, Logger: quiet},
 		Store:      store,
