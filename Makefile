@@ -15,7 +15,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The S3 server the sink tests start on loopback (core/s3test).
 VERSITYGW := github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
-.PHONY: all build demo test test-go bench deps deps-test deps-shot screenshots fmt vet clean
+.PHONY: all build demo test test-go bench deps deps-test deps-s3 deps-shot screenshots fmt vet clean
 
 all: build
 
@@ -35,6 +35,10 @@ deps-test: deps
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@$(MAKE) --no-print-directory deps-s3
+
+# deps-s3 installs versitygw, the S3 server the sink tests and benchmarks start.
+deps-s3:
 	@gobin="$$($(GO) env GOBIN)"; [ -n "$$gobin" ] || gobin="$$($(GO) env GOPATH | cut -d: -f1)/bin"; \
 	if ! command -v versitygw >/dev/null 2>&1 && [ ! -x "$$gobin/versitygw" ]; then \
 		echo "installing $(VERSITYGW) (S3 server for the sink tests)"; \
@@ -64,7 +68,7 @@ test: deps-test
 	@if [ -d "$(SOF_TESTS)" ]; then $(GO) run ./app views conformance "$(SOF_TESTS)"; \
 	else echo "SQL on FHIR conformance skipped: $(SOF_TESTS) not found"; fi
 
-bench: build
+bench: build deps-s3
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
 	$(BIN) bench
 

@@ -83,7 +83,7 @@ func newTableSpool(dir, typ string) (*tableSpool, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := parquet.NewGenericWriter[Row](f, parquet.Compression(&parquet.Zstd),
+	w := parquet.NewGenericWriter[Row](f, parquet.Compression(&parquet.Snappy),
 		parquet.CreatedBy("tranche", "", ""))
 	return &tableSpool{typ: typ, file: f, w: w}, nil
 }
