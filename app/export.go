@@ -64,6 +64,8 @@ Object storage (docs/sink-layout.md; the registration's sink when not given):
                  AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE)
                  and ~/.aws/config and ~/.aws/credentials; https unless loopback.
   --sink-keep-local  also store the records in the catalogue
+  --sink-view FILE   also write this SQL on FHIR ViewDefinition's rows as a Parquet
+                 table (views/NAME/; repeatable; give them again with --resume)
 
 The exit status is 0 only when every file was downloaded and verified.
 The log (bulk-data-client format) goes to <data dir>/exports/<id>/log.ndjson.
@@ -99,6 +101,7 @@ type exportFlags struct {
 	parallel, maxLine                                             int
 	sink                                                          string
 	sinkKeepLocal                                                 bool
+	sinkViews                                                     []string
 }
 
 func parseExportFlags(args []string, stderr io.Writer) (*exportFlags, []string, error) {
@@ -131,6 +134,7 @@ func parseExportFlags(args []string, stderr io.Writer) (*exportFlags, []string, 
 	str(&f.db, "catalogue database file", "db")
 	str(&f.sink, "object storage: s3://BUCKET/PREFIX", "sink")
 	fs.BoolVar(&f.sinkKeepLocal, "sink-keep-local", false, "with --sink, also store the records in the catalogue")
+	list(&f.sinkViews, false, "ViewDefinition file to write as Parquet", "sink-view")
 	list(&f.types, true, "_type", "t", "_type", "type")
 	list(&f.elements, true, "_elements", "e", "_elements", "elements")
 	list(&f.patients, true, "patient", "p", "patient")

@@ -9,6 +9,7 @@ import (
 	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/sink"
+	"tranche.dev/tranche/core/views"
 )
 
 // useSink makes r write to the object storage at url (s3://BUCKET/PREFIX),
@@ -27,7 +28,12 @@ func (x *exporter) useSink(r *bulk.Runner, url string) error {
 	if err != nil {
 		return fmt.Errorf("sink %s: %w", target, err)
 	}
+	vs, err := readViews(x.flags.sinkViews)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--sink-view: %w", err)}
+	}
 	r.Store = &sink.Store{
+		Views:     vs,
 		Inner:     sinkRecorder{DB: x.env.DB, url: target.String()},
 		Client:    client,
 		Target:    target,
@@ -36,6 +42,31 @@ func (x *exporter) useSink(r *bulk.Runner, url string) error {
 	}
 	fmt.Fprintf(x.stderr, "Writing to %s (%s)\n", target, cfg.Endpoint)
 	return nil
+}
+
+// readViews parses ViewDefinition files whose names can name a directory.
+func readViews(files []string) ([]*views.View, error) {
+	var vs []*views.View
+	seen := map[string]bool{}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		v, err := views.Parse(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if !sink.ValidViewName(v.Name()) {
+			return nil, fmt.Errorf("%s: the view's name %q must be lower-case letters, digits and _ (it names a directory)", file, v.Name())
+		}
+		if seen[v.Name()] {
+			return nil, fmt.Errorf("%s: a second view named %q", file, v.Name())
+		}
+		seen[v.Name()] = true
+		vs = append(vs, v)
+	}
+	return vs, nil
 }
 
 // resumeSink points r at the sink export id was started with, if any, and

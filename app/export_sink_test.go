@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -45,8 +46,14 @@ func TestExportSinkCrashResume(t *testing.T) {
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "no-aws-credentials"),
 	}
 
+	view := filepath.Join(home, "patient_demographics.json")
+	if err := os.WriteFile(view, []byte(`{"resourceType":"ViewDefinition","name":"patient_demographics","resource":"Patient",
+		"status":"active","select":[{"column":[{"name":"id","path":"id"},{"name":"gender","path":"gender"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
 	var stderr bytes.Buffer
-	cmd := helperCommand(t, home, "export", "-f", srv.URL(), "--open", "--db", dbPath, "--parallel", "1", "--sink", "s3://lake/fhir")
+	cmd := helperCommand(t, home, "export", "-f", srv.URL(), "--open", "--db", dbPath, "--parallel", "1", "--sink", "s3://lake/fhir", "--sink-view", view)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -81,7 +88,7 @@ func TestExportSinkCrashResume(t *testing.T) {
 
 	var out bytes.Buffer
 	stderr.Reset()
-	resume := helperCommand(t, home, "export", "--resume", "--db", dbPath)
+	resume := helperCommand(t, home, "export", "--resume", "--db", dbPath, "--sink-view", view)
 	resume.Env = append(resume.Env, env...)
 	resume.Stdout, resume.Stderr = &out, &stderr
 	if err := resume.Run(); err != nil {
@@ -115,6 +122,12 @@ func TestExportSinkCrashResume(t *testing.T) {
 	}
 	for _, tb := range comp.Tables {
 		known = append(known, tb.Key)
+	}
+	for _, v := range comp.Views {
+		known = append(known, v.Key)
+	}
+	if got, want := comp.ViewRows["patient_demographics"], comp.Rows["Patient"]; got != want || got == 0 {
+		t.Errorf("view patient_demographics has %d rows, want %d (one per Patient)", got, want)
 	}
 	for _, k := range sinktest.ListKeys(t, c, "lake", "fhir/") {
 		if !slices.Contains(known, k) && !strings.HasPrefix(k, "fhir/_tranche/state/") {

@@ -11,11 +11,13 @@ import (
 )
 
 const sinkUsage = `Usage:
-  tranche sink ddl --engine duckdb|spark|trino s3://BUCKET/PREFIX
+  tranche sink ddl --engine duckdb|spark|trino [--view FILE]... s3://BUCKET/PREFIX
 
 Prints the statements that register an export sink's tables (docs/sink-layout.md)
 in the engine: resources, exports, resources_complete and latest (each
-resource's newest version, deletions dropped). Paste them into the engine's shell.
+resource's newest version, deletions dropped), and view_NAME for each --view
+(a ViewDefinition given to tranche export --sink-view). Paste them into the
+engine's shell.
 `
 
 func runSink(args []string, stdout, stderr io.Writer) error {
@@ -30,6 +32,8 @@ func runSink(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, sinkUsage) }
 	engine := fs.String("engine", "", "duckdb, spark or trino")
+	var viewFiles []string
+	fs.Var(listFlag{&viewFiles, false}, "view", "ViewDefinition file (repeatable)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return err
@@ -42,7 +46,11 @@ func runSink(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	ddl, err := sink.DDL(strings.ToLower(*engine), target)
+	vs, err := readViews(viewFiles)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--view: %w", err)}
+	}
+	ddl, err := sink.DDL(strings.ToLower(*engine), target, vs...)
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--engine: %w", err)}
 	}

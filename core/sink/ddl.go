@@ -3,6 +3,10 @@ package sink
 import (
 	"fmt"
 	"strings"
+
+	"github.com/parquet-go/parquet-go"
+
+	"tranche.dev/tranche/core/views"
 )
 
 // Engines DDL knows.
@@ -14,7 +18,10 @@ var Engines = []string{"duckdb", "spark", "trino"}
 // (rows of completed exports only) and latest (each resource's newest
 // version, unless that is a deletion). Nothing is rewritten: latest is a
 // view.
-func DDL(engine string, t Target) (string, error) {
+//
+// Each of vs gets a table view_NAME over its Parquet files (views/NAME/),
+// of completed exports only.
+func DDL(engine string, t Target, vs ...*views.View) (string, error) {
 	loc := func(scheme, dir string) string {
 		return scheme + t.Bucket + "/" + t.key(dir)
 	}
@@ -35,6 +42,13 @@ CREATE OR REPLACE VIEW fhir_resources AS
 
 `, loc("s3://", exportsDir), loc("s3://", resourcesDir))
 		writeViews(&b, "fhir_")
+		for _, v := range vs {
+			fmt.Fprintf(&b, `
+CREATE OR REPLACE VIEW fhir_view_%[1]s AS
+  SELECT * FROM read_parquet('%[2]s/export=*/*.parquet', hive_partitioning = true)
+  WHERE "export" IN (SELECT export_id FROM fhir_exports);
+`, v.Name(), loc("s3://", viewsDir+"/"+v.Name()))
+		}
 	case "spark":
 		fmt.Fprintf(&b, `-- Spark SQL (hadoop-aws: s3a://; on EMR or Databricks s3:// works too).
 CREATE TABLE IF NOT EXISTS fhir_resources
@@ -50,6 +64,17 @@ REFRESH TABLE fhir_exports;
 
 `, loc("s3a://", resourcesDir), loc("s3a://", exportsDir))
 		writeViews(&b, "fhir_")
+		for _, v := range vs {
+			fmt.Fprintf(&b, `
+CREATE TABLE IF NOT EXISTS fhir_view_%[1]s_files
+  USING parquet
+  LOCATION '%[2]s';
+MSCK REPAIR TABLE fhir_view_%[1]s_files;
+CREATE OR REPLACE VIEW fhir_view_%[1]s AS
+  SELECT * FROM fhir_view_%[1]s_files
+  WHERE export IN (SELECT export_id FROM fhir_exports);
+`, v.Name(), loc("s3a://", viewsDir+"/"+v.Name()))
+		}
 	case "trino":
 		fmt.Fprintf(&b, `-- Trino, Hive connector (catalog "hive"), S3 file system enabled.
 CREATE SCHEMA IF NOT EXISTS hive.fhir;
@@ -77,6 +102,35 @@ CREATE TABLE IF NOT EXISTS hive.fhir.exports (
 
 `, loc("s3://", resourcesDir), loc("s3://", exportsDir))
 		writeViews(&b, "hive.fhir.")
+		for _, v := range vs {
+			var cols []string
+			for _, c := range v.Columns() {
+				typ := "varchar"
+				switch columnKind(c) {
+				case parquet.Boolean:
+					typ = "boolean"
+				case parquet.Int64:
+					typ = "bigint"
+				case parquet.Double:
+					typ = "double"
+				}
+				cols = append(cols, fmt.Sprintf("%q %s", c.Name, typ))
+			}
+			fmt.Fprintf(&b, `
+CREATE TABLE IF NOT EXISTS hive.fhir.view_%[1]s_files (
+  %[2]s,
+  "export" varchar
+) WITH (
+  external_location = '%[3]s',
+  format = 'PARQUET',
+  partitioned_by = ARRAY['export']
+);
+CALL hive.system.sync_partition_metadata('fhir', 'view_%[1]s_files', 'FULL');
+CREATE OR REPLACE VIEW hive.fhir.view_%[1]s AS
+  SELECT * FROM hive.fhir.view_%[1]s_files
+  WHERE CAST("export" AS bigint) IN (SELECT export_id FROM hive.fhir.exports);
+`, v.Name(), strings.Join(cols, ",\n  "), loc("s3://", viewsDir+"/"+v.Name()))
+		}
 	default:
 		return "", fmt.Errorf("engine %q: want one of %s", engine, strings.Join(Engines, ", "))
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/views"
 )
 
 // TestDDL checks that each engine's statements point at the layout's
@@ -68,5 +69,36 @@ func TestPartitionValue(t *testing.T) {
 	f := &core.ExportFile{ID: 12, Kind: core.KindDeleted, Type: "../../etc"}
 	if got, want := (Target{Bucket: "b"}).rawKey(3, f), "raw/export=3/deleted/000012-_unknown.ndjson.gz"; got != want {
 		t.Errorf("rawKey = %q, want %q", got, want)
+	}
+}
+
+func TestDDLViews(t *testing.T) {
+	v, err := views.Parse([]byte(`{"resourceType":"ViewDefinition","name":"patient_demographics","resource":"Patient","status":"active",
+		"select":[{"column":[{"name":"id","path":"id"},{"name":"deceased","path":"deceased.ofType(boolean)","type":"boolean"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := Target{Bucket: "lake", Prefix: "fhir"}
+	key := tg.viewKey(v.Name(), 7, 3, 1)
+	for _, engine := range Engines {
+		ddl, err := DDL(engine, tg, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(ddl, "view_patient_demographics AS") {
+			t.Errorf("%s: no view_patient_demographics in:\n%s", engine, ddl)
+		}
+		found := false
+		for _, m := range regexp.MustCompile(`'s3a?://lake/([^']*)'`).FindAllStringSubmatch(ddl, -1) {
+			if ok, _ := path.Match(m[1], key); ok || strings.HasPrefix(key, m[1]+"/") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no location covers %s", engine, key)
+		}
+	}
+	if ddl, _ := DDL("trino", tg, v); !strings.Contains(ddl, `"deceased" boolean`) {
+		t.Errorf("trino: the boolean column is not declared boolean:\n%s", ddl)
 	}
 }

@@ -13,6 +13,7 @@ import (
 const (
 	rawDir       = "raw"       // raw/export=N/{manifest.json,KIND/FILE-TYPE.ndjson.gz}
 	resourcesDir = "resources" // resources/type=T/export=N/FILE-LINE.parquet
+	viewsDir     = "views"     // views/NAME/export=N/FILE-LINE.parquet
 	exportsDir   = "exports"   // exports/export=N.json, the completion manifest
 	latestKey    = "latest.json"
 	stateDir     = "_tranche/state" // _tranche/state/export=N/file-FILE.json
@@ -40,6 +41,25 @@ func (t Target) rawKey(exportID int64, f *core.ExportFile) string {
 
 func (t Target) tableKey(exportID int64, typ string, fileID, firstLine int64) string {
 	return t.key(resourcesDir, "type="+partitionValue(typ), exportPart(exportID), fmt.Sprintf("%06d-%09d.parquet", fileID, firstLine))
+}
+
+func (t Target) viewKey(view string, exportID, fileID, firstLine int64) string {
+	return t.key(viewsDir, view, exportPart(exportID), fmt.Sprintf("%06d-%09d.parquet", fileID, firstLine))
+}
+
+// ValidViewName reports whether a view's name can name its directory:
+// lower-case letters, digits and '_', starting with a letter, as the SQL
+// on FHIR v2 ViewDefinition.name invariant asks (a database-friendly name).
+func ValidViewName(name string) bool {
+	if name == "" || len(name) > 64 || !(name[0] >= 'a' && name[0] <= 'z') {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func (t Target) exportKey(exportID int64) string {

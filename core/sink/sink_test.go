@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"tranche.dev/tranche/core/s3test"
 	"tranche.dev/tranche/core/sink"
 	"tranche.dev/tranche/core/sink/sinktest"
+	"tranche.dev/tranche/core/views"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -94,7 +96,14 @@ func TestSinkEndToEnd(t *testing.T) {
 	srv := mustOpenDemo(t, demo.Config{Patients: 60, FileLines: 2000})
 	c, bucket := mustOpenBucket(t)
 	db := mustOpenDB(t)
-	st := &sink.Store{Inner: db, Client: c, Target: sink.Target{Bucket: bucket, Prefix: "fhir/demo"}, TempDir: t.TempDir(), Logger: quiet}
+	view, err := views.Parse([]byte(`{"resourceType":"ViewDefinition","name":"patient_demographics","resource":"Patient","status":"active",
+		"select":[{"column":[{"name":"id","path":"id"},{"name":"gender","path":"gender"},{"name":"birth_date","path":"birthDate","type":"date"},
+		{"name":"deceased","path":"deceased.ofType(boolean)","type":"boolean"},{"name":"names","path":"name.family","collection":true}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &sink.Store{Inner: db, Client: c, Target: sink.Target{Bucket: bucket, Prefix: "fhir/demo"}, TempDir: t.TempDir(), Logger: quiet,
+		Views: []*views.View{view}}
 	r := newRunner(srv.URL(), st)
 	exp := &core.Export{FHIRBaseURL: srv.URL(), Request: core.ExportRequest{Level: core.LevelPatient}}
 	if err := r.Start(t.Context(), exp); err != nil {
@@ -103,6 +112,23 @@ func TestSinkEndToEnd(t *testing.T) {
 	comp := checkBucket(t, c, bucket, "fhir/demo", db, exp)
 	if comp.Resources == 0 {
 		t.Fatal("no resources exported")
+	}
+	// The view has a row per Patient, with the view's columns.
+	if got, want := comp.ViewRows["patient_demographics"], comp.Rows["Patient"]; got != want || got == 0 {
+		t.Errorf("patient_demographics has %d rows, want %d (one per Patient)", got, want)
+	}
+	for _, v := range comp.Views {
+		if !strings.Contains(v.Key, "fhir/demo/views/patient_demographics/export=1/") {
+			t.Errorf("view object %s outside views/patient_demographics/export=1/", v.Key)
+		}
+		for _, r := range sinktest.ReadParquet(t, getObject(t, c, bucket, v.Key)) {
+			if id, _ := r["id"].(string); id == "" {
+				t.Errorf("%s: a row without id: %v", v.Key, r)
+			}
+			if g, _ := r["gender"].(string); g != "male" && g != "female" && g != "other" && g != "unknown" {
+				t.Errorf("%s: gender %v", v.Key, r["gender"])
+			}
+		}
 	}
 
 	// Without KeepLocal the catalogue holds the export and its files only.

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/views"
 )
 
 // Segment sizes. S3 parts other than the last must be at least 5 MiB
@@ -48,8 +49,12 @@ type Store struct {
 	// a smaller size is for servers that take them (tests).
 	PartSize int64
 	TempDir  string // spool files; "" = os.TempDir()
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Views are SQL on FHIR views written as Parquet tables beside the
+	// resources, from the output lines of their resource type. Each needs
+	// a name that passes ValidViewName.
+	Views  []*views.View
+	Logger *slog.Logger
+	Now    func() time.Time
 
 	mu    sync.Mutex
 	files map[int64]*fileSink
@@ -101,7 +106,8 @@ type rawPart struct {
 
 type tableObject struct {
 	Key  string `json:"key"`
-	Type string `json:"type"`
+	Type string `json:"type,omitempty"`
+	View string `json:"view,omitempty"`
 	Rows int64  `json:"rows"`
 }
 
@@ -120,6 +126,7 @@ type segment struct {
 	gz     *gzip.Writer
 	size   countWriter
 	tables map[string]*tableSpool
+	views  map[int]*viewTable // by index in Store.Views
 	rowBuf []Row
 }
 
@@ -141,6 +148,9 @@ func (g *segment) discard() {
 	g.raw.Close()
 	os.Remove(g.raw.Name())
 	for _, t := range g.tables {
+		t.discard()
+	}
+	for _, t := range g.views {
 		t.discard()
 	}
 }
@@ -308,12 +318,45 @@ func (s *Store) write(fs *fileSink, f *core.ExportFile, recs []core.Record) erro
 				return err
 			}
 		}
+		if f.Kind == core.KindOutput && rec.Problem == "" {
+			if err := s.addViews(g, rec); err != nil {
+				return err
+			}
+		}
 	}
 	if fs.seg != nil {
 		for _, t := range fs.seg.tables {
 			if err := t.flush(); err != nil {
 				return err
 			}
+		}
+		for _, t := range fs.seg.views {
+			if err := t.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// addViews adds a resource's rows to the views of its type. A resource a
+// view cannot turn into rows is left out of that view, with a warning:
+// the resource itself is in the resources table.
+func (s *Store) addViews(g *segment, rec *core.Record) error {
+	for i, v := range s.Views {
+		if v.Resource() != rec.ResourceType {
+			continue
+		}
+		t := g.views[i]
+		if t == nil {
+			var err error
+			if t, err = newViewTable(s.TempDir, v); err != nil {
+				return err
+			}
+			g.views[i] = t
+		}
+		if err := t.add(rec.Raw); err != nil {
+			s.logger().Warn("view skips a resource", "view", v.Name(), "resource", rec.ResourceType+"/"+rec.ID, "err", err)
 		}
 	}
 	return nil
@@ -324,7 +367,7 @@ func (s *Store) openSegment(first int64) (*segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &segment{first: first, raw: raw, tables: map[string]*tableSpool{}}
+	g := &segment{first: first, raw: raw, tables: map[string]*tableSpool{}, views: map[int]*viewTable{}}
 	g.size.w = raw
 	g.gz = gzip.NewWriter(&g.size)
 	return g, nil
@@ -401,16 +444,21 @@ func (s *Store) land(ctx context.Context, fs *fileSink, f *core.ExportFile, fina
 			if err := t.w.Close(); err != nil {
 				return fmt.Errorf("parquet %s: %w", key, err)
 			}
-			n, err := t.file.Seek(0, io.SeekEnd)
-			if err != nil {
-				return err
+			return s.putFile(ctx, key, t.file)
+		})
+	}
+	for i, v := range s.Views {
+		t := g.views[i]
+		if t == nil || t.rows == 0 {
+			continue
+		}
+		key := s.Target.viewKey(v.Name(), st.ExportID, st.FileID, g.first)
+		tables = append(tables, tableObject{Key: key, View: v.Name(), Rows: t.rows})
+		eg.Go(func() error {
+			if err := t.w.Close(); err != nil {
+				return fmt.Errorf("parquet %s: %w", key, err)
 			}
-			_, err = s.Client.PutObject(ctx, s.Target.Bucket, key, io.NewSectionReader(t.file, 0, n), n, "", "",
-				minio.PutObjectOptions{ContentType: "application/vnd.apache.parquet"})
-			if err != nil {
-				return fmt.Errorf("put %s: %w", key, err)
-			}
-			return nil
+			return s.putFile(ctx, key, t.file)
 		})
 	}
 	if err := eg.Wait(); err != nil {
@@ -441,6 +489,20 @@ func (s *Store) land(ctx context.Context, fs *fileSink, f *core.ExportFile, fina
 		return err
 	}
 	*st = next
+	return nil
+}
+
+// putFile uploads a spooled Parquet file.
+func (s *Store) putFile(ctx context.Context, key string, f *os.File) error {
+	n, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	_, err = s.Client.PutObject(ctx, s.Target.Bucket, key, io.NewSectionReader(f, 0, n), n, "", "",
+		minio.PutObjectOptions{ContentType: "application/vnd.apache.parquet"})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
 	return nil
 }
 
@@ -490,6 +552,15 @@ type Completion struct {
 	Manifest        string           `json:"manifest"`
 	Files           []CompletedFile  `json:"files"`
 	Tables          []CompletedTable `json:"tables"`
+	Views           []CompletedView  `json:"views,omitempty"`
+	ViewRows        map[string]int64 `json:"rows_by_view,omitempty"`
+}
+
+// CompletedView is one Parquet object of a view.
+type CompletedView struct {
+	Key  string `json:"key"`
+	View string `json:"view"`
+	Rows int64  `json:"rows"`
 }
 
 // CompletedFile is one file of the server's manifest, as landed.
@@ -542,7 +613,15 @@ func (s *Store) complete(ctx context.Context, e *core.Export) error {
 			c.Resources += st.Lines
 		}
 		for _, t := range st.Tables {
-			c.Tables = append(c.Tables, CompletedTable(t))
+			if t.View != "" {
+				c.Views = append(c.Views, CompletedView{Key: t.Key, View: t.View, Rows: t.Rows})
+				if c.ViewRows == nil {
+					c.ViewRows = map[string]int64{}
+				}
+				c.ViewRows[t.View] += t.Rows
+				continue
+			}
+			c.Tables = append(c.Tables, CompletedTable{Key: t.Key, Type: t.Type, Rows: t.Rows})
 			c.Rows[t.Type] += t.Rows
 		}
 	}

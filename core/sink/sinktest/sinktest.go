@@ -145,6 +145,11 @@ func Check(tb testing.TB, c *minio.Core, bucket, prefix string, exportID int64, 
 			tb.Errorf("completion rows_by_type[%s] = %d, want %d", typ, comp.Rows[typ], n)
 		}
 	}
+	for _, v := range comp.Views {
+		if rows := ReadParquet(tb, GetObject(tb, c, bucket, v.Key)); int64(len(rows)) != v.Rows {
+			tb.Errorf("%s: %d rows, manifest says %d", v.Key, len(rows), v.Rows)
+		}
+	}
 	if len(gotRows) != len(wantRows) {
 		tb.Errorf("parquet types %v, want %v", gotRows, wantRows)
 	}
