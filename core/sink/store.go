@@ -369,7 +369,7 @@ func (s *Store) openSegment(first int64) (*segment, error) {
 	}
 	g := &segment{first: first, raw: raw, tables: map[string]*tableSpool{}, views: map[int]*viewTable{}}
 	g.size.w = raw
-	g.gz = gzip.NewWriter(&g.size)
+	g.gz, _ = gzip.NewWriterLevel(&g.size, gzip.BestSpeed)
 	return g, nil
 }
 
