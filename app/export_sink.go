@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/bulk"
@@ -39,6 +40,9 @@ func (x *exporter) useSink(r *bulk.Runner, url string) error {
 		Target:    target,
 		KeepLocal: x.flags.sinkKeepLocal,
 		Logger:    r.Logger,
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(sink.MemoryLimit)
 	}
 	fmt.Fprintf(x.stderr, "Writing to %s (%s)\n", target, cfg.Endpoint)
 	return nil

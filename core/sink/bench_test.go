@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -55,6 +56,9 @@ type benchResult struct {
 
 func benchChild() error {
 	ctx := context.Background()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(sink.MemoryLimit) // as tranche export --sink does
+	}
 	base, endpoint, dir := os.Getenv("BENCH_FHIR"), os.Getenv("BENCH_S3"), os.Getenv("BENCH_DIR")
 	c, err := minio.NewCore(endpoint, &minio.Options{Creds: credentials.NewStaticV4(s3test.AccessKey, s3test.SecretKey, ""), Region: s3test.Region})
 	if err != nil {

@@ -30,6 +30,13 @@ const (
 	DefaultPartSize = 16 << 20
 )
 
+// MemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit) a
+// process running a sink export sets unless GOMEMLIMIT is given: the live
+// heap of a four-file export is about 50 MB, and without a limit the GC
+// lets the heap double before it collects, past the 100 MB peak RSS that
+// headless exports are held to.
+const MemoryLimit = 80 << 20
+
 // Store is a core.ExportStore that lands every export file in the bucket: the
 // raw file as one gzip object (a multipart upload whose parts are whole
 // gzip members, one per segment of lines), the segment's rows as Parquet,
