@@ -317,6 +317,26 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+func TestResultType(t *testing.T) {
+	tests := []struct{ expr, want string }{
+		{"name.family", ""},
+		{"name.exists()", "boolean"},
+		{"a = b", "boolean"},
+		{"a is string", "boolean"},
+		{"given.join(' ')", "string"},
+		{"'x'", "string"},
+		{"1.5", "decimal"},
+		{"name.count()", "integer"},
+		{"iif(a, 'x', 'y')", ""},
+		{"a + b", ""},
+	}
+	for _, tt := range tests {
+		if got := fhirpath.MustParse(tt.expr).ResultType(); got != tt.want {
+			t.Errorf("ResultType(%q) = %q, want %q", tt.expr, got, tt.want)
+		}
+	}
+}
+
 func TestVars(t *testing.T) {
 	x := fhirpath.MustParse("name.where(use = %a and family = %b).given | %a")
 	if got, want := strings.Join(x.Vars(), ","), "a,b"; got != want {

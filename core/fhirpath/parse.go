@@ -596,3 +596,45 @@ func dateLiteralType(s string) (string, bool) {
 	}
 	return "dateTime", true
 }
+
+// resultTypes names the type some functions always return.
+var resultTypes = map[string]string{
+	"exists": "boolean", "empty": "boolean", "all": "boolean", "allTrue": "boolean", "anyTrue": "boolean",
+	"allFalse": "boolean", "anyFalse": "boolean", "not": "boolean", "hasValue": "boolean",
+	"isDistinct": "boolean", "subsetOf": "boolean", "supersetOf": "boolean", "startsWith": "boolean",
+	"endsWith": "boolean", "contains": "boolean", "matches": "boolean", "matchesFull": "boolean",
+	"is": "boolean", "convertsToString": "boolean", "convertsToInteger": "boolean",
+	"convertsToDecimal": "boolean", "convertsToBoolean": "boolean", "convertsToDate": "boolean",
+	"convertsToDateTime": "boolean", "convertsToTime": "boolean", "convertsToQuantity": "boolean",
+	"count": "integer", "length": "integer", "indexOf": "integer",
+	"join": "string", "upper": "string", "lower": "string", "toString": "string", "substring": "string",
+	"replace": "string", "replaceMatches": "string", "trim": "string", "getResourceKey": "string",
+	"getReferenceKey": "string", "toInteger": "integer", "toDecimal": "decimal", "toBoolean": "boolean",
+	"today": "date", "now": "dateTime", "timeOfDay": "time",
+}
+
+// ResultType is the type the expression always returns when that is known
+// without data (boolean for a comparison or exists(), string for join(),
+// the type of a literal), and "" when it depends on the data, as a path does.
+func (x *Expression) ResultType() string {
+	switch n := x.root.(type) {
+	case *litNode:
+		if len(n.val) == 1 {
+			return n.val[0].Type
+		}
+	case *binNode:
+		switch n.op {
+		case "and", "or", "xor", "implies", "=", "!=", "~", "!~", "<", ">", "<=", ">=", "in", "contains":
+			return "boolean"
+		case "&":
+			return "string"
+		}
+	case *typeNode:
+		if n.op == "is" {
+			return "boolean"
+		}
+	case *funcNode:
+		return resultTypes[n.name]
+	}
+	return ""
+}

@@ -176,6 +176,12 @@ func (p *parser) view(obj map[string]any) (*View, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A where path is a condition (SQL on FHIR v2, ViewDefinition.where.path);
+		// one that can only give another type is refused here, the rest
+		// when a resource makes them give something else.
+		if t := x.ResultType(); t != "" && t != "boolean" {
+			return nil, errorf(path, "gives a %s, not a boolean", t)
+		}
 		v.where = append(v.where, whereClause{path: path, expr: x})
 	}
 	return v, nil

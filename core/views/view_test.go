@@ -66,6 +66,8 @@ func TestParseErrors(t *testing.T) {
 			`constant[1].name: constant "x" is defined twice`},
 		{"WherePath", `{"resource":"Patient","select":[{"column":[{"name":"a","path":"id"}]}],"where":[{"path":"active and"}]}`,
 			"where[0].path: unexpected end of expression at 11"},
+		{"WhereNotCondition", `{"resource":"Patient","select":[{"column":[{"name":"a","path":"id"}]}],"where":[{"path":"active"},{"path":"name.family.join(',')"}]}`,
+			"where[1].path: gives a string, not a boolean"},
 		{"WhereMissingPath", `{"resource":"Patient","select":[{"column":[{"name":"a","path":"id"}]}],"where":[{}]}`,
 			"where[0].path: missing"},
 	}
