@@ -97,8 +97,6 @@ func errorf(path, format string, args ...any) *Error {
 // v2, ViewDefinition: Column names; constraint sql-name).
 var namePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 
-var resourcePattern = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
-
 // Parse decodes and validates a ViewDefinition. Every rule the spec states is
 // checked here, before any row is produced; the error names the JSON path of
 // the fault: `select[1].column[0].path: unknown function 'fooo' at 12`.
@@ -129,7 +127,7 @@ func (p *parser) view(obj map[string]any) (*View, error) {
 	if v.resource, err = str(obj, "resource", "resource", true); err != nil {
 		return nil, err
 	}
-	if !resourcePattern.MatchString(v.resource) {
+	if !resourceTypes[v.resource] {
 		return nil, errorf("resource", "%q is not a FHIR resource type", v.resource)
 	}
 	if v.name, err = str(obj, "name", "name", false); err != nil {

@@ -15,6 +15,7 @@ func TestParseErrors(t *testing.T) {
 		{"NotObject", `[]`, "a ViewDefinition is a JSON object"},
 		{"NoResource", `{"select":[{"column":[{"name":"id","path":"id"}]}]}`, "resource: missing"},
 		{"BadResource", `{"resource":"patient","select":[{"column":[{"name":"id","path":"id"}]}]}`, `resource: "patient" is not a FHIR resource type`},
+		{"ResourceTypo", `{"resource":"Observaton","select":[{"column":[{"name":"id","path":"id"}]}]}`, `resource: "Observaton" is not a FHIR resource type`},
 		{"WrongResourceType", `{"resourceType":"Patient","resource":"Patient","select":[{"column":[{"name":"id","path":"id"}]}]}`, "resourceType: want ViewDefinition, got Patient"},
 		{"NoSelect", `{"resource":"Patient"}`, "select: a view needs at least one select"},
 		{"BadName", `{"resource":"Patient","name":"1x","select":[{"column":[{"name":"id","path":"id"}]}]}`, `name: "1x" is not a valid name (letters, digits and _, starting with a letter)`},

@@ -1,0 +1,49 @@
+package views
+
+import "strings"
+
+// resourceTypes are the FHIR resource types a view may read: the union of
+// FHIR STU3, R4, R4B and R5 (SQL on FHIR v2, ViewDefinition.resource: a
+// required binding to http://hl7.org/fhir/ValueSet/resource-types). A typo
+// such as Observaton is then an error instead of an empty table.
+var resourceTypes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range strings.Fields(`
+Account ActivityDefinition ActorDefinition AdministrableProductDefinition AdverseEvent
+AllergyIntolerance Appointment AppointmentResponse ArtifactAssessment AuditEvent Basic Binary
+BiologicallyDerivedProduct BiologicallyDerivedProductDispense BodySite BodyStructure Bundle
+CapabilityStatement CarePlan CareTeam CatalogEntry ChargeItem ChargeItemDefinition Citation Claim
+ClaimResponse ClinicalImpression ClinicalUseDefinition CodeSystem Communication
+CommunicationRequest CompartmentDefinition Composition ConceptMap Condition ConditionDefinition
+Consent Contract Coverage CoverageEligibilityRequest CoverageEligibilityResponse DataElement
+DetectedIssue Device DeviceAssociation DeviceComponent DeviceDefinition DeviceDispense DeviceMetric
+DeviceRequest DeviceUsage DeviceUseStatement DiagnosticReport DocumentManifest DocumentReference
+EffectEvidenceSynthesis EligibilityRequest EligibilityResponse Encounter EncounterHistory Endpoint
+EnrollmentRequest EnrollmentResponse EpisodeOfCare EventDefinition Evidence EvidenceReport
+EvidenceVariable ExampleScenario ExpansionProfile ExplanationOfBenefit FamilyMemberHistory Flag
+FormularyItem GenomicStudy Goal GraphDefinition Group GuidanceResponse HealthcareService
+ImagingManifest ImagingSelection ImagingStudy Immunization ImmunizationEvaluation
+ImmunizationRecommendation ImplementationGuide Ingredient InsurancePlan InventoryItem
+InventoryReport Invoice Library Linkage List Location ManufacturedItemDefinition Measure
+MeasureReport Media Medication MedicationAdministration MedicationDispense MedicationKnowledge
+MedicationRequest MedicationStatement MedicinalProduct MedicinalProductAuthorization
+MedicinalProductContraindication MedicinalProductDefinition MedicinalProductIndication
+MedicinalProductIngredient MedicinalProductInteraction MedicinalProductManufactured
+MedicinalProductPackaged MedicinalProductPharmaceutical MedicinalProductUndesirableEffect
+MessageDefinition MessageHeader MolecularSequence NamingSystem NutritionIntake NutritionOrder
+NutritionProduct Observation ObservationDefinition OperationDefinition OperationOutcome
+Organization OrganizationAffiliation PackagedProductDefinition Parameters Patient PaymentNotice
+PaymentReconciliation Permission Person PlanDefinition Practitioner PractitionerRole Procedure
+ProcedureRequest ProcessRequest ProcessResponse Provenance Questionnaire QuestionnaireResponse
+ReferralRequest RegulatedAuthorization RelatedPerson RequestGroup RequestOrchestration
+Requirements ResearchDefinition ResearchElementDefinition ResearchStudy ResearchSubject
+RiskAssessment RiskEvidenceSynthesis Schedule SearchParameter Sequence ServiceDefinition
+ServiceRequest Slot Specimen SpecimenDefinition StructureDefinition StructureMap Subscription
+SubscriptionStatus SubscriptionTopic Substance SubstanceDefinition SubstanceNucleicAcid
+SubstancePolymer SubstanceProtein SubstanceReferenceInformation SubstanceSourceMaterial
+SubstanceSpecification SupplyDelivery SupplyRequest Task TerminologyCapabilities TestPlan
+TestReport TestScript Transport ValueSet VerificationResult VisionPrescription`) {
+		m[t] = true
+	}
+	return m
+}()
