@@ -29,6 +29,7 @@ import (
 	"tranche.dev/tranche/core/demo"
 	"tranche.dev/tranche/core/s3test"
 	"tranche.dev/tranche/core/sink"
+	"tranche.dev/tranche/core/sink/sinktest"
 )
 
 // TestMain doubles as the sink benchmark's child: with
@@ -182,6 +183,11 @@ func benchSink(b *testing.B, patients int) {
 		if err := json.Unmarshal(out, &res); err != nil {
 			b.Fatalf("sink child: %v (%q)", err, out)
 		}
+		// The run is also an end-to-end check at this size: every object
+		// read back against the catalogue's record of the export.
+		b.StopTimer()
+		checkChild(b, c, dir, "sink/"+strconv.Itoa(i))
+		b.StartTimer()
 		sec, err := plainUpload(b.Context(), c, "plain/"+strconv.Itoa(i), res.Files)
 		if err != nil {
 			b.Fatal(err)
@@ -208,6 +214,22 @@ func benchSink(b *testing.B, patients int) {
 	b.ReportMetric(mb/downSec, "plain_download_MB/s")
 	b.ReportMetric(rss, "peak_RSS_MB")
 	b.ReportMetric(float64(total)/float64(i)/1e6, "export_MB")
+}
+
+// checkChild compares what the child wrote under prefix with its catalogue.
+func checkChild(b *testing.B, c *minio.Core, dir, prefix string) {
+	b.Helper()
+	db := catalog.NewDB(filepath.Join(dir, "tranche.db"))
+	db.Logger = quiet
+	if err := db.Open(); err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	files, err := db.FindFiles(b.Context(), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sinktest.Check(b, c, "lake", prefix, 1, files)
 }
 
 // plainUpload PUTs objects of the given sizes, four at a time (the

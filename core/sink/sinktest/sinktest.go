@@ -51,13 +51,22 @@ func GetObject(tb testing.TB, c *minio.Core, bucket, key string) []byte {
 // as maps of column name to value.
 func ReadParquet(tb testing.TB, b []byte) []map[string]any {
 	tb.Helper()
+	var out []map[string]any
+	EachParquetRow(tb, b, func(m map[string]any) { out = append(out, m) })
+	return out
+}
+
+// EachParquetRow calls fn with each row of a Parquet object, read as
+// ReadParquet does, one at a time, and returns how many there were.
+func EachParquetRow(tb testing.TB, b []byte, fn func(map[string]any)) int64 {
+	tb.Helper()
 	pf, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		tb.Fatalf("open parquet: %v", err)
 	}
-	var out []map[string]any
 	r := parquet.NewReader(pf)
 	defer r.Close()
+	var n int64
 	for {
 		m := map[string]any{}
 		if err := r.Read(&m); err == io.EOF {
@@ -65,12 +74,13 @@ func ReadParquet(tb testing.TB, b []byte) []map[string]any {
 		} else if err != nil {
 			tb.Fatalf("read parquet: %v", err)
 		}
-		out = append(out, m)
+		n++
+		fn(m)
 	}
-	if int64(len(out)) != pf.NumRows() {
-		tb.Fatalf("read %d rows, footer says %d", len(out), pf.NumRows())
+	if n != pf.NumRows() {
+		tb.Fatalf("read %d rows, footer says %d", n, pf.NumRows())
 	}
-	return out
+	return n
 }
 
 // Check compares the bucket with the catalogue's files of export id: the
@@ -113,15 +123,11 @@ func Check(tb testing.TB, c *minio.Core, bucket, prefix string, exportID int64, 
 	gotRows := map[string]int64{}
 	seen := map[string]string{} // type/id -> table key, to catch duplicates
 	for _, t := range comp.Tables {
-		rows := ReadParquet(tb, GetObject(tb, c, bucket, t.Key))
-		if int64(len(rows)) != t.Rows {
-			tb.Errorf("%s: %d rows, manifest says %d", t.Key, len(rows), t.Rows)
-		}
-		for _, r := range rows {
+		n := EachParquetRow(tb, GetObject(tb, c, bucket, t.Key), func(r map[string]any) {
 			typ, _ := r["resource_type"].(string)
 			id, _ := r["id"].(string)
 			if del, _ := r["deleted"].(bool); del {
-				continue
+				return
 			}
 			gotRows[typ]++
 			var res struct{ ResourceType, ID string }
@@ -135,6 +141,9 @@ func Check(tb testing.TB, c *minio.Core, bucket, prefix string, exportID int64, 
 			if !strings.Contains(t.Key, "/type="+typ+"/export="+itoa(exportID)+"/") {
 				tb.Errorf("%s holds a %s row", t.Key, typ)
 			}
+		})
+		if n != t.Rows {
+			tb.Errorf("%s: %d rows, manifest says %d", t.Key, n, t.Rows)
 		}
 	}
 	for typ, n := range wantRows {
@@ -146,8 +155,8 @@ func Check(tb testing.TB, c *minio.Core, bucket, prefix string, exportID int64, 
 		}
 	}
 	for _, v := range comp.Views {
-		if rows := ReadParquet(tb, GetObject(tb, c, bucket, v.Key)); int64(len(rows)) != v.Rows {
-			tb.Errorf("%s: %d rows, manifest says %d", v.Key, len(rows), v.Rows)
+		if n := EachParquetRow(tb, GetObject(tb, c, bucket, v.Key), func(map[string]any) {}); n != v.Rows {
+			tb.Errorf("%s: %d rows, manifest says %d", v.Key, n, v.Rows)
 		}
 	}
 	if len(gotRows) != len(wantRows) {
