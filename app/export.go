@@ -173,6 +173,12 @@ func (f *exportFlags) request() core.ExportRequest {
 }
 
 func runExport(args []string, stdout, stderr io.Writer) error {
+	return runExportDial(args, stdout, stderr, nil)
+}
+
+// runExportDial is runExport with every connection made by dial (nil: the
+// network's).
+func runExportDial(args []string, stdout, stderr io.Writer, dial engine.Dial) error {
 	f, pos, err := parseExportFlags(args, stderr)
 	if err != nil {
 		return err
@@ -189,7 +195,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	env, err := openKeyEnv(commonFlags{db: dbPath}, stdout, stderr)
+	env, err := openKeyEnv(commonFlags{db: dbPath, dial: dial}, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -219,6 +225,20 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if exp.FHIRBaseURL == "" {
 		fmt.Fprint(stderr, exportUsage)
 		return &exitError{code: 2, err: errors.New("no FHIR server: give -f URL or --registration NAME")}
+	}
+	// The transport rule, before anything is sent or looked up.
+	for _, u := range []string{exp.FHIRBaseURL, f.tokenURL, f.status} {
+		if u == "" {
+			continue
+		}
+		if err := core.CheckURL(u); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
+	if reg != nil {
+		if err := reg.CheckURLs(); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("registration %q: %w", reg.Name, err)}
+		}
 	}
 	if reg == nil && f.clientID == "" && !f.open {
 		return &exitError{code: 2, err: errors.New("no authorization: give --registration NAME, --client-id ID --private-key FILE, or --open")}
@@ -447,7 +467,7 @@ func (x *exporter) runner(ctx context.Context, exp *core.Export, reg *core.Regis
 		parallel = reg.MaxParallel
 	}
 	parallel = max(parallel, 0)
-	plain := &http.Client{Transport: engine.NewTransport(max(parallel, bulk.DefaultMaxParallel))}
+	plain := &http.Client{Transport: x.env.transport(max(parallel, bulk.DefaultMaxParallel))}
 	api := plain
 	var headers map[string]string
 	var pollMin, pollMax time.Duration

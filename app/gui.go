@@ -109,7 +109,8 @@ func openGUI(dir string, logger *slog.Logger, sampleKeys bool) (*gui, error) {
 	if err := db.Open(); err != nil {
 		return nil, fmt.Errorf("open catalogue: %w", err)
 	}
-	env := &keyEnv{DB: db, HTTPClient: engine.NewHTTPClient(), Stdout: io.Discard, Stderr: io.Discard}
+	env := &keyEnv{DB: db, Stdout: io.Discard, Stderr: io.Discard}
+	env.HTTPClient = engine.NewHTTPClientDial(env.Dial)
 	// Probed on first use only, so the demo never needs a keychain.
 	env.Keychain = sync.OnceValues(func() (keychain.Keys, error) {
 		store := keychain.NewStore()

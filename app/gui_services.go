@@ -18,7 +18,6 @@ import (
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/bulk"
-	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/core/smart"
 	samplejwks "tranche.dev/tranche/sample-jwks"
 	"tranche.dev/tranche/ui"
@@ -58,10 +57,16 @@ func (g *guiServices) FindRegistrations(ctx context.Context) ([]*core.Registrati
 }
 
 func (g *guiServices) CreateRegistration(ctx context.Context, r *core.Registration) error {
+	if err := r.CheckURLs(); err != nil {
+		return err
+	}
 	return g.env.DB.CreateRegistration(ctx, r)
 }
 
 func (g *guiServices) UpdateRegistration(ctx context.Context, r *core.Registration) error {
+	if err := r.CheckURLs(); err != nil {
+		return err
+	}
 	return g.env.DB.UpdateRegistration(ctx, r)
 }
 
@@ -253,11 +258,20 @@ func (g *guiServices) Groups(ctx context.Context, reg *core.Registration) ([]ui.
 // runner builds an export runner for reg (nil: an ad hoc export without
 // authorization). Its events go to onEvent and to the export's log.ndjson.
 func (g *guiServices) runner(ctx context.Context, reg *core.Registration, base string, onEvent func(core.Event)) (*bulk.Runner, error) {
+	// The transport rule, before anything is sent or looked up.
+	if err := core.CheckURL(base); err != nil {
+		return nil, err
+	}
+	if reg != nil {
+		if err := reg.CheckURLs(); err != nil {
+			return nil, fmt.Errorf("registration %q: %w", reg.Name, err)
+		}
+	}
 	parallel := bulk.DefaultMaxParallel
 	if reg != nil && reg.MaxParallel > 0 {
 		parallel = reg.MaxParallel
 	}
-	plain := &http.Client{Transport: engine.NewTransport(parallel)}
+	plain := &http.Client{Transport: g.env.transport(parallel)}
 	api := plain
 	r := &bulk.Runner{Store: g.env.DB, MaxParallel: parallel, Logger: g.logger}
 	var headers map[string]string

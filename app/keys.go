@@ -54,14 +54,19 @@ type keyEnv struct {
 	FileKeys   func(create bool) (keychain.Keys, error)
 	Fallback   bool // --key-file-fallback: new keys go to the file store
 	HTTPClient *http.Client
-	Stdout     io.Writer
-	Stderr     io.Writer
+	// Dial makes every connection (HTTPClient's and the exports'); tests
+	// put one there that fails the test.
+	Dial   engine.Dial
+	Stdout io.Writer
+	Stderr io.Writer
 }
 
 // commonFlags are the flags every keys/registrations subcommand takes.
 type commonFlags struct {
 	db       string
 	fallback bool
+	// dial, when set, replaces the network dialer (tests).
+	dial engine.Dial
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -104,7 +109,8 @@ func openKeyEnv(c commonFlags, stdout, stderr io.Writer) (*keyEnv, error) {
 	env := &keyEnv{
 		DB:         db,
 		Fallback:   c.fallback,
-		HTTPClient: engine.NewHTTPClient(),
+		Dial:       c.dial,
+		HTTPClient: engine.NewHTTPClientDial(c.dial),
 		Stdout:     stdout,
 		Stderr:     stderr,
 	}
@@ -445,4 +451,10 @@ func (e *keyEnv) keysAssertion(ctx context.Context, name string) error {
 	fmt.Fprintf(e.Stderr, "This assertion is a credential, valid for %v and once: do not share or log it.\n", smart.AssertionLifetime)
 	fmt.Fprintln(e.Stdout, a)
 	return nil
+}
+
+// transport is a fresh HTTP transport whose connections go through
+// e.Dial, with idle connections for parallel downloads.
+func (e *keyEnv) transport(parallel int) http.RoundTripper {
+	return engine.NewTransportDial(parallel, e.Dial)
 }

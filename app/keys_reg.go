@@ -159,6 +159,9 @@ func (e *keyEnv) regAdd(ctx context.Context, f regFlags) error {
 		TokenURL: f.tokenURL, JWKSURL: f.jwksURL, Headers: f.headers,
 		MaxParallel: f.maxParallel, PollMin: f.pollMin, PollMax: f.pollMax,
 	}
+	if err := reg.CheckURLs(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	d, err := smart.Discover(ctx, e.HTTPClient, reg.FHIRBaseURL)
 	switch {
 	case err != nil && reg.TokenURL == "":
@@ -334,6 +337,9 @@ func (e *keyEnv) regEdit(ctx context.Context, name string, f regFlags, set map[s
 		if _, err := sink.ParseURL(f.sink); err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("--sink: %w", err)}
 		}
+	}
+	if err := r.CheckURLs(); err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	if err := e.DB.UpdateRegistration(ctx, r); err != nil {
 		return fmt.Errorf("save registration: %w", err)

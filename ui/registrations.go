@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -150,11 +149,11 @@ func newRegistrationsScreen(u *UI) *registrationsScreen {
 	return s
 }
 
-// validateBaseURL accepts an absolute http(s) URL.
+// validateBaseURL accepts what the transport rule (core.CheckURL) does:
+// https, or http to this computer.
 func validateBaseURL(s string) error {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("enter the server's FHIR base URL, starting with https://")
+	if core.CheckURL(s) != nil {
+		return errors.New("enter the server's FHIR base URL, starting with https:// (http:// only on this computer)")
 	}
 	return nil
 }
@@ -285,7 +284,7 @@ func (s *registrationsScreen) form() (*core.Registration, string) {
 	case r.Name == "":
 		return nil, "Give the registration a name."
 	case validateBaseURL(r.FHIRBaseURL) != nil:
-		return nil, "Enter the server's FHIR base URL, starting with https:// (or http:// for a local test server)."
+		return nil, "Enter the server's FHIR base URL, starting with https:// (http:// only for a server on this computer)."
 	case r.PollMin > r.PollMax:
 		return nil, "The shortest poll is longer than the longest."
 	}

@@ -101,6 +101,9 @@ func (c *Client) apiClient() *http.Client {
 	}
 	cp := *hc
 	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := core.CheckParsedURL(req.URL); err != nil {
+			return err
+		}
 		if !c.sameOrigin(req.URL.String()) {
 			return http.ErrUseLastResponse
 		}
@@ -112,14 +115,37 @@ func (c *Client) apiClient() *http.Client {
 	return &cp
 }
 
+// fileClient is FileClient with every redirect held to the transport rule
+// (core.CheckURL).
 func (c *Client) fileClient() *http.Client {
+	hc := http.DefaultClient
 	if c.FileClient != nil {
-		return c.FileClient
+		hc = c.FileClient
 	}
-	return http.DefaultClient
+	cp := *hc
+	next := hc.CheckRedirect
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := core.CheckParsedURL(req.URL); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cp
 }
 
+// newRequest builds a request to u after checking u against the transport
+// rule (core.CheckURL), so nothing is sent, and nothing looked up, for an
+// insecure URL.
 func (c *Client) newRequest(ctx context.Context, method, u string, body []byte) (*http.Request, error) {
+	if err := core.CheckURL(u); err != nil {
+		return nil, err
+	}
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)

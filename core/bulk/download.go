@@ -122,6 +122,10 @@ func (r *Runner) download(ctx context.Context, exp *core.Export, f *core.ExportF
 		if !retry || attempt >= orDefault(r.MaxRetries, DefaultMaxRetries) {
 			f.State = core.FileFailed
 			f.Error = err.Error()
+			if errors.Is(err, core.ErrInsecureURL) {
+				// Final: no resume would fetch it either.
+				f.State = core.FileInvalid
+			}
 			var he *HTTPError
 			if errors.As(err, &he) && (he.StatusCode == 404 || he.StatusCode == 410) {
 				f.State = core.FileExpired
@@ -167,6 +171,9 @@ func (e *storeError) Unwrap() error { return e.err }
 
 // isNetworkError reports a failure of the connection rather than an answer.
 func isNetworkError(err error) bool {
+	if errors.Is(err, core.ErrInsecureURL) {
+		return false // a refusal of ours: no retry changes it
+	}
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)

@@ -136,6 +136,10 @@ func TestParseRetryAfter(t *testing.T) {
 		{"", 0, false},
 		{"soon", 0, false},
 		{"-5", 0, false},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", bulk.MaxRetryAfter, true}, // clamped, not overflowed
+		{"99999999", bulk.MaxRetryAfter, true},
+		{"1e300", bulk.MaxRetryAfter, true},
+		{"+Inf", bulk.MaxRetryAfter, true},
 	}
 	for _, tt := range tests {
 		got, ok := bulk.ParseRetryAfter(tt.in, now)
@@ -152,8 +156,8 @@ func FuzzParseRetryAfter(f *testing.F) {
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, s string) {
 		d, ok := bulk.ParseRetryAfter(s, now)
-		if d < 0 {
-			t.Fatalf("ParseRetryAfter(%q) = %v, negative", s, d)
+		if d < 0 || d > bulk.MaxRetryAfter {
+			t.Fatalf("ParseRetryAfter(%q) = %v, outside [0, MaxRetryAfter]", s, d)
 		}
 		if !ok && d != 0 {
 			t.Fatalf("ParseRetryAfter(%q) = %v, false; want 0 when not ok", s, d)

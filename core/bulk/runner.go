@@ -112,6 +112,11 @@ func (r *Runner) emit(exp *core.Export, ev core.Event) {
 // server's Bulk Data version (adaptToServer) and stored as settled.
 // Validation errors come before anything is stored or sent.
 func (r *Runner) Start(ctx context.Context, exp *core.Export) error {
+	// The transport rule (core.CheckURL), before anything is stored, sent
+	// or looked up.
+	if err := core.CheckURL(r.Client.BaseURL); err != nil {
+		return err
+	}
 	if strings.EqualFold(exp.Request.Since, "auto") {
 		exp.Request.Since = ""
 		tt, err := r.Store.LastTransactionTime(ctx, exp)
@@ -214,6 +219,9 @@ func (r *Runner) Resume(ctx context.Context, id int64) (*core.Export, error) {
 	}
 	if exp.State.Final() {
 		return exp, fmt.Errorf("export %d is already %s", id, exp.State)
+	}
+	if err := core.CheckURL(r.Client.BaseURL); err != nil {
+		return exp, fmt.Errorf("export %d: %w", id, err)
 	}
 	exp.Error = ""
 	if exp.StatusURL == "" {

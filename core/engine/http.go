@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"time"
@@ -24,10 +25,23 @@ const (
 // connections per host for parallel downloads, and core.UserAgent on
 // every request.
 func NewTransport(parallel int) http.RoundTripper {
+	return NewTransportDial(parallel, nil)
+}
+
+// Dial makes a network connection, as net.Dialer.DialContext does. Tests
+// pass one that fails the test, to prove nothing was sent.
+type Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// NewTransportDial is NewTransport with connections made by dial (nil:
+// the network's, with the connect timeout).
+func NewTransportDial(parallel int, dial Dial) http.RoundTripper {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = parallel + 2
 	tr.ResponseHeaderTimeout = headerTimeout
-	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.DialContext = dial
+	if dial == nil {
+		tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	}
 	return &UserAgentTransport{Base: tr}
 }
 
@@ -36,6 +50,17 @@ func NewTransport(parallel int) http.RoundTripper {
 // core.UserAgent on every request.
 func NewHTTPClient() *http.Client {
 	return &http.Client{Timeout: shortTimeout, Transport: &UserAgentTransport{}}
+}
+
+// NewHTTPClientDial is NewHTTPClient with connections made by dial (nil:
+// the network's).
+func NewHTTPClientDial(dial Dial) *http.Client {
+	if dial == nil {
+		return NewHTTPClient()
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dial
+	return &http.Client{Timeout: shortTimeout, Transport: &UserAgentTransport{Base: tr}}
 }
 
 // UserAgentTransport sets core.UserAgent on every request that has no

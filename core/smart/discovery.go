@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"tranche.dev/tranche/core"
 )
 
 // Discovery sources.
@@ -77,28 +79,47 @@ func (d *Discovery) Summary() string {
 // CapabilityStatement's oauth-uris extension at {base}/metadata for older
 // servers. Relative URLs are resolved against the base (checklist §8.1).
 func Discover(ctx context.Context, client *http.Client, base string) (*Discovery, error) {
-	if client == nil {
-		client = http.DefaultClient
+	if err := core.CheckURL(base); err != nil {
+		return nil, err
 	}
+	client = checked(client)
 	baseURL, err := url.Parse(strings.TrimRight(base, "/") + "/")
 	if err != nil || baseURL.Scheme == "" || baseURL.Host == "" {
 		return nil, fmt.Errorf("FHIR base URL %q is not an absolute URL", base)
 	}
 	d, wellKnownErr := discoverWellKnown(ctx, client, baseURL)
 	if wellKnownErr == nil {
-		return d, nil
+		return d, checkDiscovered(d)
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
 	d, metaErr := discoverMetadata(ctx, client, baseURL)
 	if metaErr == nil {
-		return d, nil
+		return d, checkDiscovered(d)
 	}
 	return nil, fmt.Errorf("discover authorization: smart-configuration: %v; metadata: %w", wellKnownErr, metaErr)
 }
 
+// checkDiscovered holds the endpoints a server advertises to the transport
+// rule: a signed assertion must not be sent to a plain-http token endpoint
+// however it was found.
+func checkDiscovered(d *Discovery) error {
+	if err := core.CheckURL(d.TokenEndpoint); err != nil {
+		return fmt.Errorf("discovery: token endpoint: %w", err)
+	}
+	if d.RegistrationEndpoint != "" {
+		if err := core.CheckURL(d.RegistrationEndpoint); err != nil {
+			return fmt.Errorf("discovery: registration endpoint: %w", err)
+		}
+	}
+	return nil
+}
+
 func getJSON(ctx context.Context, client *http.Client, u, accept string, v any) error {
+	if err := core.CheckURL(u); err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err

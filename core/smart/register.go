@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"tranche.dev/tranche/core"
 )
 
 // ClientMetadata is an RFC 7591 registration request for a backend service.
@@ -50,9 +52,10 @@ func (e *RegistrationError) Error() string {
 // (a smart-configuration registration_endpoint). Empty auth method and grant
 // types default to private_key_jwt and client_credentials.
 func Register(ctx context.Context, client *http.Client, endpoint string, md ClientMetadata) (*RegisteredClient, error) {
-	if client == nil {
-		client = http.DefaultClient
+	if err := core.CheckURL(endpoint); err != nil {
+		return nil, fmt.Errorf("register: %w", err)
 	}
+	client = checked(client)
 	if len(md.JWKS) == 0 && md.JWKSURI == "" {
 		return nil, errors.New("register: need a public JWKS or a JWKS URL")
 	}

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"tranche.dev/tranche/core"
 )
 
 // Token reuse defaults.
@@ -157,6 +159,11 @@ type tokenResponse struct {
 
 // fetch posts one token request with a fresh assertion (checklist §8.4).
 func (c *Config) fetch(ctx context.Context) (*oauth2.Token, time.Time, error) {
+	// Checked before the assertion is signed: it must never go over plain
+	// http off this computer.
+	if err := core.CheckURL(c.TokenURL); err != nil {
+		return nil, time.Time{}, fmt.Errorf("token endpoint: %w", err)
+	}
 	assertion, err := c.Assertion()
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("client assertion: %w", err)
@@ -174,7 +181,7 @@ func (c *Config) fetch(ctx context.Context) (*oauth2.Token, time.Time, error) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	start := c.now() // lifetimes count from before the request: conservative
-	resp, err := c.httpClient().Do(req)
+	resp, err := checked(c.httpClient()).Do(req)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("token request: %w", err)
 	}

@@ -11,6 +11,29 @@ import (
 	"tranche.dev/tranche/core"
 )
 
+// checked returns a copy of c (nil: http.DefaultClient) whose redirects
+// are held to the transport rule (core.CheckURL) before they are sent.
+func checked(c *http.Client) *http.Client {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	cp := *c
+	next := c.CheckRedirect
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := core.CheckParsedURL(req.URL); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errTooManyRedirects
+		}
+		return nil
+	}
+	return &cp
+}
+
 // Transport adds "Authorization: Bearer <token>" to requests for one origin
 // only, and on a 401 from that origin drops the cached token and retries
 // once with a new one (if the request body can be replayed).
@@ -80,6 +103,9 @@ var errTooManyRedirects = errors.New("stopped after 10 redirects")
 // from any cross-origin hop. ts should come from Config.TokenSource so a 401
 // can invalidate it.
 func NewClient(base *http.Client, ts oauth2.TokenSource, origin string) (*http.Client, error) {
+	if err := core.CheckURL(origin); err != nil {
+		return nil, err
+	}
 	o, err := core.Origin(origin)
 	if err != nil {
 		return nil, fmt.Errorf("token origin: %w", err)
@@ -91,6 +117,9 @@ func NewClient(base *http.Client, ts oauth2.TokenSource, origin string) (*http.C
 	c.Transport = &Transport{Base: base.Transport, Source: ts, Origin: o}
 	next := base.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := core.CheckParsedURL(req.URL); err != nil {
+			return err
+		}
 		if core.OriginOf(req.URL) != o {
 			req.Header.Del("Authorization")
 		}
