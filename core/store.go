@@ -27,4 +27,7 @@ type ExportStore interface {
 	// must not keep recs or their Raw bytes after it returns: the caller
 	// reuses that memory for the next batch.
 	AppendRecords(ctx context.Context, f *ExportFile, recs []Record) error
+	// ResetFile forgets every line stored for f, still downloading, and
+	// its progress, so it can be downloaded again from the start.
+	ResetFile(ctx context.Context, f *ExportFile) error
 }

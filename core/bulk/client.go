@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,8 +43,14 @@ type Client struct {
 	FileClient *http.Client
 	// Headers are sent with every request to the FHIR origin.
 	Headers map[string]string
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// StallTimeout bounds the time a response may send nothing once its
+	// headers arrived; 0 = DefaultStallTimeout.
+	StallTimeout time.Duration
+	// MaxExpansion bounds how many times its compressed size a file may
+	// expand to; 0 = DefaultMaxExpansion.
+	MaxExpansion int
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // HTTPError is a response with an unexpected status.
@@ -58,6 +65,9 @@ type HTTPError struct {
 	// ExportStatus: StatusCode is the job's, from the X-Export-Status
 	// header of a 200 (separate-export-status), not the response's.
 	ExportStatus bool
+	// TokenWithheld: the request went to another origin than the FHIR
+	// server's, on purpose without the access token.
+	TokenWithheld bool
 }
 
 func (e *HTTPError) Error() string {
@@ -66,10 +76,24 @@ func (e *HTTPError) Error() string {
 		from = "X-Export-Status"
 	}
 	s := fmt.Sprintf("%s %s: %s %d", e.Op, e.URL, from, e.StatusCode)
+	if e.TokenWithheld && (e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden) {
+		s += ": the server at " + originText(e.URL) + " refused a request without an access token; " +
+			"Tranche sends its token only to the FHIR server's own origin (Bulk Data Access IG, " +
+			"Bulk Data Output File Request), so this file cannot be had unless that server serves it without one"
+	}
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
 	return s
+}
+
+// originText is scheme://host of u, for a sentence.
+func originText(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "another origin"
+	}
+	return p.Scheme + "://" + p.Host
 }
 
 func (c *Client) now() time.Time {
@@ -112,7 +136,7 @@ func (c *Client) apiClient() *http.Client {
 		}
 		return nil
 	}
-	return &cp
+	return c.withStall(&cp)
 }
 
 // fileClient is FileClient with every redirect held to the transport rule
@@ -136,7 +160,7 @@ func (c *Client) fileClient() *http.Client {
 		}
 		return nil
 	}
-	return &cp
+	return c.withStall(&cp)
 }
 
 // newRequest builds a request to u after checking u against the transport
@@ -167,7 +191,8 @@ func (c *Client) newRequest(ctx context.Context, method, u string, body []byte) 
 // its body.
 func (c *Client) responseError(op string, resp *http.Response) *HTTPError {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	e := &HTTPError{Op: op, URL: resp.Request.URL.String(), StatusCode: resp.StatusCode, Headers: correlation(resp.Header)}
+	e := &HTTPError{Op: op, URL: resp.Request.URL.String(), StatusCode: resp.StatusCode, Headers: correlation(resp.Header),
+		TokenWithheld: !c.sameOrigin(resp.Request.URL.String())}
 	msg, transient, isOutcome := outcomeText(body)
 	if msg == "" {
 		msg = strings.TrimSpace(string(body))
@@ -367,6 +392,9 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.apiClient().Do(req)
+	if err == nil {
+		resp, err = c.followAcross(ctx, resp, "application/json")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
@@ -419,6 +447,31 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 		return nil, fmt.Errorf("%w: %w", core.ErrExpired, e)
 	}
 	return nil, e
+}
+
+// followAcross follows a redirect that the API client would not (one to
+// another origin) with the plain client, the way file downloads are
+// followed: without the token and without the registration's headers.
+// Any other response is returned as is.
+func (c *Client) followAcross(ctx context.Context, resp *http.Response, accept string) (*http.Response, error) {
+	if resp.StatusCode/100 != 3 || resp.Header.Get("Location") == "" {
+		return resp, nil
+	}
+	loc, err := resolve(resp.Request.URL, resp.Header.Get("Location"))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("redirect: %w", err)
+	}
+	if c.sameOrigin(loc) {
+		return nil, fmt.Errorf("redirect to %s not followed", originText(loc))
+	}
+	req, err := c.newRequest(ctx, http.MethodGet, loc, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	return c.fileClient().Do(req)
 }
 
 // exportStatus reads X-Export-Status, e.g. "202 Accepted" or "500

@@ -13,6 +13,9 @@ import (
 // Runner.Deadline. The export stays resumable.
 var ErrDeadline = errors.New("deadline passed; the export stays resumable")
 
+// errGaveUp marks retries exhausted: worth another try later.
+var errGaveUp = errors.New("giving up for now")
+
 // poll asks for the status until the manifest is complete, then follows its
 // link pages. Files of partial manifests (a 202 with a body, §3.3) and of
 // each page are handed to dl at once, so downloads start while the server
@@ -38,7 +41,7 @@ func (r *Runner) poll(ctx context.Context, exp *core.Export, dl *downloads) ([]p
 			}
 			transient++
 			if transient > orDefault(r.MaxTransient, DefaultMaxTransient) {
-				return nil, fmt.Errorf("status: giving up after %d transient errors: %w", transient, err)
+				return nil, fmt.Errorf("status: %w after %d transient errors: %w", errGaveUp, transient, err)
 			}
 			if wait <= 0 {
 				wait = backoff(transient)
@@ -130,8 +133,11 @@ func (r *Runner) followLinks(ctx context.Context, exp *core.Export, dl *download
 			}
 			wait, retry := r.statusError(exp, err, transient)
 			transient++
-			if !retry || transient > orDefault(r.MaxTransient, DefaultMaxTransient) {
+			if !retry {
 				return nil, fmt.Errorf("manifest page: %w", err)
+			}
+			if transient > orDefault(r.MaxTransient, DefaultMaxTransient) {
+				return nil, fmt.Errorf("manifest page: %w after %d transient errors: %w", errGaveUp, transient, err)
 			}
 			if wait <= 0 {
 				wait = backoff(transient)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -42,10 +43,13 @@ type Runner struct {
 	Deadline     time.Duration // give up waiting for the manifest after this; 0 = DefaultDeadline
 	MaxTransient int           // consecutive transient status errors tolerated
 	MaxRetries   int           // download retries per file
-	MaxLine      int           // longest NDJSON line; 0 = ndjson.DefaultMaxLine
-	BatchLines   int           // records per AppendRecords
-	BatchBytes   int           // bytes per AppendRecords
-	KeepJob      bool          // do not DELETE the job after a verified download
+	// MaxRedownloads: downloads again of a file that failed its checks;
+	// 0 = DefaultMaxRedownloads, -1 = none.
+	MaxRedownloads int
+	MaxLine        int  // longest NDJSON line; 0 = ndjson.DefaultMaxLine
+	BatchLines     int  // records per AppendRecords
+	BatchBytes     int  // bytes per AppendRecords
+	KeepJob        bool // do not DELETE the job after a verified download
 
 	// OnEvent receives every event. Calls are serialised; it must not block
 	// for long.
@@ -186,6 +190,11 @@ func (r *Runner) kickoff(ctx context.Context, exp *core.Export, caps *Capabiliti
 		}
 		r.emit(exp, ev)
 		// Kickoff's errors already name the operation and the URL.
+		if ctx.Err() == nil && !finalError(err) {
+			// Unreachable, or still refusing after the retries: a resume
+			// kicks off again.
+			return r.suspend(ctx, exp, err)
+		}
 		return r.fail(ctx, exp, core.StateFailed, err)
 	}
 	exp.StatusURL = statusURL
@@ -195,6 +204,48 @@ func (r *Runner) kickoff(ctx context.Context, exp *core.Export, caps *Capabiliti
 	}
 	r.emit(exp, ev)
 	return nil
+}
+
+// suspend records why exp stopped, leaving it resumable, and returns err
+// with the way to carry on.
+func (r *Runner) suspend(ctx context.Context, exp *core.Export, err error) error {
+	err = &ResumableError{ExportID: exp.ID, Err: err}
+	exp.Error = err.Error()
+	if uerr := r.Store.UpdateExport(context.WithoutCancel(ctx), exp); uerr != nil {
+		return errors.Join(err, fmt.Errorf("record progress: %w", uerr))
+	}
+	return err
+}
+
+// ResumableError is an export that stopped but may carry on where it
+// stopped (tranche export --resume, the app's Resume).
+type ResumableError struct {
+	ExportID int64
+	Err      error
+}
+
+func (e *ResumableError) Error() string {
+	return fmt.Sprintf("%v (export %d stays resumable: tranche export --resume %d)", e.Err, e.ExportID, e.ExportID)
+}
+
+func (e *ResumableError) Unwrap() error { return e.Err }
+
+// finalError reports whether err ends an export for good: the server said
+// the job failed (a status error it does not call transient, other than
+// an authorization refusal), the request or a URL was refused, or the
+// server no longer has the job.
+func finalError(err error) bool {
+	var he *HTTPError
+	var se *storeError
+	switch {
+	case errors.Is(err, core.ErrExpired), errors.Is(err, core.ErrInsecureURL), errors.As(err, &se):
+		return true
+	case errors.Is(err, ErrDeadline), errors.Is(err, errGaveUp):
+		return false
+	case errors.As(err, &he):
+		return !he.Transient && he.StatusCode != http.StatusUnauthorized && he.StatusCode != http.StatusForbidden
+	}
+	return false
 }
 
 // fail records exp as ended in state with err and returns err.
@@ -273,12 +324,12 @@ func (r *Runner) run(ctx context.Context, exp *core.Export) error {
 		case ctx.Err() != nil:
 			// Interrupted: leave the export resumable as it is.
 			return err
-		case errors.Is(err, ErrDeadline):
-			exp.Error = err.Error()
-			if uerr := r.Store.UpdateExport(context.WithoutCancel(ctx), exp); uerr != nil {
-				return errors.Join(err, uerr)
-			}
-			return err
+		case !finalError(err):
+			// Giving up for now (retries exhausted, a deadline, the token
+			// endpoint down): the export stays resumable from where it
+			// stopped. Only the server saying the job failed, or a Cancel,
+			// is final.
+			return r.suspend(ctx, exp, err)
 		}
 		return r.fail(ctx, exp, core.StateFailed, err)
 	}

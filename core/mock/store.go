@@ -23,6 +23,11 @@ type Store struct {
 	UpdateFileFn            func(ctx context.Context, f *core.ExportFile) error
 	FindFilesFn             func(ctx context.Context, exportID int64) ([]*core.ExportFile, error)
 	AppendRecordsFn         func(ctx context.Context, f *core.ExportFile, recs []core.Record) error
+	ResetFileFn             func(ctx context.Context, f *core.ExportFile) error
+}
+
+func (s *Store) ResetFile(ctx context.Context, f *core.ExportFile) error {
+	return s.ResetFileFn(ctx, f)
 }
 
 func (s *Store) CreateExport(ctx context.Context, e *core.Export) error {
