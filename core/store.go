@@ -31,3 +31,10 @@ type ExportStore interface {
 	// its progress, so it can be downloaded again from the start.
 	ResetFile(ctx context.Context, f *ExportFile) error
 }
+
+// ExportLocker is an ExportStore that can keep two processes from running
+// the same export (catalog.DB can). LockExport returns an error wrapping
+// ErrInUse while another holds the lock.
+type ExportLocker interface {
+	LockExport(ctx context.Context, id int64) (release func(), err error)
+}

@@ -374,3 +374,43 @@ func TestDecompressionBomb(t *testing.T) {
 		t.Errorf("bomb fetched %d times, want once", h.getsOf("a"))
 	}
 }
+
+// TestOneProcessPerExport: a Resume beside a running export (here, its
+// lock held) is refused with a sentence, before any request.
+func TestOneProcessPerExport(t *testing.T) {
+	h := newHostile(t)
+	var down atomic.Bool
+	down.Store(true)
+	h.status = func(w http.ResponseWriter, r *http.Request, n int64) {
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		h.manifest(w, map[string]int{"a": 5})
+	}
+	h.files["a"] = func(w http.ResponseWriter, r *http.Request, n int64) { fmt.Fprint(w, patients(5)) }
+	r, _, exp := h.runner(t)
+	r.MaxTransient = 1
+	if err := r.Start(t.Context(), exp); err == nil {
+		t.Fatal("Start() = nil, want it to stop resumable")
+	}
+	down.Store(false)
+	db := r.Store.(*catalog.DB)
+	release, err := db.LockExport(t.Context(), exp.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	polls := h.polls.Load()
+	_, err = r.Resume(t.Context(), exp.ID)
+	if !errors.Is(err, core.ErrInUse) || !strings.Contains(err.Error(), "already running in another Tranche") {
+		t.Fatalf("Resume beside a running export = %v, want core.ErrInUse said as a sentence", err)
+	}
+	if h.polls.Load() != polls {
+		t.Error("the refused Resume polled the server")
+	}
+	release()
+	if _, err := r.Resume(t.Context(), exp.ID); err != nil {
+		t.Fatalf("Resume after release = %v", err)
+	}
+	storedOnce(t, r, exp)
+}

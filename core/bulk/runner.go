@@ -149,6 +149,11 @@ func (r *Runner) Start(ctx context.Context, exp *core.Export) error {
 	if err := r.Store.CreateExport(ctx, exp); err != nil {
 		return fmt.Errorf("record export: %w", err)
 	}
+	release, err := r.lock(ctx, exp.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := r.kickoff(ctx, exp, caps); err != nil {
 		return err
 	}
@@ -204,6 +209,24 @@ func (r *Runner) kickoff(ctx context.Context, exp *core.Export, caps *Capabiliti
 	}
 	r.emit(exp, ev)
 	return nil
+}
+
+// lock takes the export's lock when the Store has one: one process per
+// export, or the same files would be downloaded twice.
+func (r *Runner) lock(ctx context.Context, id int64) (func(), error) {
+	l, ok := r.Store.(core.ExportLocker)
+	if !ok {
+		return func() {}, nil
+	}
+	release, err := l.LockExport(ctx, id)
+	if errors.Is(err, core.ErrInUse) {
+		return nil, fmt.Errorf("export %d is already running in another Tranche window or command; "+
+			"let that one finish, or stop it before resuming here: %w", id, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return release, nil
 }
 
 // suspend records why exp stopped, leaving it resumable, and returns err
@@ -273,6 +296,19 @@ func (r *Runner) Resume(ctx context.Context, id int64) (*core.Export, error) {
 	}
 	if err := core.CheckURL(r.Client.BaseURL); err != nil {
 		return exp, fmt.Errorf("export %d: %w", id, err)
+	}
+	release, err := r.lock(ctx, id)
+	if err != nil {
+		return exp, err
+	}
+	defer release()
+	// Read again under the lock: a process that held it may have moved
+	// the export on, or finished it.
+	if exp, err = r.Store.FindExport(ctx, id); err != nil {
+		return nil, fmt.Errorf("export %d: %w", id, err)
+	}
+	if exp.State.Final() {
+		return exp, fmt.Errorf("export %d is already %s", id, exp.State)
 	}
 	exp.Error = ""
 	if exp.StatusURL == "" {

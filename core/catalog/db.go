@@ -107,7 +107,7 @@ func (db *DB) Open() error {
 		return fmt.Errorf("open writer: %w", err)
 	}
 
-	if err := db.migrate(context.Background()); err != nil {
+	if err := db.migrateRetrying(context.Background()); err != nil {
 		db.writer.Close()
 		return fmt.Errorf("migrate %s: %w", db.path, err)
 	}
@@ -203,16 +203,6 @@ const (
 // dsn builds the modernc DSN. PRAGMAs go in the DSN because a PRAGMA run
 // with Exec sticks to one pooled connection only.
 func (db *DB) dsn(r role) string {
-	// A file: URI has no relative form: "file:///x.db" would be /x.db.
-	p := db.path
-	if abs, err := filepath.Abs(p); err == nil {
-		p = abs
-	}
-	p = filepath.ToSlash(p)
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p // Windows "C:/x" becomes "file:///C:/x"
-	}
-	u := url.URL{Scheme: "file", Path: p}
 	q := []string{
 		// page_size applies only while the file is empty, and before WAL:
 		// the driver runs _pragma entries sorted by name, so WAL is set
@@ -233,7 +223,22 @@ func (db *DB) dsn(r role) string {
 			fmt.Sprintf("_pragma=wal_autocheckpoint(%d)", WriterCheckpointFrames))
 		q = append(q, "_journal_mode=WAL", "_txlock=immediate")
 	}
-	return u.String() + "?" + strings.Join(q, "&")
+	return db.fileURL() + "?" + strings.Join(q, "&")
+}
+
+// fileURL is the database path as a file: URI.
+func (db *DB) fileURL() string {
+	// A file: URI has no relative form: "file:///x.db" would be /x.db.
+	p := db.path
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	p = filepath.ToSlash(p)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // Windows "C:/x" becomes "file:///C:/x"
+	}
+	u := url.URL{Scheme: "file", Path: p}
+	return u.String()
 }
 
 // Close stops the checkpointer and closes the three pools. The WAL is
@@ -257,53 +262,85 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// migrate applies the embedded migration files in name order, each in its
-// own transaction, recording names in the migrations table (as WTF does).
-func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY);`); err != nil {
-		return fmt.Errorf("create migrations table: %w", err)
+// migrateRetrying runs migrate, trying again while the database is busy
+// for up to DefaultBusyTimeout. While another process turns a new file to
+// WAL mode, SQLite answers SQLITE_BUSY at once, without calling the busy
+// handler; a moment later the lock is an ordinary one to wait for.
+func (db *DB) migrateRetrying(ctx context.Context) error {
+	deadline := time.Now().Add(DefaultBusyTimeout)
+	for wait := 5 * time.Millisecond; ; wait = min(wait*2, 200*time.Millisecond) {
+		err := db.migrate(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqliteBusy || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
 	}
+}
+
+// sqliteBusy is SQLITE_BUSY, the primary result code (extended codes keep
+// it in their low byte).
+const sqliteBusy = 5
+
+// migrate applies the embedded migration files in name order, recording
+// names in the migrations table (as WTF does), all in one write
+// transaction taken before anything is read: two processes opening a new
+// catalogue at once then queue on the write lock (busy_timeout) instead of
+// one failing with SQLITE_BUSY when an autocommit statement found the
+// schema changed under it.
+func (db *DB) migrate(ctx context.Context) error {
 	names, err := fs.Glob(migrationFS, "migration/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
+	tx, err := db.writer.BeginTx(ctx, nil) // BEGIN IMMEDIATE (the writer's _txlock)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY);`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	var applied []string
 	for _, name := range names {
-		if err := db.migrateFile(ctx, name); err != nil {
+		ok, err := db.migrateFile(ctx, tx, name)
+		if err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
+		if ok {
+			applied = append(applied, name)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, name := range applied {
+		db.Logger.Info("migration applied", "name", name)
 	}
 	return nil
 }
 
-func (db *DB) migrateFile(ctx context.Context, name string) error {
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-
+// migrateFile applies one migration file in tx unless it was applied, and
+// reports whether it applied it.
+func (db *DB) migrateFile(ctx context.Context, tx *sql.Tx, name string) (bool, error) {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
-		return err
+		return false, err
 	} else if n != 0 {
-		return nil // already applied
+		return false, nil // already applied
 	}
 	buf, err := fs.ReadFile(migrationFS, name)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (name) VALUES (?)`, name); err != nil {
-		return err
+		return false, err
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	db.Logger.Info("migration applied", "name", name)
-	return nil
+	return true, nil
 }
 
 // timeFormat is how times are stored: UTC, fixed width, sortable as text.
