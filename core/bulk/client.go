@@ -49,8 +49,11 @@ type Client struct {
 	// MaxExpansion bounds how many times its compressed size a file may
 	// expand to; 0 = DefaultMaxExpansion.
 	MaxExpansion int
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// MaxManifest bounds a manifest (status answer or page) in bytes;
+	// 0 = DefaultMaxManifest.
+	MaxManifest int64
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // HTTPError is a response with an unexpected status.
@@ -415,9 +418,9 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 	}
 	switch resp.StatusCode {
 	case http.StatusOK, http.StatusAccepted:
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+		body, err := c.readManifest(resp)
 		if err != nil {
-			return nil, fmt.Errorf("status: read body: %w", err)
+			return nil, err
 		}
 		if resp.StatusCode == http.StatusAccepted {
 			// A 202 may carry a partial manifest (§3.3) or an
@@ -436,7 +439,7 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 		}
 		m, err := ParseManifest(body, resp.Request.URL)
 		if err != nil {
-			return nil, err
+			return nil, manifestError(resp.Request.URL.String(), body, err)
 		}
 		st.Done, st.Manifest, st.Raw = true, m, body
 		return st, nil
@@ -447,6 +450,50 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 		return nil, fmt.Errorf("%w: %w", core.ErrExpired, e)
 	}
 	return nil, e
+}
+
+// DefaultMaxManifest is the largest manifest read: about 300,000 file
+// items, far beyond any server's file count, and a bound on what a
+// manifest costs in memory and in the catalogue.
+const DefaultMaxManifest = 64 << 20
+
+// ErrManifestTooLarge reports a manifest over Client.MaxManifest.
+var ErrManifestTooLarge = errors.New("manifest too large")
+
+// readManifest reads a status or page body, at most MaxManifest bytes.
+func (c *Client) readManifest(resp *http.Response) ([]byte, error) {
+	limit := c.MaxManifest
+	if limit <= 0 {
+		limit = DefaultMaxManifest
+	}
+	u := redactURL(resp.Request.URL.String())
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("manifest from %s: %w: %d bytes, over the %d MiB bound", u, ErrManifestTooLarge, resp.ContentLength, limit>>20)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("status: read manifest from %s: %w", u, err)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("manifest from %s: %w: over the %d MiB bound", u, ErrManifestTooLarge, limit>>20)
+	}
+	return body, nil
+}
+
+// manifestError names the manifest's URL and, where it can, what the body
+// was instead of a manifest.
+func manifestError(u string, body []byte, err error) error {
+	u = redactURL(u)
+	b := bytes.TrimSpace(body)
+	switch {
+	case len(b) == 0:
+		return fmt.Errorf("manifest from %s is empty", u)
+	case b[0] == '<':
+		return fmt.Errorf("manifest from %s is HTML, not JSON (a login or error page?)", u)
+	case b[0] == '{' && b[len(b)-1] != '}':
+		return fmt.Errorf("manifest from %s is cut short after %d bytes: %w", u, len(body), err)
+	}
+	return fmt.Errorf("manifest from %s: %w", u, err)
 }
 
 // followAcross follows a redirect that the API client would not (one to

@@ -285,12 +285,23 @@ func (r *Runner) load(ctx context.Context, exp *core.Export, f *core.ExportFile,
 		// The arena is reused after each flush; AppendRecords keeps no
 		// reference to Raw. A line that does not fit starts a new arena,
 		// and the slices already taken keep the old one alive.
-		if cap(arena)-len(arena) < len(rec.Raw) {
-			arena = make([]byte, 0, max(maxBytes+maxBytes/8, len(rec.Raw)))
+		// A line bigger than a whole batch is stored on its own, straight
+		// from the reader's buffer (valid until the next Next): a copy of a
+		// 50 MB line would double what it costs in memory.
+		big := len(rec.Raw) > maxBytes
+		if big && len(batch) > 0 {
+			if err := flush(false); err != nil {
+				return err
+			}
 		}
-		n := len(arena)
-		arena = append(arena, rec.Raw...)
-		rec.Raw = arena[n:len(arena):len(arena)]
+		if !big {
+			if cap(arena)-len(arena) < len(rec.Raw) {
+				arena = make([]byte, 0, maxBytes+maxBytes/8)
+			}
+			n := len(arena)
+			arena = append(arena, rec.Raw...)
+			rec.Raw = arena[n:len(arena):len(arena)]
+		}
 		if rec.Problem != "" {
 			problems++
 		}
@@ -300,7 +311,7 @@ func (r *Runner) load(ctx context.Context, exp *core.Export, f *core.ExportFile,
 		lines, end = l.Num, l.End
 		batch = append(batch, rec)
 		batchBytes += len(rec.Raw)
-		if len(batch) >= maxLines || batchBytes >= maxBytes {
+		if big || len(batch) >= maxLines || batchBytes >= maxBytes {
 			if err := flush(false); err != nil {
 				return err
 			}

@@ -312,9 +312,12 @@ func TestWithheldToken401(t *testing.T) {
 		fmt.Fprintf(w, `{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":true,"output":[{"type":"Patient","url":"%s/f","count":1}],"error":[]}`, other.URL)
 	}
 	r, ev, exp := h.runner(t)
-	err := r.Start(t.Context(), exp)
-	if err == nil || !strings.Contains(err.Error(), "refused a request without an access token") {
-		t.Fatalf("Start() = %v, want the withheld token explained", err)
+	if err := r.Start(t.Context(), exp); err == nil {
+		t.Fatal("Start() = nil, want the file not verified")
+	}
+	files, _ := r.Store.FindFiles(t.Context(), exp.ID)
+	if len(files) != 1 || !strings.Contains(files[0].Error, "refused a request without an access token") {
+		t.Fatalf("files = %v, want the withheld token explained", files)
 	}
 	if n := len(ev.kinds(core.EventDownloadRequest)); n != 1 {
 		t.Errorf("%d download requests, want 1: no retries", n)
@@ -332,13 +335,13 @@ func TestFileFarPastCount(t *testing.T) {
 		w.Write(body)
 	}
 	r, _, exp := h.runner(t)
-	err := r.Start(t.Context(), exp)
-	if err == nil || !strings.Contains(err.Error(), "stopped at line 1002: the manifest count is 1") {
-		t.Fatalf("Start() = %v, want the file stopped past its count", err)
+	if err := r.Start(t.Context(), exp); err == nil {
+		t.Fatal("Start() = nil, want the file not verified")
 	}
 	files, _ := r.Store.FindFiles(t.Context(), exp.ID)
-	if len(files) != 1 || files[0].State != core.FileInvalid || files[0].Lines != 1002 {
-		t.Fatalf("file = %+v, want invalid with 1002 lines kept", files[0])
+	if len(files) != 1 || files[0].State != core.FileInvalid || files[0].Lines != 1002 ||
+		!strings.Contains(files[0].Error, "stopped at line 1002: the manifest count is 1") {
+		t.Fatalf("file = %+v, want invalid with 1002 lines kept and the reason", files[0])
 	}
 	got, _ := r.Store.FindExport(t.Context(), exp.ID)
 	if got.State != core.StateFailed {
@@ -362,12 +365,11 @@ func TestDecompressionBomb(t *testing.T) {
 	r, _, exp := h.runner(t)
 	r.Client.MaxExpansion = 20
 	r.BatchLines = 1000
-	err := r.Start(t.Context(), exp)
-	if !strings.Contains(fmt.Sprint(err), "expands to far more") {
-		t.Fatalf("Start() = %v, want ErrTooExpanded named", err)
+	if err := r.Start(t.Context(), exp); err == nil {
+		t.Fatal("Start() = nil, want the file not verified")
 	}
 	files, _ := r.Store.FindFiles(t.Context(), exp.ID)
-	if f := files[0]; f.State != core.FileInvalid || f.Bytes > 20<<20 || f.Lines == 0 {
+	if f := files[0]; f.State != core.FileInvalid || f.Bytes > 20<<20 || f.Lines == 0 || !strings.Contains(f.Error, "expands to far more") {
 		t.Errorf("file %s, %d lines, %d bytes; want invalid, stopped near 16 MiB with its lines kept", f.State, f.Lines, f.Bytes)
 	}
 	if h.getsOf("a") != 1 {

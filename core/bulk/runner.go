@@ -261,7 +261,8 @@ func finalError(err error) bool {
 	var he *HTTPError
 	var se *storeError
 	switch {
-	case errors.Is(err, core.ErrExpired), errors.Is(err, core.ErrInsecureURL), errors.As(err, &se):
+	case errors.Is(err, core.ErrExpired), errors.Is(err, core.ErrInsecureURL), errors.As(err, &se),
+		errors.Is(err, ErrManifestTooLarge):
 		return true
 	case errors.Is(err, ErrDeadline), errors.Is(err, errGaveUp):
 		return false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"tranche.dev/tranche/core"
 )
@@ -77,6 +78,19 @@ func Parse(line []byte, kind core.FileKind, wantType string) core.Record {
 			return rec
 		}
 		rec.ResourceType, rec.ID, rec.LastUpdated = h.resourceType, h.id, h.lastUpdated
+		// FHIR R4 JSON Representation (§2.6.2): a resource is a JSON object
+		// in UTF-8 whose properties appear once, and resources a server
+		// exports carry their logical id (Resource.id, a string).
+		switch {
+		case h.dupKey != "":
+			rec.Problem = fmt.Sprintf("the property %q appears twice (FHIR JSON allows each once)", h.dupKey)
+		case h.idKind == 0:
+			rec.Problem = "no id"
+		case h.idKind != '"':
+			rec.Problem = "id is not a string"
+		case h.id == "":
+			rec.Problem = "empty id"
+		}
 		if h.resourceType == "Patient" && h.id != "" {
 			rec.Patient = "Patient/" + h.id
 		} else {
@@ -87,6 +101,10 @@ func Parse(line []byte, kind core.FileKind, wantType string) core.Record {
 				}
 			}
 		}
+	}
+	if rec.Problem == "" && !utf8.Valid(line) {
+		// FHIR JSON is UTF-8 (R4 JSON Representation, §2.6.2).
+		rec.Problem = "not valid UTF-8"
 	}
 	if rec.Problem != "" {
 		return rec

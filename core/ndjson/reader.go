@@ -97,6 +97,7 @@ func (r *Reader) Next() (Line, error) {
 						r.buf = append(r.buf, frag[:n]...)
 					}
 				} else {
+					r.buf = grow(r.buf, len(frag), max+2)
 					r.buf = append(r.buf, frag...)
 				}
 			}
@@ -141,4 +142,27 @@ func (r *Reader) Next() (Line, error) {
 		r.num++
 		return Line{Num: r.num, Raw: line, Oversized: oversized, Size: size, End: r.offset}, nil
 	}
+}
+
+// growJump is the capacity past which the line buffer grows straight to
+// the line limit instead of doubling.
+const growJump = 4 << 20
+
+// grow makes room for n more bytes in b, doubling its capacity up to
+// growJump and then going straight to limit (the longest line kept, with
+// its terminator): a long line then costs the limit plus growJump at
+// most, where doubling cost up to three times the line at the last step.
+// The buffer is kept for the following lines.
+func grow(b []byte, n, limit int) []byte {
+	need := len(b) + n
+	if need <= cap(b) {
+		return b
+	}
+	c := min(max(2*cap(b), need, 4096), max(limit, need))
+	if c > growJump {
+		c = max(limit, need)
+	}
+	nb := make([]byte, len(b), c)
+	copy(nb, b)
+	return nb
 }

@@ -18,11 +18,18 @@ var (
 	errNotObject = errors.New("not a JSON object")
 )
 
-// fields are the members of an output resource that Parse indexes.
+// fields are the members of an output resource that Parse indexes, and
+// what the FHIR JSON rules need checked at the top level.
 type fields struct {
 	resourceType, id, lastUpdated string
 	subject, patient, beneficiary []byte // raw values
+	idKind                        byte   // first byte of the id value ('"' for a string), 0 when absent
+	dupKey                        string // a top-level key that appears twice, if any
 }
+
+// maxKeysChecked is how many top-level keys scanResource compares for
+// duplicates; FHIR resources have a few dozen at most.
+const maxKeysChecked = 128
 
 // scanResource fills f from data, a JSON object. It returns errInvalid when
 // json.Valid would reject data, and errNotObject when data is valid JSON but
@@ -39,6 +46,8 @@ func scanResource(data []byte, f *fields) error {
 	if i = skipSpace(data, i+1); i < n && data[i] == '}' {
 		return endOfLine(data, i+1)
 	}
+	var keyBuf [32][]byte
+	keys := keyBuf[:0] // raw keys seen, for the duplicate check
 	for {
 		if i >= n || data[i] != '"' {
 			return errInvalid
@@ -55,11 +64,21 @@ func scanResource(data []byte, f *fields) error {
 			return errInvalid
 		}
 		val := data[vs:i]
-		switch string(data[ks+1 : ke-1]) {
+		key := data[ks+1 : ke-1]
+		if f.dupKey == "" && len(keys) < maxKeysChecked {
+			for _, k := range keys {
+				if string(k) == string(key) {
+					f.dupKey = string(key)
+					break
+				}
+			}
+			keys = append(keys, key)
+		}
+		switch string(key) {
 		case "resourceType":
 			f.resourceType = stringValue(val)
 		case "id":
-			f.id = stringValue(val)
+			f.id, f.idKind = stringValue(val), val[0]
 		case "meta":
 			f.lastUpdated = memberString(val, "lastUpdated")
 		case "subject":
