@@ -277,7 +277,9 @@ func (s *exportsScreen) updateButtons() {
 		running = true
 	}
 	setEnabled(s.cancelBtn, running || (e != nil && !e.State.Final()))
-	setEnabled(s.resumeBtn, e != nil && !running && (!e.State.Final() || e.State == core.StateFailed) && e.StatusURL != "")
+	// An export that stopped before its kick-off was answered has no
+	// status URL yet; Resume kicks it off again.
+	setEnabled(s.resumeBtn, e != nil && !running && (!e.State.Final() || (e.State == core.StateFailed && e.StatusURL != "")))
 	failed := false
 	for _, f := range s.files {
 		if f.State == core.FileFailed { // invalid files were read: fetching them again would not help

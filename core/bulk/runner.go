@@ -255,13 +255,15 @@ func (e *ResumableError) Unwrap() error { return e.Err }
 
 // finalError reports whether err ends an export for good: the server said
 // the job failed (a status error it does not call transient, other than
-// an authorization refusal), the request or a URL was refused, or the
-// server no longer has the job.
+// an authorization refusal), the server no longer has the job, its
+// manifest is over the bound, or the store failed. A status URL refused by
+// the transport rule (a redirect to plain http, say) is not final: the
+// export stays resumable, with that reason, should the server be fixed.
 func finalError(err error) bool {
 	var he *HTTPError
 	var se *storeError
 	switch {
-	case errors.Is(err, core.ErrExpired), errors.Is(err, core.ErrInsecureURL), errors.As(err, &se),
+	case errors.Is(err, core.ErrExpired), errors.As(err, &se),
 		errors.Is(err, ErrManifestTooLarge):
 		return true
 	case errors.Is(err, ErrDeadline), errors.Is(err, errGaveUp):

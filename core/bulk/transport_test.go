@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/bulk"
 )
 
 // loopbackOnly dials 127.0.0.1 and [::1] and fails the test for anything
@@ -138,5 +139,27 @@ func TestRetryAfterFarFuture(t *testing.T) {
 	r.Start(t.Context(), exp) // no files: the outcome does not matter here
 	if len(sl.ds) == 0 || sl.ds[0] != r.PollMax {
 		t.Fatalf("sleeps = %v, want the first to be PollMax %v", sl.ds, r.PollMax)
+	}
+}
+
+// TestStatusRedirectToPlainHTTP: a status poll redirected to plain http
+// off this computer is not followed, and the export stays resumable with
+// the reason.
+func TestStatusRedirectToPlainHTTP(t *testing.T) {
+	h := newHostile(t)
+	h.status = func(w http.ResponseWriter, r *http.Request, n int64) {
+		http.Redirect(w, r, "http://192.0.2.10/status/1", http.StatusFound)
+	}
+	hc := loopbackOnly(t)
+	r, _, _ := newRunner(t, h.srv.URL+"/fhir", hc, mustOpenDB(t))
+	r.Client.FileClient = hc
+	exp := &core.Export{FHIRBaseURL: h.srv.URL + "/fhir", Request: core.ExportRequest{Level: core.LevelPatient}}
+	err := r.Start(t.Context(), exp)
+	var re *bulk.ResumableError
+	if !errors.As(err, &re) || !errors.Is(err, core.ErrInsecureURL) || !strings.Contains(err.Error(), "refusing http://192.0.2.10/status/1") {
+		t.Fatalf("Start() = %v, want a ResumableError naming the refused URL", err)
+	}
+	if got, _ := r.Store.FindExport(t.Context(), exp.ID); got.State.Final() {
+		t.Errorf("state %s, want resumable", got.State)
 	}
 }
