@@ -27,6 +27,12 @@ type ExportStore interface {
 	// must not keep recs or their Raw bytes after it returns: the caller
 	// reuses that memory for the next batch.
 	AppendRecords(ctx context.Context, f *ExportFile, recs []Record) error
+}
+
+// FileResetter is an ExportStore that can forget a file's lines, so a file
+// that failed its checks is downloaded again and each line stored once
+// (catalog.DB can). Without it such a file is reported at once.
+type FileResetter interface {
 	// ResetFile forgets every line stored for f, still downloading, and
 	// its progress, so it can be downloaded again from the start.
 	ResetFile(ctx context.Context, f *ExportFile) error

@@ -124,7 +124,7 @@ func (r *Runner) download(ctx context.Context, exp *core.Export, f *core.ExportF
 				r.emit(exp, core.Event{Kind: core.EventDownloadError, FileURL: f.URL, FileKind: f.Kind,
 					Message: err.Error(), Lines: f.Lines, Transient: true, Attempt: redownloads})
 				f.Error = bad.Error()
-				if rerr := r.Store.ResetFile(ctx, f); rerr != nil {
+				if rerr := r.Store.(core.FileResetter).ResetFile(ctx, f); rerr != nil {
 					return &storeError{rerr}
 				}
 				attempt--
@@ -349,6 +349,9 @@ func (r *Runner) load(ctx context.Context, exp *core.Export, f *core.ExportFile,
 const DefaultMaxRedownloads = 2
 
 func (r *Runner) maxRedownloads() int {
+	if _, ok := r.Store.(core.FileResetter); !ok {
+		return 0
+	}
 	switch {
 	case r.MaxRedownloads < 0:
 		return 0
