@@ -243,11 +243,26 @@ func (s *Server) useJTI(clientID, jti string, exp, now time.Time) error {
 	if until, ok := s.jtis[key]; ok && now.Before(until) {
 		return errors.New("jti already used (replayed assertion)")
 	}
+	prefix, mine := clientID+" ", 0
 	for k, until := range s.jtis {
-		if !now.Before(until) {
+		switch {
+		case !now.Before(until):
 			delete(s.jtis, k)
+		case strings.HasPrefix(k, prefix):
+			mine++
 		}
+	}
+	// Every jti is kept until its assertion expires, so the count is
+	// bounded by refusing new assertions, never by forgetting old ones
+	// (which would let them be replayed).
+	if mine >= maxAssertionsPerClient {
+		return errTooManyAssertions
 	}
 	s.jtis[key] = exp.Add(clockSkew)
 	return nil
 }
+
+// errTooManyAssertions refuses a client that used maxAssertionsPerClient
+// assertions within their lifetime.
+var errTooManyAssertions = fmt.Errorf("more than %d client assertions from this client in five minutes; "+
+	"reuse the access token until it expires", maxAssertionsPerClient)

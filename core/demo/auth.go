@@ -3,6 +3,8 @@ package demo
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -40,13 +42,18 @@ func randomID(n int) string {
 // handleToken is the token endpoint: client_credentials with a
 // private_key_jwt client assertion (SMART Backend Services §8.4-8.6).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
 	ct := strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0])
 	if !strings.EqualFold(ct, "application/x-www-form-urlencoded") {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
 		return
 	}
 	if err := r.ParseForm(); err != nil {
+		if tooLarge(err) {
+			writeOAuthError(w, http.StatusRequestEntityTooLarge, "invalid_request",
+				fmt.Sprintf("token request body is over %d bytes", maxTokenBody))
+			return
+		}
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "unreadable form body")
 		return
 	}
@@ -76,6 +83,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := s.authenticate(r.Context(), assertion)
+	if errors.Is(err, errTooManyAssertions) {
+		s.logger.Info("token request rejected", "reason", err.Error())
+		w.Header().Set("Retry-After", retryAfter(maxAssertionLifetime))
+		writeOAuthError(w, http.StatusTooManyRequests, "invalid_request", err.Error())
+		return
+	}
 	if err != nil {
 		s.logger.Info("token request rejected", "reason", err.Error())
 		writeOAuthError(w, http.StatusBadRequest, "invalid_client", err.Error())
@@ -101,10 +114,23 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	ttl := s.cfg.TokenTTL
 	s.mu.Lock()
 	now := s.now()
+	var oldest string // the client's token that expires first
+	mine := 0
 	for k, t := range s.tokens {
-		if now.After(t.expires) {
+		switch {
+		case now.After(t.expires):
 			delete(s.tokens, k)
+		case t.clientID == c.id:
+			mine++
+			if oldest == "" || t.expires.Before(s.tokens[oldest].expires) {
+				oldest = k
+			}
 		}
+	}
+	// A client that keeps asking holds at most maxTokensPerClient live
+	// tokens: the one that would expire first makes room.
+	if mine >= maxTokensPerClient {
+		delete(s.tokens, oldest)
 	}
 	s.tokens[tok] = &accessToken{clientID: c.id, scopes: granted, expires: now.Add(ttl)}
 	s.mu.Unlock()

@@ -41,6 +41,17 @@ const (
 	maxClientName = 200
 	maxScope      = 1 << 10
 	maxJWKSURL    = 2 << 10
+	// maxAssertionsPerClient bounds the client assertions one client may
+	// use within their lifetime (their jtis are kept that long, to refuse
+	// replays); more get 429. A client needs one per token, and a token
+	// lasts minutes.
+	maxAssertionsPerClient = 100
+	// maxTokensPerClient bounds one client's live access tokens; a new
+	// one makes the oldest invalid.
+	maxTokensPerClient = 20
+	// maxTokenBody bounds a token request (RFC 6749 §4.4): a client
+	// assertion signed with an 8192-bit key is under 2 KB.
+	maxTokenBody = 64 << 10
 	// maxJWKSBody bounds the JWK Set read from a client's JWKS URL.
 	maxJWKSBody = maxRegistrationBody
 

@@ -241,6 +241,17 @@ func TestToken_JWKSURLFailureSaysLittle(t *testing.T) {
 	}
 }
 
+func TestToken_BodyBound(t *testing.T) {
+	s := newServer(t, demo.Config{})
+	form := tokenForm(strings.Repeat("x", 1<<20), "system/*.rs")
+	heapGrowth(t, 2<<20, func() {
+		for range 50 {
+			r := do(t, "POST", s.TokenURL(), "", []byte(form.Encode()), "Content-Type: application/x-www-form-urlencoded")
+			wantOAuthError(t, r, http.StatusRequestEntityTooLarge, "invalid_request", "over 65536 bytes")
+		}
+	})
+}
+
 func TestRegister_Bounds(t *testing.T) {
 	s := newServer(t, demo.Config{MaxClients: 5})
 	var pub map[string]any
@@ -420,5 +431,47 @@ func TestOpen_TokenTTL(t *testing.T) {
 				t.Errorf("Open() = %v, want nil", err)
 			}
 		})
+	}
+}
+
+// TestToken_AssertionBound: one client may use at most 100 assertions in
+// five minutes (each jti is kept that long against replay); the 101st gets
+// 429, and the bound frees up as they expire.
+func TestToken_AssertionBound(t *testing.T) {
+	s := newServer(t, demo.Config{})
+	key := sampleKey(t, "ES384")
+	heapGrowth(t, 1<<20, func() {
+		for range 100 {
+			s.token(t, demo.DemoClientES384, "ES384", "system/*.rs")
+		}
+		for range 200 {
+			status, body := s.postToken(t, tokenForm(sign(t, key, mustAlg("ES384"), nil, s.claimsFor(demo.DemoClientES384)), "system/*.rs"))
+			if status != http.StatusTooManyRequests || !strings.Contains(fmt.Sprint(body["error_description"]), "more than 100 client assertions") {
+				t.Fatalf("assertion past the bound = %d %v, want 429 saying more than 100 client assertions", status, body)
+			}
+		}
+	})
+	// Another client is not affected.
+	s.token(t, demo.DemoClientRS384, "RS384", "system/*.rs")
+	// Once the first assertions have expired (4 minutes plus the skew
+	// allowance), the client may sign again.
+	s.clock.Advance(5 * time.Minute)
+	s.token(t, demo.DemoClientES384, "ES384", "system/*.rs")
+}
+
+// TestToken_LiveTokenBound: one client holds at most 20 live tokens; a new
+// one makes the oldest invalid.
+func TestToken_LiveTokenBound(t *testing.T) {
+	s := newServer(t, demo.Config{})
+	var toks []string
+	for range 21 {
+		toks = append(toks, s.token(t, demo.DemoClientES384, "ES384", "system/*.rs"))
+		s.clock.Advance(time.Second) // so "oldest" is well defined
+	}
+	wantOutcome(t, do(t, "GET", s.URL()+"/Group", toks[0], nil), http.StatusUnauthorized, "expired", "unknown or expired")
+	for _, tok := range toks[1:] {
+		if r := do(t, "GET", s.URL()+"/Group", tok, nil); r.status != http.StatusOK {
+			t.Fatalf("a newer token: GET /Group = %d, want 200: %s", r.status, r.body)
+		}
 	}
 }

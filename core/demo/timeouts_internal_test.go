@@ -129,3 +129,25 @@ func exportOneFile(tb testing.TB, s *Server, typ string) string {
 		}
 	}
 }
+
+// FuzzLoopbackHost: the Host check never panics, and whatever it lets in
+// names localhost or a loopback address, with at most a port after it.
+func FuzzLoopbackHost(f *testing.F) {
+	for _, s := range []string{"127.0.0.1", "127.0.0.1:8080", "localhost", "LOCALHOST.:1", "[::1]", "[::1]:80",
+		"::1", "evil.example", "127.0.0.1.nip.io", "[::ffff:127.0.0.1]:1", "", ":", "[", "[]:80", "localhost:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, hostport string) {
+		if !loopbackHost(hostport) {
+			return
+		}
+		host := hostport
+		if h, _, err := net.SplitHostPort(hostport); err == nil {
+			host = h
+		}
+		host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			t.Fatalf("loopbackHost(%q) = true, but %q is neither localhost nor a loopback address", hostport, host)
+		}
+	})
+}
