@@ -48,7 +48,12 @@ func BenchmarkAppendRecords(b *testing.B) {
 			b.Fatal(err)
 		}
 		const perStmt = 500 // rows per INSERT, as AppendRecords does (512)
-		stmt := `INSERT INTO t (rid, raw) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?),", perStmt), ",")
+		// Prepared once, as AppendRecords' statements are.
+		stmt, err := db.Prepare(`INSERT INTO t (rid, raw) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?),", perStmt), ","))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stmt.Close()
 		raws := make([]string, batch)
 		var size int64
 		for i := range raws {
@@ -70,7 +75,7 @@ func BenchmarkAppendRecords(b *testing.B) {
 					rows++
 					args = append(args, rows, raws[j])
 				}
-				if _, err := tx.Exec(stmt, args...); err != nil {
+				if _, err := tx.Stmt(stmt).Exec(args...); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -69,6 +70,10 @@ type DB struct {
 	// onCheckpoint, when set (by tests, before Open), is called after each
 	// background checkpoint.
 	onCheckpoint func()
+
+	// Statements prepared on the writer connection (see writerStmt).
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // NewDB returns a DB for the SQLite file at path. Call Open before use.
@@ -110,6 +115,10 @@ func (db *DB) Open() error {
 	if err := db.migrate(context.Background()); err != nil {
 		db.writer.Close()
 		return fmt.Errorf("migrate %s: %w", db.path, err)
+	}
+	if err := db.prepareIngest(context.Background()); err != nil {
+		db.Close()
+		return fmt.Errorf("open writer: %w", err)
 	}
 
 	if db.reader, err = sql.Open("sqlite", db.dsn(roleReader)); err != nil {
@@ -252,7 +261,7 @@ func (db *DB) Close() error {
 		errs = append(errs, db.reader.Close())
 	}
 	if db.writer != nil {
-		errs = append(errs, db.writer.Close())
+		errs = append(errs, db.closeStmts(), db.writer.Close())
 	}
 	return errors.Join(errs...)
 }
