@@ -182,6 +182,8 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var memLimit goMemoryLimit
+	defer memLimit.begin()()
 
 	dbPath := f.db
 	if dbPath == "" {
