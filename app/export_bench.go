@@ -139,7 +139,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "ratio (export MB/s over baseline MB/s, download phase): %.2f  (0.70 target retired: see README)\n",
 		(float64(e.Bytes)/e.Seconds)/(float64(b.Bytes)/b.Seconds))
-	fmt.Fprintf(stdout, "export peak RSS: %.1f MB (target <= 100 MB)\n", e.PeakRSSMB)
+	pk := e.AtPeak
+	fmt.Fprintf(stdout, "export peak RSS: %.1f MB (target <= 100 MB; at the highest sample: Go heap %.0f, free Go heap %.0f, Go runtime %.0f, outside Go %.0f MB)\n",
+		e.PeakRSSMB, pk.HeapMB, pk.HeapFreeMB, pk.GoOtherMB, pk.OutsideMB)
 	fmt.Fprintf(stdout, "export CPU: %.2f s per 100k resources (%.1f s in all)\n", e.CPUSeconds/float64(e.Resources)*1e5, e.CPUSeconds)
 	if in := results[2]; in.FloorCPU > 0 {
 		fmt.Fprintf(stdout, "ingest x-floor: %.2f  (catalogue insert path %.2f s over bare insert %.2f s of the same %d lines, CPU; target <= 2.0)\n",
