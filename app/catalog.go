@@ -154,7 +154,7 @@ func catalogSearch(ctx context.Context, c *catalogCmd, args []string) error {
 	}
 	defer db.Close()
 	// The full-text index is filled lazily; bring it up to date first.
-	if _, err := db.Reindex(ctx); err != nil {
+	if err := indexForSearch(ctx, db, c.stderr); err != nil {
 		return err
 	}
 	page, err := db.Resources(ctx, catalog.ResourceFilter{Type: *typ, Query: strings.Join(pos, " "),
@@ -246,7 +246,7 @@ func catalogExport(ctx context.Context, c *catalogCmd, args []string) (err error
 	}
 	defer db.Close()
 	if f.Query != "" {
-		if _, err := db.Reindex(ctx); err != nil {
+		if err := indexForSearch(ctx, db, c.stderr); err != nil {
 			return err
 		}
 	}
@@ -304,4 +304,37 @@ func catalogExports(ctx context.Context, c *catalogCmd, args []string) error {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// indexForSearch brings the full-text index up to date, showing on w how
+// far it has got when there is more than a batch to do: the first search of
+// a large catalogue indexes every resource (a million take tens of
+// seconds); after that, each export's rows are indexed once, by the first
+// search after it (or by the desktop app in the background). Interrupted,
+// it keeps the batches done.
+func indexForSearch(ctx context.Context, db *catalog.DB, w io.Writer) error {
+	pending, err := db.Unindexed(ctx)
+	if err != nil {
+		return err
+	}
+	if pending <= catalog.ReindexBatch {
+		_, err := db.Reindex(ctx)
+		return err
+	}
+	tty := isTerminal(w)
+	fmt.Fprintf(w, "indexing %d resources for search (once; later exports index only their own)\n", pending)
+	shown := int64(-1) // tenths shown, off a terminal
+	_, err = db.ReindexWithProgress(ctx, func(done int64) {
+		pct := min(done*100/pending, 100) // more may have arrived since
+		if tty {
+			fmt.Fprintf(w, "\r\033[Kindexed %d of %d (%d%%)", done, pending, pct)
+		} else if pct/10 > shown {
+			shown = pct / 10
+			fmt.Fprintf(w, "indexed %d of %d (%d%%)\n", done, pending, pct)
+		}
+	})
+	if tty {
+		fmt.Fprintln(w)
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,4 +138,56 @@ func TestRunCatalog(t *testing.T) {
 			t.Errorf("runCatalog() = %v, want flag.ErrHelp", err)
 		}
 	})
+}
+
+// The first search of a catalogue with more than a batch to index says so
+// and shows its progress; the next search has nothing to index and is
+// silent.
+func TestCatalogSearchIndexProgress(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tranche.db")
+	db := catalog.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	e := &core.Export{Request: core.ExportRequest{Level: core.LevelSystem}, State: core.StateComplete, TransactionTime: "2025-01-01T00:00:00Z"}
+	if err := db.CreateExport(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	f := &core.ExportFile{Kind: core.KindOutput, Type: "Observation", URL: "http://127.0.0.1/obs", Count: -1}
+	if err := db.AddFiles(ctx, e.ID, []*core.ExportFile{f}); err != nil {
+		t.Fatal(err)
+	}
+	n := catalog.ReindexBatch + 1
+	recs := make([]core.Record, n)
+	for i := range recs {
+		id := fmt.Sprintf("o%d", i)
+		recs[i] = core.Record{Line: int64(i + 1), ResourceType: "Observation", ID: id,
+			Raw: []byte(`{"resourceType":"Observation","id":"` + id + `","code":{"text":"Glucose"}}`)}
+	}
+	f.Lines, f.State = int64(n), core.FileLoaded
+	if err := db.AppendRecords(ctx, f, recs); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	search := func() string {
+		t.Helper()
+		var stdout, stderr strings.Builder
+		if err := runCatalog([]string{"search", "--db", path, "--limit", "1", "glucose"}, &stdout, &stderr); err != nil {
+			t.Fatalf("search = %v (stderr %q)", err, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "Observation") {
+			t.Errorf("search printed %q, want a match", stdout.String())
+		}
+		return strings.TrimSuffix(stderr.String(), "(first 1 results; use --limit for more)\n")
+	}
+	want := fmt.Sprintf("indexing %d resources for search (once; later exports index only their own)\n"+
+		"indexed %d of %d (99%%)\nindexed %d of %d (100%%)\n", n, catalog.ReindexBatch, n, n, n)
+	if got := search(); got != want {
+		t.Errorf("first search: stderr\n%q\nwant\n%q", got, want)
+	}
+	if got := search(); got != "" {
+		t.Errorf("second search: stderr %q, want nothing (all indexed)", got)
+	}
 }

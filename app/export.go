@@ -188,6 +188,8 @@ func runExportDial(args []string, stdout, stderr io.Writer, dial engine.Dial) er
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var memLimit goMemoryLimit
+	defer memLimit.begin()()
 
 	dbPath := f.db
 	if dbPath == "" {

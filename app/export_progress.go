@@ -35,14 +35,20 @@ type progress struct {
 }
 
 func newProgress(w io.Writer) *progress {
-	p := &progress{w: w, now: time.Now, resources: map[string]int64{}, bytes: map[string]int64{}}
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
+	p := &progress{w: w, tty: isTerminal(w), now: time.Now, resources: map[string]int64{}, bytes: map[string]int64{}}
 	p.start = p.now()
 	return p
+}
+
+// isTerminal reports whether w is a terminal, where a status line can be
+// redrawn in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func (p *progress) handle(ev core.Event) {

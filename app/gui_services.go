@@ -44,6 +44,7 @@ type guiServices struct {
 	bgCancel  context.CancelFunc
 	bg        sync.WaitGroup
 	reindexMu sync.Mutex
+	memLimit  goMemoryLimit // while exports run
 }
 
 var (
@@ -303,6 +304,7 @@ func (g *guiServices) FindFiles(ctx context.Context, id int64) ([]*core.ExportFi
 }
 
 func (g *guiServices) Start(ctx context.Context, reg *core.Registration, req core.ExportRequest, onEvent func(core.Event)) (*core.Export, error) {
+	defer g.memLimit.begin()()
 	r, err := g.runner(ctx, reg, reg.FHIRBaseURL, onEvent)
 	if err != nil {
 		return nil, err
@@ -362,6 +364,7 @@ func (g *guiServices) closeBackground() {
 }
 
 func (g *guiServices) Resume(ctx context.Context, id int64, onEvent func(core.Event)) (*core.Export, error) {
+	defer g.memLimit.begin()()
 	exp, err := g.env.DB.FindExport(ctx, id)
 	if err != nil {
 		return nil, err

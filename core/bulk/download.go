@@ -203,7 +203,7 @@ func isNetworkError(err error) bool {
 }
 
 // load streams body into the store in batches. Lines already stored (up to
-// f.Lines) are skipped when the server ignored the Range request. Each batch
+// f.Lines) are skipped when body starts at the start of the file. Each batch
 // commits its records together with f's progress; the last one also the
 // verdict. A read error returns after committing every complete line.
 // With mayRedownload, a file that fails its checks at the end returns a
@@ -213,12 +213,15 @@ func isNetworkError(err error) bool {
 func (r *Runner) load(ctx context.Context, exp *core.Export, f *core.ExportFile, body *fileBody, mayRedownload bool) error {
 	rd := ndjson.NewReader(body)
 	rd.MaxLine = r.MaxLine
-	skip := f.Lines
+	// A body from the start of the file (a resume fetched compressed and
+	// whole, or a server that ignored Range) skips the lines stored before:
+	// they are stored by file and line, so nothing is stored twice.
+	skip, end := f.Lines, f.Bytes
 	if body.Start > 0 {
 		rd.SetStart(f.Lines, f.Bytes)
 		skip = 0
 	} else if skip > 0 {
-		f.Bytes = 0 // recounted from the start of the stream
+		end = 0 // recounted from the start of the stream
 	}
 	maxLines, maxBytes := orDefault(r.BatchLines, DefaultBatchLines), orDefault(r.BatchBytes, DefaultBatchBytes)
 	var (
@@ -226,7 +229,6 @@ func (r *Runner) load(ctx context.Context, exp *core.Export, f *core.ExportFile,
 		batchBytes int
 		arena      []byte // the bytes of batch's lines
 		lines      = f.Lines
-		end        = f.Bytes
 		problems   = f.Problems
 		severities = map[string]int64{}
 		blank      int64

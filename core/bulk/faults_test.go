@@ -73,7 +73,7 @@ func TestRunnerFaults(t *testing.T) {
 				}
 			}
 			if !resumed {
-				t.Error("no download_request with an offset: a cut file was not resumed with Range")
+				t.Error("no download_request with an offset: a cut file was not resumed")
 			}
 		}},
 		{"ErrorFiles", demo.Faults{ErrorFiles: 2}, core.StateComplete, func(t *testing.T, ev *events) {

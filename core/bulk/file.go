@@ -29,10 +29,30 @@ func (b *fileBody) Close() error { return b.closer.Close() }
 // server's origin; every other URL goes through the plain FileClient (§6.1:
 // capability URLs SHALL NOT get the token). A redirect from the FHIR origin
 // to another origin is followed with the plain client, so the token never
-// leaves its origin. With offset > 0 it asks for the rest of the file with
-// Range (uncompressed, so offsets mean the file's own bytes); Start says
-// whether the server honoured that.
+// leaves its origin.
+//
+// With offset > 0 the caller has the file's bytes up to offset and wants the
+// rest. The file is asked for compressed and whole first (Start is then 0,
+// and the caller skips the lines it has): a Range applies to the encoded
+// bytes (RFC 9110, Range Requests), so only an uncompressed file can be
+// resumed mid-way, and NDJSON compresses about tenfold, so the whole file
+// compressed is fewer bytes than any uncompressed rest but its last tenth.
+// Only when the server answers uncompressed is that answer dropped and the
+// rest asked for with Range; Start says whether the server honoured it.
 func (c *Client) OpenFile(ctx context.Context, u string, requiresToken bool, offset int64) (*fileBody, error) {
+	if offset > 0 {
+		b, err := c.openFile(ctx, u, requiresToken, 0)
+		if err != nil || b.Encoded {
+			return b, err
+		}
+		b.Close() // uncompressed: ask for the rest only
+	}
+	return c.openFile(ctx, u, requiresToken, offset)
+}
+
+// openFile GETs u: compressed and whole with offset 0, else uncompressed
+// from offset with Range.
+func (c *Client) openFile(ctx context.Context, u string, requiresToken bool, offset int64) (*fileBody, error) {
 	get := func(hc *http.Client, u string) (*http.Response, error) {
 		req, err := c.newRequest(ctx, http.MethodGet, u, nil)
 		if err != nil {

@@ -27,7 +27,11 @@ const (
 	DefaultMaxTransient = 10 // consecutive transient status errors
 	DefaultMaxRetries   = 6  // attempts per file after the first
 	DefaultBatchLines   = 5000
-	DefaultBatchBytes   = 4 << 20
+	// DefaultBatchBytes bounds the line arena of each parallel download
+	// (see load): MaxParallel of them are live at once, so 4 MiB batches
+	// held about 18 MB of the export's heap, and twice that with the Go
+	// heap's headroom.
+	DefaultBatchBytes = 2 << 20
 )
 
 // Runner runs exports end to end and resumes them: every step is committed

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -33,13 +34,20 @@ const PageSize = 32768
 
 // Page cache sizes in bytes. SQLite allocates them as pages are used, so a
 // small catalogue stays small, but on a large export each connection fills
-// its cache, and with 32 KiB pages the process's resident memory grows
-// several times the configured size: a 32 MiB writer and 16 MiB readers
-// peaked at 370 MB in `tranche bench` (1,000 patients), 4 MiB and 2 MiB at
-// about 135 MB with no loss of speed (the export finished faster).
+// its cache, and the process's resident memory grows several times the
+// configured size: each 32 KiB page is its own allocation in the driver's
+// C heap, which keeps freed regions committed for reuse, and the writer's
+// sorter (the latest-view merge) sizes its buffers from the cache size. A
+// 32 MiB writer and 16 MiB readers peaked at 370 MB in `tranche bench`
+// (1,000 patients), 4 MiB and 2 MiB at about 135 MB; measured in the same
+// way, each MiB of writer cache above 1 MiB costs about 9 MB of resident
+// memory outside the Go heap (64 MB at 4 MiB, 47 MB at 2 MiB, 38 MB at
+// 1 MiB, binary included), with no loss of speed: the writer appends, and
+// the pages it rewrites (the patient index, the latest table) are in the
+// OS page cache either way.
 const (
-	WriterCacheSize = 4 << 20
-	ReaderCacheSize = 2 << 20
+	WriterCacheSize = 1 << 20
+	ReaderCacheSize = 512 << 10
 )
 
 // DefaultBusyTimeout is how long a connection waits for a lock.
@@ -69,6 +77,10 @@ type DB struct {
 	// onCheckpoint, when set (by tests, before Open), is called after each
 	// background checkpoint.
 	onCheckpoint func()
+
+	// Statements prepared on the writer connection (see writerStmt).
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // NewDB returns a DB for the SQLite file at path. Call Open before use.
@@ -110,6 +122,10 @@ func (db *DB) Open() error {
 	if err := db.migrateRetrying(context.Background()); err != nil {
 		db.writer.Close()
 		return fmt.Errorf("migrate %s: %w", db.path, err)
+	}
+	if err := db.prepareIngest(context.Background()); err != nil {
+		db.Close()
+		return fmt.Errorf("open writer: %w", err)
 	}
 
 	if db.reader, err = sql.Open("sqlite", db.dsn(roleReader)); err != nil {
@@ -257,7 +273,7 @@ func (db *DB) Close() error {
 		errs = append(errs, db.reader.Close())
 	}
 	if db.writer != nil {
-		errs = append(errs, db.writer.Close())
+		errs = append(errs, db.closeStmts(), db.writer.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -18,9 +18,19 @@ const ReindexBatch = 10000
 // Reindex after an export completes, or before searching. It is safe to
 // call at any time and concurrently with ingest; cancelling ctx keeps the
 // batches already committed. Lines are indexed per file in line order and
-// fts_state keeps the last line indexed per file, so a file that is still
-// loading is picked up where the previous call stopped.
+// fts_state keeps the last line indexed per file, so indexing is
+// incremental: a file that is still loading is picked up where the
+// previous call stopped, and after a new export only its own rows are
+// indexed, however large the catalogue.
 func (db *DB) Reindex(ctx context.Context) (int64, error) {
+	return db.ReindexWithProgress(ctx, nil)
+}
+
+// ReindexWithProgress is Reindex, calling progress, when not nil, with the
+// number of resources indexed so far after each batch it commits (see
+// Unindexed for the number to expect). Indexing a million resources takes
+// tens of seconds; a front end shows this, or runs it in the background.
+func (db *DB) ReindexWithProgress(ctx context.Context, progress func(indexed int64)) (int64, error) {
 	var total int64
 	for {
 		n, err := db.reindexBatch(ctx)
@@ -30,6 +40,9 @@ func (db *DB) Reindex(ctx context.Context) (int64, error) {
 		}
 		if n == 0 {
 			return total, nil
+		}
+		if progress != nil {
+			progress(total)
 		}
 	}
 }

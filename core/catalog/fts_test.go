@@ -160,3 +160,58 @@ func TestDB_Resources_ExportViewAcrossFiles(t *testing.T) {
 		t.Errorf("ResourceAt(%d) = %v, %v; want the same version", r.RowID, at, err)
 	}
 }
+
+// A second export indexes only its own rows: Reindex touches nothing of the
+// first, which was indexed before, and reports its progress batch by batch.
+func TestDB_Reindex_SecondExportOnly(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	indexed := func() int64 {
+		t.Helper()
+		n, err := db.IndexedDocs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	load := func(tt, typ string, n int) {
+		t.Helper()
+		e := MustCreateExport(t, db, tt)
+		f := MustAddFile(t, db, e.ID, core.KindOutput, typ)
+		var recs []core.Record
+		for i := range n {
+			recs = append(recs, record(t, int64(i+1), observation(fmt.Sprintf("%s-%d", tt[:7], i), "p", "Glucose", 1)))
+		}
+		f.Lines, f.State = int64(n), core.FileLoaded
+		if err := db.AppendRecords(ctx, f, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	first := catalog.ReindexBatch + 5
+	load("2025-01-01T00:00:00Z", "Observation", first)
+	if n, err := db.Reindex(ctx); err != nil || n != int64(first) {
+		t.Fatalf("Reindex() after the first export = %d, %v; want %d, <nil>", n, err, first)
+	}
+
+	second := catalog.ReindexBatch + 3
+	load("2025-02-01T00:00:00Z", "Observation", second)
+	if n, err := db.Unindexed(ctx); err != nil || n != int64(second) {
+		t.Fatalf("Unindexed() after the second export = %d, %v; want %d (its rows only)", n, err, second)
+	}
+	var progress []int64
+	n, err := db.ReindexWithProgress(ctx, func(done int64) { progress = append(progress, done) })
+	if err != nil || n != int64(second) {
+		t.Fatalf("ReindexWithProgress() after the second export = %d, %v; want %d, <nil>", n, err, second)
+	}
+	if want := []int64{catalog.ReindexBatch, int64(second)}; !cmp.Equal(progress, want) {
+		t.Errorf("progress calls = %v, want %v (one per committed batch)", progress, want)
+	}
+	if got, want := indexed(), int64(first+second); got != want {
+		t.Errorf("index holds %d resources, want %d: each once", got, want)
+	}
+	var buf strings.Builder
+	if got, err := db.ExportNDJSON(ctx, &buf, catalog.ResourceFilter{Query: "glucose"}); err != nil || got != first+second {
+		t.Errorf("ExportNDJSON(glucose) = %d, %v; want %d (both exports)", got, err, first+second)
+	}
+}

@@ -3,7 +3,9 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
 	"unsafe"
 
@@ -43,8 +45,7 @@ func (db *DB) AppendRecords(ctx context.Context, f *core.ExportFile, recs []core
 		return fmt.Errorf("append records: %w", err)
 	}
 
-	ins := &inserter{ctx: ctx, tx: tx, fileID: f.ID, exportID: exportID}
-	defer ins.close()
+	ins := &inserter{ctx: ctx, tx: tx, db: db, fileID: f.ID, exportID: exportID}
 	for i := 0; i < len(recs); {
 		// Runs of valid output lines go in multi-row INSERTs: per-statement
 		// overhead (database/sql, binding) dominates otherwise.
@@ -82,15 +83,13 @@ func (db *DB) AppendRecords(ctx context.Context, f *core.ExportFile, recs []core
 	return nil
 }
 
-// inserter holds the statements of one AppendRecords transaction, prepared
-// on first use.
+// inserter is one AppendRecords transaction.
 type inserter struct {
 	ctx      context.Context
 	tx       *sql.Tx
+	db       *DB
 	fileID   int64
 	exportID int64
-	stmts    map[string]*sql.Stmt
-	multi    map[int]string   // multi-row INSERT text by row count
 	stored   map[string]int64 // resources actually inserted, by type
 	args     []any            // insertResources' arguments, reused
 }
@@ -126,26 +125,72 @@ const (
 )
 
 func (ins *inserter) exec(query string, args ...any) (int64, error) {
-	st, ok := ins.stmts[query]
-	if !ok {
-		var err error
-		if st, err = ins.tx.PrepareContext(ins.ctx, query); err != nil {
-			return 0, err
-		}
-		if ins.stmts == nil {
-			ins.stmts = make(map[string]*sql.Stmt)
-		}
-		ins.stmts[query] = st
+	st, err := ins.db.writerStmt(query)
+	if err != nil {
+		return 0, err
 	}
-	res, err := st.ExecContext(ins.ctx, args...)
+	// On the writer's one connection, Tx.Stmt reuses the statement
+	// prepared there: no SQL is compiled again. (Should the connection
+	// have been replaced, Tx.Stmt prepares it on the new one.)
+	res, err := ins.tx.StmtContext(ins.ctx, st).ExecContext(ins.ctx, args...)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-// resourceBatch is how many rows one multi-row resources INSERT takes
-// (9 parameters each, well under SQLite's 32766).
+// writerStmt returns query as prepared on the writer connection by
+// prepareIngest. Statements live as long as the DB: compiling a 512-row
+// INSERT for every batch cost CPU time and churned SQLite's heap with its
+// program. They must be prepared before any transaction: preparing on the
+// writer pool waits for its one connection, which a transaction holds.
+func (db *DB) writerStmt(query string) (*sql.Stmt, error) {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	st, ok := db.stmts[query]
+	if !ok {
+		return nil, fmt.Errorf("statement not prepared: %.40q", query)
+	}
+	return st, nil
+}
+
+// prepareIngest prepares ingest's statements on the writer connection: the
+// multi-row resources INSERTs of multiRowResources and the single-row
+// inserts of other kinds of line. The set is fixed, so memory is bounded.
+func (db *DB) prepareIngest(ctx context.Context) error {
+	queries := []string{insertDeletedLine, insertTombstone, insertOutcome, insertProblem}
+	for _, q := range multiRowResources {
+		queries = append(queries, q)
+	}
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	db.stmts = make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := db.writer.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %.40q: %w", q, err)
+		}
+		db.stmts[q] = st
+	}
+	return nil
+}
+
+// closeStmts closes the statements of writerStmt.
+func (db *DB) closeStmts() error {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	var errs []error
+	for _, st := range db.stmts {
+		errs = append(errs, st.Close())
+	}
+	db.stmts = nil
+	return errors.Join(errs...)
+}
+
+// resourceBatch is how many rows one multi-row resources INSERT takes at
+// most (9 parameters each, well under SQLite's 32766). A run of n rows goes
+// in statements of the powers of two that sum to n, so at most
+// log2(resourceBatch)+1 statements are ever prepared.
 const resourceBatch = 512
 
 // resourceRun returns how many leading recs (at most resourceBatch) are
@@ -163,16 +208,33 @@ func (ins *inserter) resourceRun(kind core.FileKind, recs []core.Record) int {
 	return n
 }
 
-// insertResources inserts valid output lines with one statement.
-func (ins *inserter) insertResources(recs []core.Record) error {
-	query, ok := ins.multi[len(recs)]
-	if !ok {
-		query = insertResources + strings.TrimSuffix(strings.Repeat(resourceRow+",", len(recs)), ",")
-		if ins.multi == nil {
-			ins.multi = make(map[int]string)
-		}
-		ins.multi[len(recs)] = query
+// multiRowResources holds the multi-row INSERT texts by row count, a power
+// of two up to resourceBatch.
+var multiRowResources = func() map[int]string {
+	m := make(map[int]string)
+	for n := 1; n <= resourceBatch; n *= 2 {
+		m[n] = insertResources + strings.TrimSuffix(strings.Repeat(resourceRow+",", n), ",")
 	}
+	return m
+}()
+
+// insertResources inserts valid output lines (at most resourceBatch), in
+// as few statements as the powers of two in len(recs).
+func (ins *inserter) insertResources(recs []core.Record) error {
+	for len(recs) > 0 {
+		n := 1 << (bits.Len(uint(len(recs))) - 1)
+		if err := ins.insertResourcesN(recs[:n]); err != nil {
+			return err
+		}
+		recs = recs[n:]
+	}
+	return nil
+}
+
+// insertResourcesN inserts len(recs), a power of two, valid output lines
+// with one statement.
+func (ins *inserter) insertResourcesN(recs []core.Record) error {
+	query := multiRowResources[len(recs)]
 	args := ins.args[:0]
 	for i := range recs {
 		r := &recs[i]
@@ -214,12 +276,6 @@ func checkLine(line int64) error {
 		return fmt.Errorf("line number %d out of range", line)
 	}
 	return nil
-}
-
-func (ins *inserter) close() {
-	for _, st := range ins.stmts {
-		st.Close()
-	}
 }
 
 func (ins *inserter) insert(kind core.FileKind, r *core.Record) error {
