@@ -30,6 +30,10 @@ const catalogUsage = `Usage:
       write a selection as NDJSON (exact bytes) or CSV
   tranche catalog exports [--db FILE] [--limit N]
       list exports with their state
+  tranche catalog tables [--db FILE]
+      list the view tables (tranche views run --format table), stale or not
+  tranche catalog export --table NAME [--db FILE] [--format csv|ndjson|parquet] [-o FILE]
+      write a view table
 `
 
 // runCatalog runs "tranche catalog SUBCOMMAND ...".
@@ -45,6 +49,7 @@ func runCatalog(args []string, stdout, stderr io.Writer) error {
 		"show":    catalogShow,
 		"export":  catalogExport,
 		"exports": catalogExports,
+		"tables":  catalogTables,
 	}[cmd]
 	if !ok {
 		fmt.Fprint(stderr, catalogUsage)
@@ -214,12 +219,16 @@ func catalogExport(ctx context.Context, c *catalogCmd, args []string) (err error
 	c.fs.StringVar(&f.Patient, "patient", "", "only this patient's resources (`ID` or Patient/ID)")
 	c.fs.Int64Var(&f.ExportID, "export", 0, "one export's resources instead of the latest view")
 	c.fs.StringVar(&f.Query, "query", "", "only resources matching this full-text query")
-	format := c.fs.String("format", "ndjson", "ndjson or csv")
+	format := c.fs.String("format", "ndjson", "ndjson or csv (and parquet for --table)")
 	out := c.fs.String("o", "", "write to `file` instead of standard output")
+	table := c.fs.String("table", "", "write this view table (see catalog tables) instead of resources")
 	if pos, err := c.parse(args); err != nil {
 		return err
 	} else if len(pos) != 0 {
 		return fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	if *table != "" {
+		return catalogExportTable(ctx, c, *table, *format, *out)
 	}
 	write := map[string]func(*catalog.DB, io.Writer) (int, error){
 		"ndjson": func(db *catalog.DB, w io.Writer) (int, error) { return db.ExportNDJSON(ctx, w, f) },

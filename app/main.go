@@ -23,7 +23,8 @@ Usage:
   tranche catalog ...          query the catalogue (counts, search, show, export)
   tranche sink ddl ...         SQL that registers an export sink's tables in DuckDB, Spark, Trino
   tranche bench [flags]        end-to-end throughput benchmark against the demo server
-  tranche views ...            SQL on FHIR views (conformance DIR [--report FILE])
+  tranche views ...            SQL on FHIR views: run one over the catalogue into CSV, NDJSON,
+                               Parquet or a catalogue table; list, show, validate; conformance
 
 Run "tranche <command> -h" for a command's flags.
 `

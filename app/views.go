@@ -1,35 +1,335 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
 
+	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/tables"
+	"tranche.dev/tranche/core/viewlib"
 	"tranche.dev/tranche/core/views"
 )
 
 const viewsUsage = `Usage:
-  tranche views conformance DIR [--report FILE]   run the SQL on FHIR v2 test suite in DIR
+  tranche views list
+      the built-in views, with what each holds
+  tranche views show NAME|FILE
+      a view's columns and its ViewDefinition JSON
+  tranche views validate FILE
+      check a ViewDefinition (SQL on FHIR v2) without running it
+  tranche views run VIEW [--db FILE] [--export ID] [--format table|csv|ndjson|parquet]
+                         [-o FILE] [--limit N]
+      run a view (a built-in name or a ViewDefinition file) over the
+      catalogue's latest view, or one export; --format table stores it in
+      the catalogue as a table named after the view
+  tranche views conformance DIR [--report FILE]
+      run the SQL on FHIR v2 test suite in DIR
 `
 
-// runViews dispatches the views subcommands (SQL on FHIR v2 ViewDefinitions).
+// runViews runs "tranche views SUBCOMMAND ...".
 func runViews(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, viewsUsage)
-		return &exitError{code: 2, err: errors.New("views: missing subcommand")}
+		return flag.ErrHelp
 	}
-	switch args[0] {
-	case "conformance":
-		return viewsConformance(args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, viewsUsage)
+	cmd, args := args[0], args[1:]
+	if cmd == "conformance" {
+		return viewsConformance(args, stdout, stderr)
+	}
+	run, ok := map[string]func(context.Context, *viewsCmd, []string) error{
+		"list":     viewsList,
+		"show":     viewsShow,
+		"validate": viewsValidate,
+		"run":      viewsRun,
+	}[cmd]
+	if !ok {
+		fmt.Fprint(stderr, viewsUsage)
+		return &exitError{code: 2, err: fmt.Errorf("views: unknown subcommand %q", cmd)}
+	}
+	c := &viewsCmd{catalogCmd{stdout: stdout, stderr: stderr,
+		fs: flag.NewFlagSet("tranche views "+cmd, flag.ContinueOnError)}}
+	c.fs.SetOutput(stderr)
+	c.fs.Usage = func() { fmt.Fprint(stderr, viewsUsage) }
+	if err := run(context.Background(), c, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
+		return fmt.Errorf("views %s: %w", cmd, err)
+	}
+	return nil
+}
+
+// viewsCmd shares the catalog commands' flag parsing and catalogue opening.
+type viewsCmd struct{ catalogCmd }
+
+func (c *viewsCmd) noArgs(args []string) error {
+	if pos, err := c.parse(args); err != nil {
+		return err
+	} else if len(pos) != 0 {
+		return fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	return nil
+}
+
+func (c *viewsCmd) oneArg(args []string, what string) (string, error) {
+	pos, err := c.parse(args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", fmt.Errorf("one %s is required", what)
+	}
+	return pos[0], nil
+}
+
+func viewsList(_ context.Context, c *viewsCmd, args []string) error {
+	if err := c.noArgs(args); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tRESOURCE\tTITLE")
+	for _, v := range viewlib.All() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, v.Resource, v.Title)
+	}
+	return tw.Flush()
+}
+
+// loadView reads VIEW: a built-in view's name, or a ViewDefinition file.
+func loadView(arg string) (*tables.Compiled, error) {
+	var data []byte
+	if v, ok := viewlib.Lookup(arg); ok {
+		data = v.JSON
+	} else {
+		var err error
+		if data, err = os.ReadFile(arg); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%q is neither a built-in view (see tranche views list) nor a file", arg)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	v, err := tables.Compile(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", arg, err)
+	}
+	return v, nil
+}
+
+func viewsShow(_ context.Context, c *viewsCmd, args []string) error {
+	arg, err := c.oneArg(args, "view (a built-in name or a ViewDefinition file)")
+	if err != nil {
+		return err
+	}
+	v, err := loadView(arg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "%s: one table of %s\n", v.Name(), v.Resource())
+	if b, ok := viewlib.Lookup(arg); ok {
+		fmt.Fprintf(c.stdout, "%s\n", b.Description)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nCOLUMN\tTYPE\tDESCRIPTION")
+	for _, col := range v.Columns() {
+		typ := col.Type
+		if col.Collection {
+			typ += "[]"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", col.Name, typ, col.Description)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "\n%s", v.JSON)
+	return nil
+}
+
+func viewsValidate(_ context.Context, c *viewsCmd, args []string) error {
+	arg, err := c.oneArg(args, "ViewDefinition file")
+	if err != nil {
+		return err
+	}
+	v, err := loadView(arg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "%s is valid: view %s of %s, %d columns\n", arg, v.Name(), v.Resource(), len(v.Columns()))
+	return nil
+}
+
+func viewsRun(ctx context.Context, c *viewsCmd, args []string) (err error) {
+	c.fs.StringVar(&c.dbPath, "db", "", "catalogue database `file` (default: in the data directory)")
+	exportID := c.fs.Int64("export", 0, "read one export's resources instead of the latest view")
+	format := c.fs.String("format", "", "table, csv, ndjson or parquet (default: from -o's extension, else csv)")
+	out := c.fs.String("o", "", "write to `file` instead of standard output")
+	limit := c.fs.Int64("limit", 0, "stop after `N` rows")
+	arg, err := c.oneArg(args, "view (a built-in name or a ViewDefinition file)")
+	if err != nil {
+		return err
+	}
+	if *format == "" {
+		*format = "csv"
+		switch strings.ToLower(filepath.Ext(*out)) {
+		case ".parquet":
+			*format = "parquet"
+		case ".ndjson", ".jsonl":
+			*format = "ndjson"
+		}
+	}
+	switch *format {
+	case "table", "csv", "ndjson", "parquet":
+	default:
+		return fmt.Errorf("unknown --format %q: want table, csv, ndjson or parquet", *format)
+	}
+	if *format == "parquet" && *out == "" {
+		return errors.New("--format parquet writes a file: give one with -o FILE")
+	}
+	if *format == "table" && *out != "" {
+		return errors.New("--format table stores the table in the catalogue: -o does not apply")
+	}
+	v, err := loadView(arg)
+	if err != nil {
+		return err
+	}
+	db, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	prog := &viewProgress{w: c.stderr, start: time.Now()}
+	r := &tables.Runner{Limit: *limit, OnProgress: prog.update}
+	var st tables.Stats
+	if *format == "table" {
+		st, err = r.Materialise(ctx, db, v, *exportID)
+		if err != nil {
+			return err
+		}
+		prog.done()
+		fmt.Fprintf(c.stderr, "stored %d rows from %d %s resources in table %s (%s)\n",
+			st.Rows, st.Resources, v.Resource(), v.Name(), time.Since(prog.start).Round(time.Millisecond))
+		reportProblems(c.stderr, st)
 		return nil
 	}
-	fmt.Fprint(stderr, viewsUsage)
-	return &exitError{code: 2, err: fmt.Errorf("views: unknown subcommand %q", args[0])}
+
+	st, err = writeView(ctx, r, db, v, *exportID, *format, *out, c.stdout)
+	prog.done()
+	if err != nil {
+		return err
+	}
+	dest := *out
+	if dest == "" {
+		dest = "standard output"
+	}
+	fmt.Fprintf(c.stderr, "wrote %d rows from %d %s resources to %s (%s)\n",
+		st.Rows, st.Resources, v.Resource(), dest, time.Since(prog.start).Round(time.Millisecond))
+	reportProblems(c.stderr, st)
+	return nil
+}
+
+// writeView runs v into out (written beside it and renamed into place
+// when complete) or to stdout.
+func writeView(ctx context.Context, r *tables.Runner, db *catalog.DB, v *tables.Compiled, exportID int64,
+	format, out string, stdout io.Writer) (tables.Stats, error) {
+	var st tables.Stats
+	_, err := writeFile(out, stdout, func(w io.Writer) (int64, error) {
+		tw, err := newTableWriter(w, format, v.Name(), v.Resource(), v.Columns())
+		if err != nil {
+			return 0, err
+		}
+		if st, err = r.Run(ctx, v, tables.CatalogInput(db, exportID, v.Resource()), tw); err != nil {
+			return st.Rows, err
+		}
+		return st.Rows, tw.Close()
+	})
+	return st, err
+}
+
+// writeFile calls write with stdout, or, when out is set, with a new file
+// beside out that replaces out once write has succeeded: a failed or
+// cancelled run leaves no half-written file.
+func writeFile(out string, stdout io.Writer, write func(io.Writer) (int64, error)) (n int64, err error) {
+	if out == "" {
+		return write(stdout)
+	}
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if n, err = write(f); err != nil {
+		return n, err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return n, err
+	}
+	if err = f.Close(); err != nil {
+		return n, err
+	}
+	return n, os.Rename(f.Name(), out)
+}
+
+func newTableWriter(w io.Writer, format, name, resource string, cols []tables.Column) (tables.Writer, error) {
+	switch format {
+	case "csv":
+		return tables.NewCSVWriter(w, cols)
+	case "ndjson":
+		return tables.NewNDJSONWriter(w, cols), nil
+	case "parquet":
+		return tables.NewParquetWriter(w, name, resource, cols)
+	}
+	return nil, fmt.Errorf("unknown format %q: want csv, ndjson or parquet", format)
+}
+
+func reportProblems(w io.Writer, st tables.Stats) {
+	if st.Problems == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%d resources gave no rows because an expression failed on them; the first:\n", st.Problems)
+	for _, p := range st.Examples {
+		fmt.Fprintf(w, "  %s\n", p.Error())
+	}
+}
+
+// viewProgress prints a progress line to stderr at most once a second.
+type viewProgress struct {
+	w     io.Writer
+	start time.Time
+	last  time.Time
+	shown bool
+}
+
+func (p *viewProgress) update(st tables.Stats) {
+	now := time.Now()
+	if now.Sub(p.last) < time.Second || now.Sub(p.start) < time.Second {
+		return
+	}
+	p.last, p.shown = now, true
+	fmt.Fprintf(p.w, "\r%d resources, %d rows, %d problems, %.0f resources/s ", st.Resources, st.Rows, st.Problems,
+		float64(st.Resources)/now.Sub(p.start).Seconds())
+}
+
+func (p *viewProgress) done() {
+	if p.shown {
+		fmt.Fprintln(p.w)
+	}
 }
 
 // viewsConformance runs every test file in DIR, prints one line per file and
@@ -78,4 +378,84 @@ func writeReport(path string, rep views.Report) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// catalogTables runs "tranche catalog tables".
+func catalogTables(ctx context.Context, c *catalogCmd, args []string) error {
+	if pos, err := c.parse(args); err != nil {
+		return err
+	} else if len(pos) != 0 {
+		return fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	db, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ts, err := db.ViewTables(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TABLE\tRESOURCE\tROWS\tPROBLEMS\tFROM\tVIEW\tBUILT\tSTATE")
+	for _, t := range ts {
+		from := "latest view"
+		if t.ExportID != 0 {
+			from = fmt.Sprintf("export %d", t.ExportID)
+		}
+		version := t.ViewSHA256
+		if len(version) > 12 {
+			version = version[:12]
+		}
+		if t.ViewVersion != "" {
+			version = "v" + t.ViewVersion + " " + version
+		}
+		state := "fresh"
+		if t.Stale() {
+			state = fmt.Sprintf("stale: export %d is newer", t.NewerExport)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", t.Name, t.Resource, t.Rows, t.Problems, from, version,
+			t.BuiltAt.Local().Format("2006-01-02 15:04"), state)
+	}
+	return tw.Flush()
+}
+
+// catalogExportTable runs "tranche catalog export --table NAME".
+func catalogExportTable(ctx context.Context, c *catalogCmd, name, format, out string) (err error) {
+	if format == "parquet" && out == "" {
+		return errors.New("--format parquet writes a file: give one with -o FILE")
+	}
+	db, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t, err := db.FindViewTable(ctx, name)
+	if errors.Is(err, core.ErrNotFound) {
+		return fmt.Errorf("no view table %s in the catalogue (see catalog tables)", name)
+	} else if err != nil {
+		return err
+	}
+	if t.Stale() {
+		fmt.Fprintf(c.stderr, "note: table %s is stale: export %d is newer (tranche views run %s --format table rebuilds it)\n",
+			t.Name, t.NewerExport, t.Name)
+	}
+	n, err := writeFile(out, c.stdout, func(w io.Writer) (int64, error) {
+		tw, err := newTableWriter(w, format, t.Name, t.Resource, tables.TableColumns(t))
+		if err != nil {
+			return 0, err
+		}
+		n, err := tables.CopyViewTable(ctx, db, t.Name, tw)
+		if err != nil {
+			return n, err
+		}
+		return n, tw.Close()
+	})
+	if err != nil {
+		return err
+	}
+	if out != "" {
+		fmt.Fprintf(c.stderr, "wrote %d rows to %s\n", n, out)
+	}
+	return nil
 }
