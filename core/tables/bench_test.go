@@ -20,7 +20,7 @@ import (
 	"tranche.dev/tranche/core/viewlib"
 )
 
-var benchPatients = flag.Int("bench-patients", 1000, "synthetic patients in BenchmarkObservationsView's catalogue")
+var benchPatients = flag.Int("bench-patients", 1000, "synthetic patients in BenchmarkObservationsViewCatalogue's catalogue")
 
 // mustSynthCatalogue stores the Observations of a synthetic population
 // (core/synth, what the demo server serves) in a new catalogue, one file
@@ -112,7 +112,7 @@ type discard struct{}
 func (discard) Write([]any) error { return nil }
 func (discard) Close() error      { return nil }
 
-// BenchmarkObservationsView runs the built-in observations view over the
+// BenchmarkObservationsViewCatalogue runs the built-in observations view over the
 // Observations of a -bench-patients catalogue (1,000 patients: about
 // 225,000), reading them from the catalogue and computing rows on every
 // core, output discarded. The "decode" baseline runs first in the same
@@ -120,7 +120,7 @@ func (discard) Close() error      { return nil }
 // JSON. "view" reports x-decode, its CPU time over the baseline's, and the
 // peak Go heap while it runs (it stays flat as the catalogue grows: at
 // most 2 batches per worker are in flight).
-func BenchmarkObservationsView(b *testing.B) {
+func BenchmarkObservationsViewCatalogue(b *testing.B) {
 	db := mustSynthCatalogue(b, *benchPatients, "Observation")
 	lib, _ := viewlib.Lookup("observations")
 	v, err := tables.Compile(lib.JSON)
