@@ -228,6 +228,9 @@ func catalogExport(ctx context.Context, c *catalogCmd, args []string) (err error
 		return fmt.Errorf("unexpected argument %q", pos[0])
 	}
 	if *table != "" {
+		if !flagSet(c.fs, "format") {
+			*format = formatFromName(*out, "ndjson")
+		}
 		return catalogExportTable(ctx, c, *table, *format, *out)
 	}
 	write := map[string]func(*catalog.DB, io.Writer) (int, error){

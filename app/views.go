@@ -180,13 +180,7 @@ func viewsRun(ctx context.Context, c *viewsCmd, args []string) (err error) {
 		return err
 	}
 	if *format == "" {
-		*format = "csv"
-		switch strings.ToLower(filepath.Ext(*out)) {
-		case ".parquet":
-			*format = "parquet"
-		case ".ndjson", ".jsonl":
-			*format = "ndjson"
-		}
+		*format = formatFromName(*out, "csv")
 	}
 	switch *format {
 	case "table", "csv", "ndjson", "parquet":
@@ -209,7 +203,7 @@ func viewsRun(ctx context.Context, c *viewsCmd, args []string) (err error) {
 	}
 	defer db.Close()
 
-	prog := &viewProgress{w: c.stderr, start: time.Now()}
+	prog := newViewProgress(c.stderr)
 	r := &tables.Runner{Limit: *limit, OnProgress: prog.update}
 	var st tables.Stats
 	if *format == "table" {
@@ -237,6 +231,27 @@ func viewsRun(ctx context.Context, c *viewsCmd, args []string) (err error) {
 		st.Rows, st.Resources, v.Resource(), dest, time.Since(prog.start).Round(time.Millisecond))
 	reportProblems(c.stderr, st)
 	return nil
+}
+
+// formatFromName is the output format an output file's extension names,
+// else def.
+func formatFromName(out, def string) string {
+	switch strings.ToLower(filepath.Ext(out)) {
+	case ".parquet":
+		return "parquet"
+	case ".ndjson", ".jsonl":
+		return "ndjson"
+	case ".csv":
+		return "csv"
+	}
+	return def
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // writeView runs v into out (written beside it and renamed into place
@@ -308,12 +323,24 @@ func reportProblems(w io.Writer, st tables.Stats) {
 	}
 }
 
-// viewProgress prints a progress line to stderr at most once a second.
+// viewProgress prints a progress line to stderr at most once a second:
+// redrawn in place on a terminal, one line each otherwise.
 type viewProgress struct {
 	w     io.Writer
+	tty   bool
 	start time.Time
 	last  time.Time
 	shown bool
+}
+
+func newViewProgress(w io.Writer) *viewProgress {
+	p := &viewProgress{w: w, start: time.Now()}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
 }
 
 func (p *viewProgress) update(st tables.Stats) {
@@ -321,9 +348,15 @@ func (p *viewProgress) update(st tables.Stats) {
 	if now.Sub(p.last) < time.Second || now.Sub(p.start) < time.Second {
 		return
 	}
-	p.last, p.shown = now, true
-	fmt.Fprintf(p.w, "\r%d resources, %d rows, %d problems, %.0f resources/s ", st.Resources, st.Rows, st.Problems,
+	p.last = now
+	line := fmt.Sprintf("%d resources, %d rows, %d problems, %.0f resources/s", st.Resources, st.Rows, st.Problems,
 		float64(st.Resources)/now.Sub(p.start).Seconds())
+	if p.tty {
+		p.shown = true
+		fmt.Fprintf(p.w, "\r%s ", line)
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
 }
 
 func (p *viewProgress) done() {

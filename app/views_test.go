@@ -113,7 +113,13 @@ func TestViewsCLI(t *testing.T) {
 		if !strings.Contains(got, "observations") || !strings.Contains(got, counts["Observation"]) {
 			t.Errorf("catalog tables =\n%s\nwant the observations table with %s rows", got, counts["Observation"])
 		}
-		csv, _ := cliRun(t, "catalog", "export", "--table", "observations", "--format", "csv")
+		out := filepath.Join(dir, "obs.csv")
+		cliRun(t, "catalog", "export", "--table", "observations", "-o", out)
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		csv := string(b)
 		if lines(csv)-1 != atoi(t, counts["Observation"]) || !strings.HasPrefix(csv, "id,patient_id,encounter_id") {
 			t.Errorf("catalog export --table observations: %d rows, want %s", lines(csv)-1, counts["Observation"])
 		}
