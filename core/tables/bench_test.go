@@ -120,6 +120,10 @@ func (discard) Close() error      { return nil }
 // JSON. "view" reports x-decode, its CPU time over the baseline's, and the
 // peak Go heap while it runs (it stays flat as the catalogue grows: at
 // most 2 batches per worker are in flight).
+//
+// On the shared 2-core development VM (1,000 patients, 248,000
+// Observations): decode 28 cpu-µs/resource, view 49 (x-decode 1.74); peak
+// heap 18 and 21 MB, against 12 and 17 MB at 100 patients.
 func BenchmarkObservationsViewCatalogue(b *testing.B) {
 	db := mustSynthCatalogue(b, *benchPatients, "Observation")
 	lib, _ := viewlib.Lookup("observations")
