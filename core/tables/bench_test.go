@@ -114,7 +114,7 @@ func (discard) Close() error      { return nil }
 
 // BenchmarkObservationsViewCatalogue runs the built-in observations view over the
 // Observations of a -bench-patients catalogue (1,000 patients: about
-// 225,000), reading them from the catalogue and computing rows on every
+// 248,000), reading them from the catalogue and computing rows on every
 // core, output discarded. The "decode" baseline runs first in the same
 // process: the same reads and pipeline, only decoding each resource's
 // JSON. "view" reports x-decode, its CPU time over the baseline's, and the
