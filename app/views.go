@@ -202,6 +202,13 @@ func viewsRun(ctx context.Context, c *viewsCmd, args []string) (err error) {
 		return err
 	}
 	defer db.Close()
+	if *exportID != 0 {
+		if _, err := db.FindExport(ctx, *exportID); errors.Is(err, core.ErrNotFound) {
+			return fmt.Errorf("there is no export %d in the catalogue (see tranche catalog exports)", *exportID)
+		} else if err != nil {
+			return err
+		}
+	}
 
 	prog := newViewProgress(c.stderr)
 	r := &tables.Runner{Limit: *limit, OnProgress: prog.update}

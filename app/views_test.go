@@ -134,6 +134,7 @@ func TestViewsCLI(t *testing.T) {
 			{[]string{"views", "run", "observations", "--format", "parquet"}, "give one with -o FILE"},
 			{[]string{"views", "run", badView}, "fooo"},
 			{[]string{"views", "frob"}, `unknown subcommand "frob"`},
+			{[]string{"views", "run", "observations", "--export", "99"}, "there is no export 99"},
 			{[]string{"catalog", "export", "--table", "nope"}, "no view table nope"},
 		} {
 			var stdout, stderr bytes.Buffer
