@@ -1,7 +1,7 @@
 package bulk
 
 import (
-	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -105,21 +105,21 @@ func (c *Client) openFile(ctx context.Context, u string, requiresToken bool, off
 	}
 	compressed := &countingReader{r: resp.Body}
 	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
-	var br *bufio.Reader
+	var raw io.Reader = compressed
 	if (enc == "" || enc == "identity") && b.Start == 0 {
 		// gzip bytes served without Content-Encoding (a proxy dropped the
 		// header, or a storage bucket serves .ndjson.gz as is) would be
 		// read as text and stored as garbage lines. The gzip magic
-		// number (RFC 1952 §2.3.1) cannot begin an NDJSON line.
-		br = bufio.NewReader(compressed)
-		if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		// number (RFC 1952 §2.3.1) cannot begin an NDJSON line. Exactly
+		// two bytes are read for it, so an answer dropped after this
+		// (a resume that asks for the rest by Range) costs no more.
+		magic := make([]byte, 2)
+		n, _ := io.ReadFull(compressed, magic)
+		if n == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 			enc = "gzip"
 			c.logger().Warn("gzip data without Content-Encoding; decompressing", "url", redactURL(u))
 		}
-	}
-	var raw io.Reader = compressed
-	if br != nil {
-		raw = br
+		raw = io.MultiReader(bytes.NewReader(magic[:n]), compressed)
 	}
 	b.Reader = raw
 	switch enc {

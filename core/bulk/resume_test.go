@@ -196,8 +196,10 @@ func TestResumeUncompressedWithRange(t *testing.T) {
 			continue
 		}
 		whole, rest := got[1], got[2]
-		if whole.encoding != "" || whole.rng != "" || whole.bytes != 0 {
-			t.Errorf("%s: second download %+v, want an uncompressed whole file, dropped unread", f.URL, whole)
+		// Two bytes are read of it: the sniff for gzip sent without
+		// Content-Encoding.
+		if whole.encoding != "" || whole.rng != "" || whole.bytes > 2 {
+			t.Errorf("%s: second download %+v, want an uncompressed whole file, dropped after the 2-byte gzip sniff", f.URL, whole)
 		}
 		if rest.rng == "" || rest.bytes == 0 || rest.bytes >= f.Bytes {
 			t.Errorf("%s: third download %+v, want the rest of the %d bytes by Range", f.URL, rest, f.Bytes)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -144,5 +145,82 @@ func TestSinkResumeSegments(t *testing.T) {
 	}
 	if up, err := c.ListMultipartUploads(ctx, bucket, "x/", "", "", "", 100); err != nil || len(up.Uploads) != 0 {
 		t.Errorf("uploads left = %v (%v), want none", up.Uploads, err)
+	}
+}
+
+// TestSinkResetFile: a file the runner downloads again (its first copy
+// was corrupted in transit) lands once: the first copy's parts, upload
+// and Parquet objects are gone, and the second copy is the file exactly.
+func TestSinkResetFile(t *testing.T) {
+	c, bucket := mustOpenBucket(t)
+	db := mustOpenDB(t)
+	ctx := t.Context()
+	exp := &core.Export{FHIRBaseURL: "http://127.0.0.1:1/fhir", Request: core.ExportRequest{Level: core.LevelSystem}, State: core.StateDownloading}
+	if err := db.CreateExport(ctx, exp); err != nil {
+		t.Fatal(err)
+	}
+	files := []*core.ExportFile{{Kind: core.KindOutput, Type: "Observation", URL: "http://127.0.0.1:1/f/1.ndjson", Count: 2000}}
+	if err := db.AddFiles(ctx, exp.ID, files); err != nil {
+		t.Fatal(err)
+	}
+	st := &sink.Store{Inner: db, Client: c, Target: sink.Target{Bucket: bucket, Prefix: "x"},
+		PartSize: sink.MinPartSize, TempDir: t.TempDir(), Logger: quiet}
+
+	// The corrupted copy: longer lines, so its segments end elsewhere
+	// and its objects would not be overwritten by the good copy's.
+	bad := randomLines(2000, 8<<10) // two parts land before the stop
+	f := *files[0]
+	if err := feed(t, st, &f, bad, 0, 1900, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ResetFile(ctx, &f); err != nil {
+		t.Fatalf("ResetFile() = %v", err)
+	}
+	if up, err := c.ListMultipartUploads(ctx, bucket, "x/", "", "", "", 100); err != nil || len(up.Uploads) != 0 {
+		t.Errorf("uploads after ResetFile = %v (%v), want none", up.Uploads, err)
+	}
+	stored, err := db.FindFiles(ctx, exp.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stored[0].Lines; got != 0 {
+		t.Errorf("catalogue progress after ResetFile = %d lines, want 0", got)
+	}
+
+	good := randomLines(2000, 4<<10)
+	g := *stored[0]
+	if err := feed(t, st, &g, good, 0, len(good), true); err != nil {
+		t.Fatal(err)
+	}
+	exp.State, exp.TransactionTime = core.StateComplete, "2026-01-01T00:00:00Z"
+	if err := st.UpdateExport(ctx, exp); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err = db.FindFiles(ctx, exp.ID); err != nil {
+		t.Fatal(err)
+	}
+	comp := sinktest.Check(t, c, bucket, "x", exp.ID, stored)
+	listed := map[string]bool{}
+	for _, tb := range comp.Tables {
+		listed[tb.Key] = true
+	}
+	for o := range c.Client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: "x/", Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		if strings.HasSuffix(o.Key, ".parquet") && !listed[o.Key] {
+			t.Errorf("Parquet object %s is not in the completion manifest: left from the reset copy", o.Key)
+		}
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(sinktest.GetObject(t, c, bucket, comp.Files[0].Raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(bytes.Join(good, []byte{'\n'}), '\n'); !bytes.Equal(raw, want) {
+		t.Errorf("raw object: %d bytes, want the good copy's %d bytes exactly", len(raw), len(want))
 	}
 }

@@ -67,7 +67,10 @@ type Store struct {
 	files map[int64]*fileSink
 }
 
-var _ core.ExportStore = (*Store)(nil)
+var (
+	_ core.ExportStore  = (*Store)(nil)
+	_ core.FileResetter = (*Store)(nil)
+)
 
 func (s *Store) logger() *slog.Logger {
 	if s.Logger != nil {
@@ -286,6 +289,47 @@ func (s *Store) AppendRecords(ctx context.Context, f *core.ExportFile, recs []co
 		keep = recs
 	}
 	return s.Inner.AppendRecords(ctx, fs.committed(f), keep)
+}
+
+// ResetFile forgets what the bucket holds of f, so that it can be downloaded
+// again from its first line (the runner does this for a file corrupted in
+// transit): the open segment, an unfinished multipart upload and the
+// segments' tables are dropped, the state starts again, and then Inner
+// forgets its progress. Object names repeat, so the next landing of the
+// first segment overwrites rather than doubles.
+func (s *Store) ResetFile(ctx context.Context, f *core.ExportFile) error {
+	fs := s.file(f.ID)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if err := s.load(ctx, fs, f.ExportID, f); err != nil {
+		return err
+	}
+	fs.seg.discard()
+	fs.seg = nil
+	st := fs.st
+	if st.UploadID != "" {
+		err := s.Client.AbortMultipartUpload(ctx, s.Target.Bucket, st.RawKey, st.UploadID)
+		var er minio.ErrorResponse
+		if err != nil && (!errors.As(err, &er) || er.Code != minio.NoSuchUpload) {
+			return fmt.Errorf("abort upload %s: %w", st.RawKey, err)
+		}
+	}
+	for _, t := range st.Tables {
+		if err := s.Client.RemoveObject(ctx, s.Target.Bucket, t.Key, minio.RemoveObjectOptions{}); err != nil {
+			return fmt.Errorf("remove %s: %w", t.Key, err)
+		}
+	}
+	fresh := fileState{Layout: LayoutVersion, ExportID: st.ExportID, FileID: st.FileID, Kind: st.Kind, Type: st.Type,
+		URL: st.URL, RawKey: st.RawKey, State: core.FilePending}
+	if err := s.writeState(ctx, &fresh); err != nil {
+		return err
+	}
+	fs.st = fresh
+	r, ok := s.Inner.(core.FileResetter)
+	if !ok {
+		return fmt.Errorf("sink file %d: the local store cannot forget a file's lines", f.ID)
+	}
+	return r.ResetFile(ctx, f)
 }
 
 // write adds the records not yet in the bucket or the open segment.
