@@ -78,7 +78,7 @@ type run struct {
 func (r *run) selection(s *selection, focus fhirpath.Item, idx int, depth int) ([][]any, error) {
 	switch {
 	case s.forEach != nil:
-		items, err := r.eval(s.forEach, focus, idx, s.path+forEachKey(s))
+		items, err := r.eval(s.forEach, focus, idx, s.forEachPath)
 		if err != nil {
 			return nil, err
 		}
@@ -92,13 +92,6 @@ func (r *run) selection(s *selection, focus fhirpath.Item, idx int, depth int) (
 		return r.each(s, items, depth)
 	}
 	return r.focus(s, focus, idx, depth)
-}
-
-func forEachKey(s *selection) string {
-	if s.orNull {
-		return ".forEachOrNull"
-	}
-	return ".forEach"
 }
 
 // each produces the rows of s for every item of a forEach, forEachOrNull or
@@ -163,7 +156,7 @@ func (r *run) repeat(s *selection, focus fhirpath.Item, idx, depth int, out *[]f
 		return fmt.Errorf("%s.repeat: deeper than %d levels", s.path, maxRepeatDepth)
 	}
 	for i, x := range s.repeat {
-		kids, err := r.eval(x, focus, idx, fmt.Sprintf("%s.repeat[%d]", s.path, i))
+		kids, err := r.eval(x, focus, idx, s.repeatPaths[i])
 		if err != nil {
 			return err
 		}

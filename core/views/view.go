@@ -43,14 +43,17 @@ type whereClause struct {
 
 // selection is one select element (SQL on FHIR v2, ViewDefinition.select).
 type selection struct {
-	path     string
-	forEach  *fhirpath.Expression // forEach or forEachOrNull
-	orNull   bool
-	repeat   []*fhirpath.Expression
-	cols     []column
-	selects  []*selection
-	unionAll []*selection
-	width    int // columns produced: own, nested selects, then unionAll
+	path    string
+	forEach *fhirpath.Expression // forEach or forEachOrNull
+	orNull  bool
+	repeat  []*fhirpath.Expression
+	// JSON paths of forEach and repeat, for errors, built once.
+	forEachPath string
+	repeatPaths []string
+	cols        []column
+	selects     []*selection
+	unionAll    []*selection
+	width       int // columns produced: own, nested selects, then unionAll
 }
 
 type column struct {
@@ -224,7 +227,10 @@ func (p *parser) constants(obj map[string]any) error {
 		if !namePattern.MatchString(name) {
 			return errorf(path+".name", "%q is not a valid name", name)
 		}
-		if _, dup := p.consts[name]; dup || name == "rowIndex" {
+		if name == "rowIndex" {
+			return errorf(path+".name", "rowIndex is reserved for %%rowIndex")
+		}
+		if _, dup := p.consts[name]; dup {
 			return errorf(path+".name", "constant %q is defined twice", name)
 		}
 		var item *fhirpath.Item
@@ -324,6 +330,7 @@ func (p *parser) selection(obj map[string]any, path string) (*selection, error) 
 			return nil, err
 		}
 		s.orNull = k == "forEachOrNull"
+		s.forEachPath = path + "." + k
 	}
 	if r, ok := obj["repeat"]; ok {
 		kinds++
@@ -342,6 +349,7 @@ func (p *parser) selection(obj map[string]any, path string) (*selection, error) 
 				return nil, err
 			}
 			s.repeat = append(s.repeat, x)
+			s.repeatPaths = append(s.repeatPaths, ep)
 		}
 	}
 	if kinds > 1 {

@@ -65,6 +65,8 @@ func TestParseErrors(t *testing.T) {
 			`constant[0].valueBoolean: "true" is not a valid boolean`},
 		{"ConstantDuplicate", `{"resource":"Patient","constant":[{"name":"x","valueString":"a"},{"name":"x","valueString":"b"}],"select":[{"column":[{"name":"a","path":"%x"}]}]}`,
 			`constant[1].name: constant "x" is defined twice`},
+		{"ConstantRowIndex", `{"resource":"Patient","constant":[{"name":"rowIndex","valueInteger":1}],"select":[{"column":[{"name":"a","path":"%rowIndex"}]}]}`,
+			"constant[0].name: rowIndex is reserved for %rowIndex"},
 		{"WherePath", `{"resource":"Patient","select":[{"column":[{"name":"a","path":"id"}]}],"where":[{"path":"active and"}]}`,
 			"where[0].path: unexpected end of expression at 11"},
 		{"WhereNotCondition", `{"resource":"Patient","select":[{"column":[{"name":"a","path":"id"}]}],"where":[{"path":"active"},{"path":"name.family.join(',')"}]}`,
