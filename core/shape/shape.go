@@ -39,10 +39,13 @@ type Path struct {
 	Leaf     bool     // a primitive value (string, number, boolean)
 	Type     string   // for leaves: the FHIR type the JSON suggests (string, decimal, integer, boolean, dateTime...)
 	Examples []string // up to MaxExamples distinct values
-	// Each is the path's deepest repeating prefix (e.g. "name" for
-	// "name.given" when name repeats): the forEach a column on this path
-	// would want; "" when nothing repeats.
-	Each string
+	// Each is the path's outermost repeating prefix (e.g. "component" for
+	// "component.code.coding.code"): the forEach a column on this path
+	// would want; "" when nothing repeats. Nested says something repeats
+	// again below Each, so a column under forEach Each still needs first()
+	// (or collection) there.
+	Each   string
+	Nested bool
 }
 
 // Sampler collects paths from resources given to Add. The zero value is
@@ -67,7 +70,7 @@ func (s *Sampler) Add(raw []byte) error {
 	}
 	s.n++
 	s.seen = make(map[string]bool)
-	s.object(m, "", false, "", 0)
+	s.object(m, "", "", false, 0)
 	return nil
 }
 
@@ -87,7 +90,7 @@ func (s *Sampler) Paths() []Path {
 	return out
 }
 
-func (s *Sampler) object(m map[string]any, parent string, repeats bool, each string, depth int) {
+func (s *Sampler) object(m map[string]any, parent, each string, nested bool, depth int) {
 	if depth > maxDepth {
 		return
 	}
@@ -100,24 +103,32 @@ func (s *Sampler) object(m map[string]any, parent string, repeats bool, each str
 		if parent != "" {
 			p = parent + "." + name
 		}
-		s.value(v, p, parent, name, repeats, each, depth, choiceType(k))
+		s.value(v, p, parent, name, each, nested, depth, choiceType(k))
 	}
 }
 
-func (s *Sampler) value(v any, path, parent, name string, repeats bool, each string, depth int, typ string) {
+func (s *Sampler) value(v any, path, parent, name, each string, nested bool, depth int, typ string) {
 	if list, ok := v.([]any); ok {
+		if each == "" {
+			each = path
+		} else {
+			nested = true
+		}
 		for _, e := range list {
-			s.value(e, path, parent, name, true, path, depth, typ)
+			if _, ok := e.([]any); ok {
+				continue // JSON allows a list in a list; FHIR does not
+			}
+			s.value(e, path, parent, name, each, nested, depth, typ)
 		}
 		return
 	}
-	p := s.record(path, parent, name, repeats, each)
+	p := s.record(path, parent, name, each, nested)
 	if p == nil {
 		return
 	}
 	switch v := v.(type) {
 	case map[string]any:
-		s.object(v, path, repeats, each, depth+1)
+		s.object(v, path, each, nested, depth+1)
 	case string:
 		p.Leaf = true
 		p.Type = cmp.Or(typ, p.Type, textType(v))
@@ -138,7 +149,7 @@ func (s *Sampler) value(v any, path, parent, name string, repeats bool, each str
 	}
 }
 
-func (s *Sampler) record(path, parent, name string, repeats bool, each string) *Path {
+func (s *Sampler) record(path, parent, name, each string, nested bool) *Path {
 	p, ok := s.paths[path]
 	if !ok {
 		if len(s.paths) >= cmp.Or(s.MaxPaths, DefaultMaxPaths) {
@@ -147,11 +158,12 @@ func (s *Sampler) record(path, parent, name string, repeats bool, each string) *
 		p = &Path{Path: path, Parent: parent, Name: name}
 		s.paths[path] = p
 	}
-	if repeats {
+	if each != "" {
 		p.Repeats = true
-		if len(each) > len(p.Each) {
+		if p.Each == "" || len(each) < len(p.Each) {
 			p.Each = each
 		}
+		p.Nested = p.Nested || nested
 	}
 	if !s.seen[path] {
 		s.seen[path] = true

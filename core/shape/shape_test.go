@@ -14,7 +14,7 @@ func TestSampler(t *testing.T) {
 		`{"resourceType":"Observation","id":"1","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":120.5,"unit":"mm[Hg]"},"effectiveDateTime":"2020-01-02T10:00:00Z","text":{"div":"<div/>"}}`,
 		`{"resourceType":"Observation","id":"2","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8462-4"},{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":80,"unit":"mm[Hg]"}}`,
 		`{"resourceType":"Observation","id":"3","status":"amended","valueString":"see note","issued":"2020-01-03"}`,
-		`{"resourceType":"Patient","id":"4","birthDate":"1970-05-06","deceasedBoolean":false}`,
+		`{"resourceType":"Patient","id":"4","birthDate":"1970-05-06","deceasedBoolean":false,"name":[{"given":["Ann","B"]}]}`,
 	} {
 		if err := s.Add([]byte(r)); err != nil {
 			t.Fatalf("Add(%s): %v", r, err)
@@ -26,6 +26,9 @@ func TestSampler(t *testing.T) {
 		got[p.Path] = p
 	}
 	want := map[string]shape.Path{
+		"name": {Path: "name", Name: "name", Resources: 1, Repeats: true, Each: "name"},
+		"name.given": {Path: "name.given", Parent: "name", Name: "given", Resources: 1, Repeats: true, Each: "name", Nested: true,
+			Leaf: true, Type: "string", Examples: []string{"Ann", "B"}},
 		"id":     {Path: "id", Name: "id", Resources: 4, Leaf: true, Type: "string", Examples: []string{"1", "2", "3"}},
 		"status": {Path: "status", Name: "status", Resources: 3, Leaf: true, Type: "string", Examples: []string{"final", "amended"}},
 		"code":   {Path: "code", Name: "code", Resources: 2},
