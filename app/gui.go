@@ -152,7 +152,7 @@ func (g *gui) Close() error {
 // deps are the screens' services; d may be nil (no demo server).
 func (g *gui) deps(d *guiDemo, note string) ui.Deps {
 	deps := ui.Deps{Registrations: g.services, Servers: g.services, Exports: g.services, Catalog: g.catalog,
-		Logger: g.logger.With("system", "ui"), DemoNote: note}
+		Views: &guiViews{db: g.db}, Logger: g.logger.With("system", "ui"), DemoNote: note}
 	if d != nil {
 		deps.Demo = d
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 	"github.com/google/go-cmp/cmp"
@@ -28,10 +30,12 @@ import (
 // catalogue and export engine, in a test window with synchronous
 // background work.
 type demoGUI struct {
-	g    *gui
-	demo *guiDemo
-	ui   *ui.UI
-	win  fyne.Window
+	// saveDir is where the file dialog "saves" (ui.Deps.SaveFile).
+	saveDir string
+	g       *gui
+	demo    *guiDemo
+	ui      *ui.UI
+	win     fyne.Window
 }
 
 func newDemoGUI(t *testing.T, patients int) *demoGUI {
@@ -52,11 +56,16 @@ func newDemoGUI(t *testing.T, patients int) *demoGUI {
 	w := test.NewTempWindow(t, nil)
 	deps := g.deps(d, "demo")
 	deps.Async = func(f func()) { f() }
+	saveDir := t.TempDir()
+	deps.SaveFile = func(name string, done func(fyne.URIWriteCloser, error)) {
+		w, err := storage.Writer(storage.NewFileURI(filepath.Join(saveDir, name)))
+		done(w, err)
+	}
 	u := ui.New(t.Context(), a, w, deps)
 	w.SetContent(u.Content())
 	w.Resize(windowSize)
 	u.Start()
-	return &demoGUI{g: g, demo: d, ui: u, win: w}
+	return &demoGUI{saveDir: saveDir, g: g, demo: d, ui: u, win: w}
 }
 
 // shortcut presses Ctrl+key the way the desktop driver delivers it: through

@@ -23,23 +23,29 @@ type Deps struct {
 	Exports       Exports
 	Catalog       Catalog
 	Demo          Demo
+	Views         Views // nil: the Views tab explains it needs a catalogue
 	Logger        *slog.Logger
 	Now           func() time.Time // defaults to time.Now
 	// Async runs f off the UI goroutine; nil starts a goroutine. Tests
 	// pass one that runs f at once, so a tap finishes its work before it
 	// returns (tyde's runAsync seam).
 	Async func(f func())
+	// SaveFile asks where to save a file called name and calls done with
+	// it (nil when the person cancels); nil shows Fyne's file dialog. Tests
+	// pick a file in a temp dir.
+	SaveFile func(name string, done func(fyne.URIWriteCloser, error))
 	// DemoNote, when set, is shown on the Registrations and Demo screens
 	// (e.g. that the demo key is public knowledge).
 	DemoNote string
 }
 
-// Tab indexes, in the order of the tabs and of Ctrl+1…Ctrl+6.
+// Tab indexes, in the order of the tabs and of Ctrl+1…Ctrl+7.
 const (
 	TabRegistrations = iota
 	TabNewExport
 	TabExports
 	TabCatalog
+	TabViews
 	TabDemo
 	TabSettings
 )
@@ -62,6 +68,7 @@ type UI struct {
 	newExport     *newExportScreen
 	exports       *exportsScreen
 	catalog       *catalogScreen
+	views         *viewsScreen
 	demo          *demoScreen
 	settings      *settingsScreen
 }
@@ -91,6 +98,7 @@ func New(ctx context.Context, a fyne.App, w fyne.Window, deps Deps) *UI {
 	u.newExport = newNewExportScreen(u)
 	u.exports = newExportsScreen(u)
 	u.catalog = newCatalogScreen(u)
+	u.views = newViewsScreen(u)
 	u.demo = newDemoScreen(u)
 
 	u.tabs = container.NewAppTabs(
@@ -98,6 +106,7 @@ func New(ctx context.Context, a fyne.App, w fyne.Window, deps Deps) *UI {
 		container.NewTabItemWithIcon("New export", theme.ContentAddIcon(), u.newExport.content),
 		container.NewTabItemWithIcon("Exports", theme.DownloadIcon(), u.exports.content),
 		container.NewTabItemWithIcon("Catalogue", theme.StorageIcon(), u.catalog.content),
+		container.NewTabItemWithIcon("Views", theme.GridIcon(), u.views.content),
 		container.NewTabItemWithIcon("Demo server", theme.ComputerIcon(), u.demo.content),
 		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), u.settings.content),
 	)
@@ -148,6 +157,8 @@ func (u *UI) onTabSelected(i int) {
 		u.exports.reload()
 	case TabCatalog:
 		u.catalog.reload()
+	case TabViews:
+		u.views.reload()
 	case TabDemo:
 		u.demo.refresh()
 	}
@@ -171,8 +182,10 @@ func (u *UI) shortcuts() []shortcut {
 		{"New export", fyne.Key2, tab(TabNewExport)},
 		{"Exports", fyne.Key3, tab(TabExports)},
 		{"Catalogue", fyne.Key4, tab(TabCatalog)},
-		{"Demo server", fyne.Key5, tab(TabDemo)},
-		{"Settings", fyne.Key6, tab(TabSettings)},
+		{"Views", fyne.Key5, tab(TabViews)},
+		{"Demo server", fyne.Key6, tab(TabDemo)},
+		{"Settings", fyne.Key7, tab(TabSettings)},
+		{"Make a table", fyne.KeyT, func() { u.SelectTab(TabViews); u.views.showBuilder() }},
 	}
 }
 

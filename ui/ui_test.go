@@ -17,7 +17,7 @@ import (
 
 func TestUI_TabShortcuts(t *testing.T) {
 	f := newFixture(t)
-	for i, key := range []fyne.KeyName{fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4, fyne.Key5, fyne.Key6} {
+	for i, key := range []fyne.KeyName{fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4, fyne.Key5, fyne.Key6, fyne.Key7} {
 		typeShortcut(f.win, key)
 		if got := f.ui.tabs.SelectedIndex(); got != i {
 			t.Errorf("Ctrl+%s selected tab %d, want %d", key, got, i)

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/profile"
+	"tranche.dev/tranche/core/shape"
+	"tranche.dev/tranche/core/tables"
+	"tranche.dev/tranche/core/viewlib"
+	"tranche.dev/tranche/core/views"
+	"tranche.dev/tranche/ui"
+)
+
+// pathSampleSize bounds how many resources the builder's path tree reads.
+const pathSampleSize = 500
+
+// errStop ends a walk early once it has what it needs.
+var errStop = errors.New("stop")
+
+// guiViews adapts core/views, core/tables and the catalogue's view tables
+// to ui.Views.
+type guiViews struct {
+	db *catalog.DB
+}
+
+var _ ui.Views = (*guiViews)(nil)
+
+func viewColumns(cs []tables.Column) []views.Column {
+	out := make([]views.Column, len(cs))
+	for i, c := range cs {
+		out[i] = views.Column{Name: c.Name, Type: c.Type, Collection: c.Collection, Description: c.Description}
+	}
+	return out
+}
+
+func uiTable(t *catalog.ViewTable) ui.ViewTable {
+	return ui.ViewTable{Name: t.Name, Resource: t.Resource, Columns: viewColumns(tables.TableColumns(t)),
+		Rows: t.Rows, Problems: t.Problems, BuiltAt: t.BuiltAt, Stale: t.Stale()}
+}
+
+func (g *guiViews) Tables(ctx context.Context) ([]ui.ViewTable, error) {
+	ts, err := g.db.ViewTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ui.ViewTable, len(ts))
+	for i, t := range ts {
+		out[i] = uiTable(t)
+	}
+	return out, nil
+}
+
+// Library lists the built-in views, then the user's own: the views of
+// tables in the catalogue that no built-in view made.
+func (g *guiViews) Library(ctx context.Context) ([]ui.ViewSummary, error) {
+	ts, err := g.db.ViewTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*catalog.ViewTable{}
+	for _, t := range ts {
+		byName[t.Name] = t
+	}
+	var out []ui.ViewSummary
+	builtIn := map[string]bool{}
+	for _, v := range viewlib.All() {
+		c, err := tables.Compile(v.JSON)
+		if err != nil {
+			return nil, fmt.Errorf("built-in view %s: %w", v.Name, err)
+		}
+		s := ui.ViewSummary{Name: v.Name, Title: v.Title, Description: v.Description, Resource: v.Resource,
+			BuiltIn: true, Columns: c.View.Columns(), JSON: v.JSON}
+		if t, ok := byName[v.Name]; ok && string(t.ViewJSON) == string(v.JSON) {
+			tt := uiTable(t)
+			s.Table = &tt
+			builtIn[v.Name] = true
+		}
+		out = append(out, s)
+	}
+	for _, t := range ts {
+		if builtIn[t.Name] {
+			continue
+		}
+		c, err := tables.Compile(t.ViewJSON)
+		if err != nil {
+			continue // a table built by another version's rules: listed in the catalogue only
+		}
+		tt := uiTable(t)
+		d, _ := descriptionOf(t.ViewJSON)
+		out = append(out, ui.ViewSummary{Name: t.Name, Title: t.Name, Description: d, Resource: t.Resource,
+			Columns: c.View.Columns(), JSON: t.ViewJSON, Table: &tt})
+	}
+	return out, nil
+}
+
+func descriptionOf(def []byte) (string, error) {
+	var m struct {
+		Description string `json:"description"`
+	}
+	err := json.Unmarshal(def, &m)
+	return m.Description, err
+}
+
+func (g *guiViews) Paths(ctx context.Context, resource string) (*ui.PathSample, error) {
+	var s shape.Sampler
+	err := g.db.EachResource(ctx, catalog.ResourceFilter{Type: resource}, func(_ string, raw []byte) error {
+		if s.Resources() >= pathSampleSize {
+			return errStop
+		}
+		return s.Add(raw)
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, fmt.Errorf("paths of %s: %w", resource, err)
+	}
+	return &ui.PathSample{Resource: resource, Resources: s.Resources(), Paths: s.Paths()}, nil
+}
+
+// previewWriter keeps the first rows and counts the rest.
+type previewWriter struct {
+	limit int
+	rows  [][]any
+	total int64
+}
+
+func (w *previewWriter) Write(row []any) error {
+	w.total++
+	if len(w.rows) < w.limit {
+		w.rows = append(w.rows, row)
+	}
+	return nil
+}
+
+func (w *previewWriter) Close() error { return nil }
+
+func (g *guiViews) Preview(ctx context.Context, def []byte, limit int) (*ui.Preview, error) {
+	v, err := tables.Compile(def)
+	if err != nil {
+		return nil, err
+	}
+	w := &previewWriter{limit: limit}
+	var r tables.Runner
+	st, err := r.Run(ctx, v, tables.CatalogInput(g.db, 0, v.Resource()), w)
+	if err != nil {
+		return nil, err
+	}
+	p := &ui.Preview{Columns: v.View.Columns(), Rows: w.rows, Total: w.total, Resources: st.Resources, Problems: st.Problems}
+	if len(st.Examples) > 0 {
+		var ex []string
+		for _, e := range st.Examples {
+			ex = append(ex, e.Error())
+		}
+		p.Example = strings.Join(ex, "\n")
+	}
+	return p, nil
+}
+
+// runner reports progress against the number of resources of the view's
+// type, so the UI can show a bar.
+func (g *guiViews) runner(ctx context.Context, resource string, onProgress func(ui.RunStats)) *tables.Runner {
+	var total int64
+	if counts, err := g.db.Counts(ctx, 0); err == nil {
+		for _, c := range counts {
+			if c.Type == resource {
+				total = c.Count
+			}
+		}
+	}
+	return &tables.Runner{OnProgress: func(st tables.Stats) {
+		if onProgress != nil {
+			onProgress(ui.RunStats{Resources: st.Resources, Rows: st.Rows, Problems: st.Problems, Total: total})
+		}
+	}}
+}
+
+func runStats(st tables.Stats) ui.RunStats {
+	return ui.RunStats{Resources: st.Resources, Rows: st.Rows, Problems: st.Problems}
+}
+
+func (g *guiViews) Materialise(ctx context.Context, def []byte, onProgress func(ui.RunStats)) (ui.RunStats, error) {
+	v, err := tables.Compile(def)
+	if err != nil {
+		return ui.RunStats{}, err
+	}
+	if v.Name() == "" {
+		return ui.RunStats{}, errors.New("the view needs a name to name its table")
+	}
+	st, err := g.runner(ctx, v.Resource(), onProgress).Materialise(ctx, g.db, v, 0)
+	return runStats(st), err
+}
+
+func (g *guiViews) Export(ctx context.Context, def []byte, w io.Writer, format string, onProgress func(ui.RunStats)) (ui.RunStats, error) {
+	v, err := tables.Compile(def)
+	if err != nil {
+		return ui.RunStats{}, err
+	}
+	tw, err := newTableWriter(w, format, cmpOr(v.Name(), "view"), v.Resource(), v.Columns())
+	if err != nil {
+		return ui.RunStats{}, err
+	}
+	st, err := g.runner(ctx, v.Resource(), onProgress).Run(ctx, v, tables.CatalogInput(g.db, 0, v.Resource()), tw)
+	if err != nil {
+		return runStats(st), err
+	}
+	return runStats(st), tw.Close()
+}
+
+// profileWriter feeds one column to a profiler.
+type profileWriter struct {
+	col int
+	p   *profile.Profiler
+}
+
+func (w *profileWriter) Write(row []any) error { w.p.Add(row[w.col]); return nil }
+func (w *profileWriter) Close() error          { return nil }
+
+func (g *guiViews) Profile(ctx context.Context, src ui.ProfileSource, column string) (*profile.Profile, error) {
+	find := func(cols []tables.Column) (int, string, error) {
+		for i, c := range cols {
+			if c.Name == column {
+				return i, c.Type, nil
+			}
+		}
+		return 0, "", fmt.Errorf("profile: no column %q", column)
+	}
+	if src.Table != "" {
+		t, err := g.db.FindViewTable(ctx, src.Table)
+		if err != nil {
+			return nil, err
+		}
+		i, typ, err := find(tables.TableColumns(t))
+		if err != nil {
+			return nil, err
+		}
+		w := &profileWriter{col: i, p: &profile.Profiler{Type: typ}}
+		if err := g.db.ViewTableRows(ctx, src.Table, w.Write); err != nil {
+			return nil, err
+		}
+		p := w.p.Profile()
+		return &p, nil
+	}
+	v, err := tables.Compile(src.View)
+	if err != nil {
+		return nil, err
+	}
+	i, typ, err := find(v.Columns())
+	if err != nil {
+		return nil, err
+	}
+	w := &profileWriter{col: i, p: &profile.Profiler{Type: typ}}
+	var r tables.Runner
+	if _, err := r.Run(ctx, v, tables.CatalogInput(g.db, 0, v.Resource()), w); err != nil {
+		return nil, err
+	}
+	p := w.p.Profile()
+	return &p, nil
+}
+
+// TableRows reads a page of a view table. The table is read in order and
+// the page cut from it: fine for the tables a laptop holds, though not
+// keyset-paged like the resource browser.
+func (g *guiViews) TableRows(ctx context.Context, table, search string, offset, limit int) (*ui.TablePage, error) {
+	t, err := g.db.FindViewTable(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	page := &ui.TablePage{Columns: viewColumns(tables.TableColumns(t))}
+	search = strings.ToLower(search)
+	err = g.db.ViewTableRows(ctx, table, func(row []any) error {
+		if search != "" && !rowContains(row, search) {
+			return nil
+		}
+		if page.Total >= int64(offset) && len(page.Rows) < limit {
+			page.Rows = append(page.Rows, row)
+		}
+		page.Total++
+		return nil
+	})
+	return page, err
+}
+
+func rowContains(row []any, lower string) bool {
+	for _, v := range row {
+		if v != nil && strings.Contains(strings.ToLower(fmt.Sprint(v)), lower) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *guiViews) WriteTable(ctx context.Context, table string, w io.Writer, format string) (int64, error) {
+	t, err := g.db.FindViewTable(ctx, table)
+	if err != nil {
+		return 0, err
+	}
+	tw, err := newTableWriter(w, format, t.Name, t.Resource, tables.TableColumns(t))
+	if err != nil {
+		return 0, err
+	}
+	n, err := tables.CopyViewTable(ctx, g.db, table, tw)
+	if err != nil {
+		return n, err
+	}
+	return n, tw.Close()
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

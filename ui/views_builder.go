@@ -1,0 +1,625 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"tranche.dev/tranche/core/fhirpath"
+	"tranche.dev/tranche/core/shape"
+)
+
+// columnTypes are the types a column may declare (SQL on FHIR v2,
+// ViewDefinition.select.column.type), the common ones first.
+var columnTypes = []string{"string", "code", "decimal", "integer", "boolean", "date", "dateTime", "instant", "id", "uri"}
+
+// constantTypes are the value[x] types the builder offers for constants.
+var constantTypes = []string{"string", "code", "integer", "decimal", "boolean", "date", "dateTime"}
+
+// builder edits one ViewDefinition by pointing: a resource type, columns
+// from the paths in the catalogue or typed expressions, forEach, where
+// filters and constants, with a live preview.
+type builder struct {
+	s       *viewsScreen
+	content fyne.CanvasObject
+	def     *viewDef
+
+	library []ViewSummary
+	sample  *PathSample
+	paths   map[string]shape.Path
+	kids    map[string][]string
+	picked  string // the path selected in the tree
+
+	resource  *widget.Select
+	startFrom *widget.Select
+	name      *widget.Entry
+
+	tree     *widget.Tree
+	pathInfo *widget.Label
+	addPath  *widget.Button
+	each     *widget.Check // one row per repeat (forEach)
+	orNull   *widget.Check // keep the resource's row when it has none
+
+	exprName  *widget.Entry
+	expr      *widget.Entry
+	exprErr   *widget.Label
+	exprType  *widget.Select
+	exprEach  *widget.Entry
+	exprAdd   *widget.Button
+	whereEdit *widget.Entry
+	whereErr  *widget.Label
+	constName *widget.Entry
+	constType *widget.Select
+	constVal  *widget.Entry
+
+	cols    *widget.List
+	colSel  int
+	filters *widget.List
+	filSel  int
+
+	preview      *widget.Table
+	previewData  *Preview
+	previewState *widget.Label
+	previewErr   error
+	previewBtn   *widget.Button
+	previewSeq   int
+	previewStop  context.CancelFunc
+	format       *widget.Select
+}
+
+func newBuilder(s *viewsScreen) *builder {
+	b := &builder{s: s, def: &viewDef{Name: "my_table", extra: map[string]json.RawMessage{}}, colSel: -1, filSel: -1}
+	b.resource = widget.NewSelect(nil, func(t string) { b.onResource(t) })
+	b.resource.PlaceHolder = "Resource type"
+	b.startFrom = widget.NewSelect(nil, func(string) { b.onStartFrom() })
+	b.startFrom.PlaceHolder = "Start from a built-in view…"
+	b.name = widget.NewEntry()
+	b.name.SetText(b.def.Name)
+	b.name.OnChanged = func(n string) { b.def.Name = n; b.changed() }
+	b.name.Validator = func(n string) error {
+		if !columnNamePattern.MatchString(n) {
+			return errors.New("a name of letters, digits and _ starting with a letter")
+		}
+		return nil
+	}
+
+	b.tree = widget.NewTree(
+		func(id widget.TreeNodeID) []widget.TreeNodeID { return b.kids[id] },
+		func(id widget.TreeNodeID) bool { return len(b.kids[id]) > 0 },
+		func(bool) fyne.CanvasObject { return widget.NewLabel("valueQuantity.value 100% e.g. 120.5") },
+		func(id widget.TreeNodeID, _ bool, o fyne.CanvasObject) { o.(*widget.Label).SetText(b.pathLine(id)) },
+	)
+	b.tree.OnSelected = func(id widget.TreeNodeID) { b.onPath(id) }
+	b.pathInfo = widget.NewLabel("Pick a resource type to see the paths its resources hold.")
+	b.pathInfo.Wrapping = fyne.TextWrapWord
+	b.addPath = widget.NewButtonWithIcon("Add column", theme.ContentAddIcon(), b.addPicked)
+	b.addPath.Disable()
+	b.each = widget.NewCheck("One row per repeat (forEach)", nil)
+	b.orNull = widget.NewCheck("Keep resources without it (forEachOrNull)", nil)
+	b.orNull.SetChecked(true)
+
+	b.exprName = widget.NewEntry()
+	b.exprName.SetPlaceHolder("column name")
+	b.expr = widget.NewEntry()
+	b.expr.SetPlaceHolder("FHIRPath, e.g. subject.getReferenceKey(Patient)")
+	b.exprErr = widget.NewLabel("")
+	b.exprErr.Importance = widget.DangerImportance
+	b.exprErr.Wrapping = fyne.TextWrapWord
+	b.expr.OnChanged = func(string) { b.checkExpr() }
+	b.exprType = widget.NewSelect(columnTypes, nil)
+	b.exprType.PlaceHolder = "type"
+	b.exprEach = widget.NewEntry()
+	b.exprEach.SetPlaceHolder("forEach (optional), e.g. component")
+	b.exprEach.OnChanged = func(string) { b.checkExpr() }
+	b.exprAdd = widget.NewButtonWithIcon("Add", theme.ContentAddIcon(), b.addExpr)
+
+	b.whereEdit = widget.NewEntry()
+	b.whereEdit.SetPlaceHolder("where, e.g. status = 'final'")
+	b.whereErr = widget.NewLabel("")
+	b.whereErr.Importance = widget.DangerImportance
+	b.whereEdit.OnChanged = func(src string) { b.whereErr.SetText(exprProblem(src)) }
+	whereAdd := widget.NewButtonWithIcon("Add filter", theme.ContentAddIcon(), b.addWhere)
+
+	b.constName = widget.NewEntry()
+	b.constName.SetPlaceHolder("name")
+	b.constType = widget.NewSelect(constantTypes, nil)
+	b.constType.SetSelected("string")
+	b.constVal = widget.NewEntry()
+	b.constVal.SetPlaceHolder("value")
+	constAdd := widget.NewButtonWithIcon("Add constant", theme.ContentAddIcon(), b.addConstant)
+
+	b.cols = widget.NewList(
+		func() int { return len(b.def.columns()) },
+		func() fyne.CanvasObject { return widget.NewLabel("systolic: value.ofType(Quantity).value (decimal)") },
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			cs := b.def.columns()
+			if i < len(cs) {
+				c := cs[i]
+				o.(*widget.Label).SetText(fmt.Sprintf("%s: %s (%s)", c.Name, c.Path, cmpOr(c.Type, "any")))
+			}
+		},
+	)
+	b.cols.OnSelected = func(i widget.ListItemID) { b.colSel = i }
+	removeCol := widget.NewButtonWithIcon("Remove column", theme.ContentRemoveIcon(), b.removeSelected)
+	b.filters = widget.NewList(
+		func() int { return len(b.def.Where) + len(b.def.Constants) },
+		func() fyne.CanvasObject { return widget.NewLabel("where status = 'final'") },
+		func(i widget.ListItemID, o fyne.CanvasObject) { o.(*widget.Label).SetText(b.filterLine(i)) },
+	)
+	b.filters.OnSelected = func(i widget.ListItemID) { b.filSel = i }
+	removeFil := widget.NewButtonWithIcon("Remove", theme.ContentRemoveIcon(), b.removeFilter)
+
+	b.preview = widget.NewTable(
+		func() (int, int) {
+			if b.previewData == nil {
+				return 0, 0
+			}
+			return len(b.previewData.Rows), len(b.previewData.Columns)
+		},
+		func() fyne.CanvasObject { return widget.NewLabel("2024-01-01T10:00:00Z") },
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			o.(*widget.Label).SetText(cellText(b.previewData.Rows[id.Row][id.Col]))
+		},
+	)
+	b.preview.ShowHeaderRow = true
+	b.preview.CreateHeader = func() fyne.CanvasObject { return widget.NewLabel("column_name") }
+	b.preview.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		l := o.(*widget.Label)
+		l.TextStyle.Bold = true
+		if id.Col >= 0 && b.previewData != nil && id.Col < len(b.previewData.Columns) {
+			l.SetText(b.previewData.Columns[id.Col].Name)
+		} else {
+			l.SetText("")
+		}
+	}
+	b.preview.OnSelected = func(id widget.TableCellID) { b.s.prof.showPreviewColumn(id.Col) }
+	b.previewState = widget.NewLabel("The preview shows the first 100 rows once the view has a column.")
+	b.previewState.Wrapping = fyne.TextWrapWord
+	b.previewBtn = widget.NewButton("Details", func() {
+		if b.previewErr != nil {
+			b.s.u.showError(viewError(b.previewErr), b.previewErr)
+		}
+	})
+	b.previewBtn.Hide()
+
+	b.format = widget.NewSelect([]string{"Parquet", "CSV", "NDJSON"}, nil)
+	b.format.SetSelected("Parquet")
+	toTable := widget.NewButtonWithIcon("Save as table", theme.StorageIcon(), func() { s.materialise(b.def.JSON()) })
+	toFile := widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), func() {
+		s.exportTo(b.def.JSON(), map[string]string{"Parquet": TableParquet, "CSV": TableCSV, "NDJSON": TableNDJSON}[b.format.Selected])
+	})
+
+	top := container.NewBorder(nil, nil, nil,
+		container.NewHBox(b.startFrom),
+		container.NewGridWithColumns(2,
+			widget.NewForm(widget.NewFormItem("Resource", b.resource)),
+			widget.NewForm(widget.NewFormItem("Table name", b.name))))
+	left := container.NewBorder(nil,
+		container.NewVBox(b.pathInfo, b.each, b.orNull, b.addPath), nil, nil, b.tree)
+	exprForm := container.NewVBox(
+		widget.NewLabelWithStyle("Or type an expression", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		container.NewGridWithColumns(2, b.exprName, b.exprType),
+		b.expr, b.exprErr, b.exprEach,
+		container.NewHBox(b.exprAdd),
+		widget.NewLabelWithStyle("Filters and constants", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		b.whereEdit, b.whereErr, container.NewHBox(whereAdd),
+		container.NewGridWithColumns(3, b.constName, b.constType, b.constVal), container.NewHBox(constAdd),
+	)
+	middle := container.NewVSplit(
+		container.NewVScroll(exprForm),
+		container.NewBorder(nil, container.NewHBox(removeCol, removeFil), nil, nil,
+			container.NewVSplit(b.cols, b.filters)))
+	editor := container.NewHSplit(left, middle)
+	editor.Offset = 0.45
+	previewBox := container.NewBorder(
+		container.NewBorder(nil, nil, nil, container.NewHBox(b.previewBtn, b.format, toFile, toTable), b.previewState),
+		nil, nil, nil, b.preview)
+	body := container.NewVSplit(editor, previewBox)
+	body.Offset = 0.55
+	b.content = container.NewBorder(top, nil, nil, nil, body)
+	return b
+}
+
+// cellText shows one preview value.
+func cellText(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case []any:
+		data, _ := json.Marshal(v)
+		return string(data)
+	}
+	return fmt.Sprint(v)
+}
+
+// exprProblem says what is wrong with a FHIRPath expression, with its
+// position; "" when it parses (or is empty).
+func exprProblem(src string) string {
+	if strings.TrimSpace(src) == "" {
+		return ""
+	}
+	if _, err := fhirpath.Parse(src); err != nil {
+		var fe *fhirpath.Error
+		if errors.As(err, &fe) {
+			return fmt.Sprintf("%s (at character %d)", fe.Msg, fe.Pos)
+		}
+		return err.Error()
+	}
+	return ""
+}
+
+func (b *builder) checkExpr() {
+	msg := exprProblem(b.expr.Text)
+	if m := exprProblem(b.exprEach.Text); m != "" && msg == "" {
+		msg = "forEach: " + m
+	}
+	b.exprErr.SetText(msg)
+	if msg != "" {
+		b.exprAdd.Disable()
+	} else {
+		b.exprAdd.Enable()
+	}
+}
+
+func (b *builder) setLibrary(lib []ViewSummary) {
+	b.library = nil
+	var opts []string
+	for _, v := range lib {
+		if v.BuiltIn {
+			b.library = append(b.library, v)
+			opts = append(opts, cmpOr(v.Title, v.Name))
+		}
+	}
+	b.startFrom.SetOptions(opts)
+}
+
+func (b *builder) reloadTypes() {
+	var counts []TypeCount
+	b.s.u.background("Could not read the catalogue's resource types.", func(ctx context.Context) error {
+		if b.s.u.deps.Catalog == nil {
+			return nil
+		}
+		var err error
+		counts, err = b.s.u.deps.Catalog.Counts(ctx, 0)
+		return err
+	}, func() {
+		var types []string
+		for _, c := range counts {
+			types = append(types, c.Type)
+		}
+		b.resource.SetOptions(types)
+	})
+}
+
+func (b *builder) onStartFrom() {
+	i := b.startFrom.SelectedIndex()
+	if i < 0 || i >= len(b.library) {
+		return
+	}
+	b.startFrom.ClearSelected()
+	b.startFrom.PlaceHolder = "Start from a built-in view…"
+	b.startFrom.Refresh()
+	b.startFrom.OnChanged = nil
+	defer func() { b.startFrom.OnChanged = func(string) { b.onStartFrom() } }()
+	b.loadDef(b.library[i].JSON)
+}
+
+// loadDef replaces the view being built by data; false when data is not a
+// ViewDefinition the builder can read.
+func (b *builder) loadDef(data []byte) bool {
+	d, err := parseViewDef(data)
+	if err != nil {
+		b.s.u.showError("This file is not a ViewDefinition the builder can read.", err)
+		return false
+	}
+	b.def = d
+	b.name.SetText(d.Name)
+	if b.resource.Selected != d.Resource {
+		b.resource.SetSelected(d.Resource) // samples the paths and refreshes
+	}
+	b.cols.Refresh()
+	b.filters.Refresh()
+	b.changed()
+	return true
+}
+
+func (b *builder) onResource(t string) {
+	if b.def.Resource != t {
+		b.def.Resource = t
+		b.changed()
+	}
+	b.pathInfo.SetText("Reading a sample of " + t + " resources…")
+	var sample *PathSample
+	b.s.u.background("Could not sample the catalogue's "+t+" resources.", func(ctx context.Context) error {
+		var err error
+		sample, err = b.s.u.deps.Views.Paths(ctx, t)
+		return err
+	}, func() {
+		if b.resource.Selected != t {
+			return // superseded
+		}
+		b.setSample(sample)
+	})
+}
+
+func (b *builder) setSample(ps *PathSample) {
+	b.sample = ps
+	b.paths = map[string]shape.Path{}
+	b.kids = map[string][]string{}
+	for _, p := range ps.Paths {
+		b.paths[p.Path] = p
+		b.kids[p.Parent] = append(b.kids[p.Parent], p.Path)
+	}
+	b.picked = ""
+	b.addPath.Disable()
+	b.tree.UnselectAll()
+	b.tree.Refresh()
+	b.pathInfo.SetText(fmt.Sprintf("Paths in a sample of %s %s resources. Pick one to add it as a column.",
+		thousands(int64(ps.Resources)), ps.Resource))
+}
+
+// pathLine is one line of the path tree: the step, its share, an example.
+func (b *builder) pathLine(id string) string {
+	p, ok := b.paths[id]
+	if !ok {
+		return id
+	}
+	line := fmt.Sprintf("%s  %s", p.Name, share(p.Share))
+	if len(p.Examples) > 0 {
+		line += "  e.g. " + p.Examples[0]
+	}
+	return line
+}
+
+// share is a fraction as a whole percentage, "<1%" for a small non-zero.
+func share(f float64) string {
+	if f > 0 && f < 0.01 {
+		return "<1%"
+	}
+	return fmt.Sprintf("%.0f%%", f*100)
+}
+
+func (b *builder) onPath(id string) {
+	p, ok := b.paths[id]
+	if !ok {
+		return
+	}
+	b.picked = id
+	var info strings.Builder
+	fmt.Fprintf(&info, "%s: in %s of the sampled resources", p.Path, share(p.Share))
+	if p.Leaf {
+		fmt.Fprintf(&info, "; %s", p.Type)
+	}
+	if len(p.Examples) > 0 {
+		fmt.Fprintf(&info, "; e.g. %s", strings.Join(p.Examples, ", "))
+	}
+	if p.Repeats {
+		fmt.Fprintf(&info, ". It repeats (under %s): with forEach, one row per repeat; without, the column holds the first.", p.Each)
+	}
+	b.pathInfo.SetText(info.String())
+	b.each.SetChecked(p.Repeats)
+	if !p.Leaf {
+		info.WriteString(". Open it to pick one of its values.")
+		b.pathInfo.SetText(info.String())
+		b.addPath.Disable()
+		return
+	}
+	b.addPath.Enable()
+}
+
+// addPicked adds the picked path as a column: under a forEach of its
+// repeating parent when asked, else as the first value.
+func (b *builder) addPicked() {
+	p, ok := b.paths[b.picked]
+	if !ok || !p.Leaf {
+		return
+	}
+	path, each := p.Path, ""
+	switch {
+	case p.Repeats && b.each.Checked:
+		each = p.Each
+		path = strings.TrimPrefix(strings.TrimPrefix(p.Path, p.Each), ".")
+		if path == "" {
+			path = "$this"
+		}
+		if p.Nested {
+			path += ".first()"
+		}
+	case p.Repeats:
+		path += ".first()"
+	}
+	c := viewColumn{Name: b.def.columnName(p.Path), Path: path, Type: p.Type}
+	b.def.addColumn(c, each, b.orNull.Checked)
+	b.cols.Refresh()
+	b.changed()
+}
+
+func (b *builder) addExpr() {
+	if msg := exprProblem(b.expr.Text); msg != "" || strings.TrimSpace(b.expr.Text) == "" {
+		if msg == "" {
+			msg = "Type an expression first."
+		}
+		b.exprErr.SetText(msg)
+		return
+	}
+	name := strings.TrimSpace(b.exprName.Text)
+	if name == "" {
+		name = b.def.columnName(b.expr.Text)
+	}
+	b.def.addColumn(viewColumn{Name: name, Path: b.expr.Text, Type: b.exprType.Selected},
+		strings.TrimSpace(b.exprEach.Text), b.orNull.Checked)
+	b.expr.SetText("")
+	b.exprName.SetText("")
+	b.exprEach.SetText("")
+	b.cols.Refresh()
+	b.changed()
+}
+
+func (b *builder) addWhere() {
+	src := strings.TrimSpace(b.whereEdit.Text)
+	if src == "" {
+		return
+	}
+	if msg := exprProblem(src); msg != "" {
+		b.whereErr.SetText(msg)
+		return
+	}
+	b.def.Where = append(b.def.Where, src)
+	b.whereEdit.SetText("")
+	b.filters.Refresh()
+	b.changed()
+}
+
+func (b *builder) addConstant() {
+	name := strings.TrimSpace(b.constName.Text)
+	if name == "" {
+		return
+	}
+	var val any = b.constVal.Text
+	switch b.constType.Selected {
+	case "integer", "decimal":
+		val = json.Number(strings.TrimSpace(b.constVal.Text))
+	case "boolean":
+		val = strings.TrimSpace(b.constVal.Text) == "true"
+	}
+	raw, err := json.Marshal(val)
+	if err != nil {
+		b.whereErr.SetText("The constant's value is not a " + b.constType.Selected + ".")
+		return
+	}
+	b.def.Constants = append(b.def.Constants, viewConstant{Name: name, Type: b.constType.Selected, Value: raw})
+	b.constName.SetText("")
+	b.constVal.SetText("")
+	b.filters.Refresh()
+	b.changed()
+}
+
+func (b *builder) filterLine(i int) string {
+	if i < len(b.def.Where) {
+		return "where " + b.def.Where[i]
+	}
+	i -= len(b.def.Where)
+	if i < len(b.def.Constants) {
+		c := b.def.Constants[i]
+		return fmt.Sprintf("%%%s = %s (%s)", c.Name, c.Value, c.Type)
+	}
+	return ""
+}
+
+func (b *builder) removeSelected() {
+	cs := b.def.columns()
+	if b.colSel < 0 || b.colSel >= len(cs) {
+		return
+	}
+	b.def.removeColumn(cs[b.colSel].Name)
+	b.cols.UnselectAll()
+	b.colSel = -1
+	b.cols.Refresh()
+	b.changed()
+}
+
+func (b *builder) removeFilter() {
+	i := b.filSel
+	switch {
+	case i < 0:
+		return
+	case i < len(b.def.Where):
+		b.def.Where = append(b.def.Where[:i], b.def.Where[i+1:]...)
+	case i-len(b.def.Where) < len(b.def.Constants):
+		j := i - len(b.def.Where)
+		b.def.Constants = append(b.def.Constants[:j], b.def.Constants[j+1:]...)
+	}
+	b.filters.UnselectAll()
+	b.filSel = -1
+	b.filters.Refresh()
+	b.changed()
+}
+
+// changed recomputes the preview in the background, cancelling the one
+// before, so that an edit never waits for a run.
+func (b *builder) changed() {
+	if b.previewStop != nil {
+		b.previewStop()
+		b.previewStop = nil
+	}
+	b.previewSeq++
+	seq := b.previewSeq
+	def := b.def.JSON()
+	if len(b.def.columns()) == 0 || b.def.Resource == "" {
+		b.previewData = nil
+		b.preview.Refresh()
+		b.setPreviewState("Pick a resource type and add a column to see rows.", nil)
+		return
+	}
+	if err := validate(def); err != nil {
+		b.setPreviewState(viewError(err), err)
+		return
+	}
+	ctx, cancel := context.WithCancel(b.s.u.ctx)
+	b.previewStop = cancel
+	b.previewState.SetText("Computing the preview…")
+	b.s.u.runAsync(func() {
+		p, err := b.s.u.deps.Views.Preview(ctx, def, previewRows)
+		fyne.Do(func() {
+			if seq != b.previewSeq {
+				return // a newer edit has its own preview coming
+			}
+			cancel()
+			b.previewStop = nil
+			if err != nil {
+				if errors.Is(err, context.Canceled) {
+					return
+				}
+				b.setPreviewState("The preview could not be computed.", err)
+				return
+			}
+			b.previewData = p
+			b.preview.Refresh()
+			for i, c := range p.Columns {
+				b.preview.SetColumnWidth(i, max(float32(len(c.Name))*9+24, 110))
+			}
+			state := fmt.Sprintf("First %s of %s rows from %s resources; %s problems.",
+				thousands(int64(len(p.Rows))), thousands(p.Total), thousands(p.Resources), thousands(p.Problems))
+			if p.Problems > 0 && p.Example != "" {
+				b.setPreviewState(state, errors.New(p.Example))
+			} else {
+				b.setPreviewState(state, nil)
+			}
+			b.s.prof.setPreviewColumns(p.Columns)
+		})
+	})
+}
+
+// setPreviewState shows a sentence over the preview, with the error's
+// detail one click away.
+func (b *builder) setPreviewState(text string, err error) {
+	b.previewState.SetText(text)
+	b.previewErr = err
+	if err != nil {
+		b.previewBtn.Show()
+	} else {
+		b.previewBtn.Hide()
+	}
+}
+
+// readBounded reads at most limit bytes of r, and says so when there is more.
+func readBounded(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return data, nil
+}
