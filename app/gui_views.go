@@ -315,3 +315,33 @@ func cmpOr(s, def string) string {
 	}
 	return s
 }
+
+func (g *guiViews) Demographics(ctx context.Context, ref string) (map[string]any, error) {
+	id, ok := strings.CutPrefix(ref, "Patient/")
+	if !ok {
+		return nil, fmt.Errorf("demographics: %q is not a Patient reference", ref)
+	}
+	r, err := g.db.Resource(ctx, "Patient", id)
+	if err != nil {
+		return nil, err
+	}
+	lib, ok := viewlib.Lookup("patient_demographics")
+	if !ok {
+		return nil, errors.New("demographics: no built-in patient_demographics view")
+	}
+	v, err := views.Parse(lib.JSON)
+	if err != nil {
+		return nil, fmt.Errorf("demographics: %w", err)
+	}
+	rows, err := v.Rows(r.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("demographics of %s: %w", ref, err)
+	}
+	out := map[string]any{}
+	if len(rows) > 0 {
+		for i, c := range v.Columns() {
+			out[c.Name] = rows[0][i]
+		}
+	}
+	return out, nil
+}

@@ -202,3 +202,76 @@ func TestDemo_MakeTable(t *testing.T) {
 		t.Errorf("library's last view = %s (built in %v, table %+v), want bp_by_patient, the user's own, fresh", last.Name, last.BuiltIn, last.Table)
 	}
 }
+
+// TestDemo_CatalogueTablesAndPatient browses a materialised table beside
+// the resource types (paged, searched) and shows a patient's header from
+// the demographics view.
+func TestDemo_CatalogueTablesAndPatient(t *testing.T) {
+	d := newDemoGUI(t, 3)
+	ctx := context.Background()
+	root := d.win.Content()
+	d.shortcut(t, fyne.KeyE)
+	gv := &guiViews{db: d.g.db}
+	lib, err := gv.Library(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var demo []byte
+	for _, v := range lib {
+		if v.Name == "patient_demographics" {
+			demo = v.JSON
+		}
+	}
+	if _, err := gv.Materialise(ctx, demo, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	d.shortcut(t, fyne.Key4)
+	types := find(t, root, func(l *widget.List) bool { return l.Length() > 3 })
+	types.Select(types.Length() - 1) // the table comes after the resource types
+	labelPrefixed(t, root, "Rows 1–3 of 3")
+
+	search := find(t, root, func(e *widget.Entry) bool { return strings.HasPrefix(e.PlaceHolder, "Search every resource") })
+	rows := mustRows(t, gv, "patient_demographics")
+	family := fmt.Sprint(rows[0][10]) // family_name
+	test.Type(search, family)
+	search.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	info := labelPrefixed(t, root, "Rows 1–")
+	if !strings.Contains(info.Text, "search") || strings.Contains(info.Text, "of 0") {
+		t.Errorf("table search for %q: %q", family, info.Text)
+	}
+
+	// A patient's record has a header saying whose it is.
+	test.Tap(button(t, root, "Clear"))
+	types.Select(typeIndex(t, types, "Patient"))
+	table := find(t, root, func(*widget.Table) bool { return true })
+	table.Select(widget.TableCellID{Row: 0, Col: 1})
+	test.Tap(button(t, root, "Patient view"))
+	header := find(t, root, func(l *widget.Label) bool { return strings.Contains(l.Text, " · Patient/") })
+	if !strings.Contains(header.Text, "born ") || !strings.Contains(header.Text, "(age ") {
+		t.Errorf("patient header = %q, want name, sex, birth date and age", header.Text)
+	}
+}
+
+func mustRows(t *testing.T, gv *guiViews, table string) [][]any {
+	t.Helper()
+	p, err := gv.TableRows(context.Background(), table, "", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Rows
+}
+
+// typeIndex finds the catalogue's type list line for typ.
+func typeIndex(t *testing.T, l *widget.List, typ string) int {
+	t.Helper()
+	for i := range l.Length() {
+		o := l.CreateItem()
+		l.UpdateItem(i, o)
+		if strings.HasPrefix(o.(*widget.Label).Text, typ+" (") {
+			return i
+		}
+	}
+	t.Fatalf("no %s in the types list", typ)
+	return 0
+}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -45,6 +47,7 @@ type catalogScreen struct {
 	typeList    *widget.List
 	search      *widget.Entry
 	patient     *widget.Label
+	header      *widget.Label // whose record, above a patient's resources
 	patientBtn  *widget.Button
 	clearBtn    *widget.Button
 	table       *widget.Table
@@ -76,6 +79,8 @@ func newCatalogScreen(u *UI) *catalogScreen {
 	s.search.OnSubmitted = func(string) { s.runSearch() }
 	searchBtn := widget.NewButtonWithIcon("Search", theme.SearchIcon(), s.runSearch)
 	s.patient = widget.NewLabel("")
+	s.header = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	s.header.Hide()
 	s.patientBtn = widget.NewButtonWithIcon("Patient view", theme.AccountIcon(), s.patientView)
 	s.clearBtn = widget.NewButtonWithIcon("Clear", theme.ContentClearIcon(), s.clearFilters)
 	s.exportBtn = widget.NewButtonWithIcon("Export selection…", theme.DocumentSaveIcon(), s.exportSelection)
@@ -92,7 +97,7 @@ func newCatalogScreen(u *UI) *catalogScreen {
 		container.NewHBox(searchBtn, s.clearBtn, s.patientBtn, s.exportBtn),
 		s.search)
 	pager := container.NewHBox(s.prevBtn, s.nextBtn, s.pageInfo, s.patient)
-	tablePane := container.NewBorder(nil, pager, nil, nil, s.table)
+	tablePane := container.NewBorder(s.header, pager, nil, nil, s.table)
 	jsonPane := container.NewBorder(container.NewBorder(nil, nil, nil, s.copyBtn, s.jsonTitle), nil, nil, nil,
 		container.NewScroll(s.jsonView))
 	right := container.NewVSplit(tablePane, jsonPane)
@@ -175,9 +180,15 @@ func (s *catalogScreen) loadCounts() {
 	exportID := s.q.ExportID
 	var counts []TypeCount
 	var deleted, errs int64
+	var tables []ViewTable
 	s.u.background("Could not count the catalogue's records.", func(ctx context.Context) (err error) {
 		if counts, err = s.u.deps.Catalog.Counts(ctx, exportID); err != nil {
 			return err
+		}
+		if s.u.deps.Views != nil && exportID == 0 {
+			if tables, err = s.u.deps.Views.Tables(ctx); err != nil {
+				return err
+			}
 		}
 		if deleted, err = s.u.deps.Catalog.DeletedCount(ctx, exportID); err != nil {
 			return err
@@ -196,6 +207,13 @@ func (s *catalogScreen) loadCounts() {
 		s.types = append(s.types,
 			typeEntry{label: fmt.Sprintf("Deleted — tombstones (%s)", thousands(deleted)), kind: KindDeleted},
 			typeEntry{label: fmt.Sprintf("Errors — OperationOutcome (%s)", thousands(errs)), kind: KindErrors})
+		for _, t := range tables {
+			label := fmt.Sprintf("Table %s (%s)", t.Name, thousands(t.Rows))
+			if t.Stale {
+				label += " · stale"
+			}
+			s.types = append(s.types, typeEntry{label: label, kind: KindTable, typ: t.Name})
+		}
 		s.initialised = true
 		s.typeList.Refresh()
 		i := s.typeIndexFor(s.q.Kind, s.q.Type)
@@ -231,6 +249,7 @@ func (s *catalogScreen) runSearch() {
 }
 
 func (s *catalogScreen) clearFilters() {
+	s.header.Hide()
 	s.search.SetText("")
 	s.q.Text, s.q.Patient, s.q.Offset = "", "", 0
 	s.query()
@@ -251,6 +270,77 @@ func (s *catalogScreen) patientView() {
 	s.q.Patient, s.q.Kind, s.q.Type, s.q.Offset = p, KindResources, "", 0
 	s.typeList.UnselectAll()
 	s.query()
+	s.loadHeader(p)
+}
+
+// loadHeader shows whose record this is, from the demographics view:
+// name, sex, birth date and age.
+func (s *catalogScreen) loadHeader(ref string) {
+	if s.u.deps.Views == nil {
+		return
+	}
+	var demo map[string]any
+	s.u.background("Could not read the patient's demographics.", func(ctx context.Context) (err error) {
+		demo, err = s.u.deps.Views.Demographics(ctx, ref)
+		if errors.Is(err, core.ErrNotFound) {
+			demo, err = nil, nil
+		}
+		return err
+	}, func() {
+		if s.q.Patient != ref {
+			return
+		}
+		s.header.SetText(patientHeader(ref, demo, s.u.now()))
+		s.header.Show()
+	})
+}
+
+// patientHeader is one line saying whose record it is.
+func patientHeader(ref string, d map[string]any, now time.Time) string {
+	if d == nil {
+		return ref + " (not in the catalogue)"
+	}
+	str := func(k string) string { return cellText(d[k]) }
+	name := strings.TrimSpace(strings.ReplaceAll(str("given_name"), ",", " ") + " " + str("family_name"))
+	if name == "" {
+		name = ref
+	}
+	parts := []string{name}
+	if g := str("gender"); g != "" {
+		parts = append(parts, g)
+	}
+	if b := str("birth_date"); b != "" {
+		if age, ok := ageOn(b, now); ok {
+			parts = append(parts, fmt.Sprintf("born %s (age %d)", b, age))
+		} else {
+			parts = append(parts, "born "+b)
+		}
+	}
+	if str("deceased") == "true" || str("deceased_date_time") != "" {
+		parts = append(parts, "deceased")
+	}
+	return strings.Join(parts, " · ") + " · " + ref
+}
+
+// ageOn is the age in whole years on now of someone born on birth (a
+// FHIR date: YYYY, YYYY-MM or YYYY-MM-DD; a partial date counts from its
+// first day).
+func ageOn(birth string, now time.Time) (int, bool) {
+	var t time.Time
+	var err error
+	for _, layout := range []string{"2006-01-02", "2006-01", "2006"} {
+		if t, err = time.Parse(layout, birth); err == nil {
+			break
+		}
+	}
+	if err != nil || t.After(now) {
+		return 0, false
+	}
+	age := now.Year() - t.Year()
+	if now.Month() < t.Month() || now.Month() == t.Month() && now.Day() < t.Day() {
+		age-- // no birthday yet this year
+	}
+	return age, true
 }
 
 func (s *catalogScreen) focusSearch() {
@@ -277,6 +367,10 @@ func (s *catalogScreen) query() {
 	s.pageInfo.SetText("Loading…")
 	var page *Page
 	s.u.background("Could not read the catalogue.", func(ctx context.Context) (err error) {
+		if q.Kind == KindTable {
+			page, err = s.tablePage(ctx, q)
+			return err
+		}
 		page, err = s.u.deps.Catalog.Records(ctx, q)
 		return err
 	}, func() {
@@ -315,6 +409,7 @@ func (s *catalogScreen) showPageInfo() {
 		s.patient.SetText("Everything for " + s.q.Patient)
 	} else {
 		s.patient.SetText("")
+		s.header.Hide()
 	}
 }
 
@@ -344,6 +439,11 @@ func (s *catalogScreen) selectRow(i int) {
 	s.row = &r
 	s.updateButtons()
 	kind := s.q.Kind
+	if kind == KindTable {
+		s.setJSON(fmt.Sprintf("Row %d of table %s", s.q.Offset+i+1, s.q.Type), tableRowJSON(s.page.Columns, r.Cells))
+		s.updateButtons()
+		return
+	}
 	var raw []byte
 	s.u.background("Could not read the resource.", func(ctx context.Context) (err error) {
 		raw, err = s.u.deps.Catalog.Resource(ctx, kind, r)
@@ -401,4 +501,42 @@ func thousands(n int64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// tablePage reads a page of a materialised view table as catalogue rows.
+func (s *catalogScreen) tablePage(ctx context.Context, q Query) (*Page, error) {
+	tp, err := s.u.deps.Views.TableRows(ctx, q.Type, q.Text, q.Offset, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	page := &Page{Total: tp.Total}
+	for _, c := range tp.Columns {
+		page.Columns = append(page.Columns, c.Name)
+	}
+	for _, row := range tp.Rows {
+		r := Row{Type: q.Type}
+		for _, v := range row {
+			r.Cells = append(r.Cells, cellText(v))
+		}
+		page.Rows = append(page.Rows, r)
+	}
+	return page, nil
+}
+
+// tableRowJSON shows one table row as a JSON object, column by column.
+func tableRowJSON(cols, cells []string) []byte {
+	var b bytes.Buffer
+	b.WriteString("{")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		k, _ := json.Marshal(c)
+		v, _ := json.Marshal(cells[i])
+		b.Write(k)
+		b.WriteString(":")
+		b.Write(v)
+	}
+	b.WriteString("}")
+	return b.Bytes()
 }

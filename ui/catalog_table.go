@@ -76,9 +76,13 @@ func columnWidth(col string) float32 {
 // exportSelection writes every record the current query selects (all
 // pages) to a file the person picks.
 func (s *catalogScreen) exportSelection() {
-	format := widget.NewRadioGroup([]string{"NDJSON (records exactly as received)", "CSV (a flat column set per type)"}, nil)
-	format.SetSelected(format.Options[0])
 	q := s.q
+	opts := []string{"NDJSON (records exactly as received)", "CSV (a flat column set per type)"}
+	if q.Kind == KindTable {
+		opts = []string{"Parquet (typed columns)", "CSV", "NDJSON"}
+	}
+	format := widget.NewRadioGroup(opts, nil)
+	format.SetSelected(format.Options[0])
 	dialog.ShowCustomConfirm("Export selection", "Choose a file…", "Cancel",
 		widget.NewForm(widget.NewFormItem("Format", format), widget.NewFormItem("Selection", widget.NewLabel(describeQuery(q)))),
 		func(ok bool) {
@@ -86,14 +90,21 @@ func (s *catalogScreen) exportSelection() {
 				return
 			}
 			f, ext := FormatNDJSON, ".ndjson"
-			if strings.HasPrefix(format.Selected, "CSV") {
+			switch {
+			case strings.HasPrefix(format.Selected, "CSV"):
 				f, ext = FormatCSV, ".csv"
+			case strings.HasPrefix(format.Selected, "Parquet"):
+				f, ext = TableParquet, ".parquet"
 			}
 			s.saveSelection(q, f, ext)
 		}, s.u.Window)
 }
 
 func (s *catalogScreen) saveSelection(q Query, format, ext string) {
+	if q.Kind == KindTable {
+		s.saveTable(q.Type, format, ext)
+		return
+	}
 	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
 		if err != nil {
 			s.u.showError("Could not open the file to write.", err)
@@ -130,6 +141,8 @@ func describeQuery(q Query) string {
 		parts = append(parts, "deleted entries")
 	case KindErrors:
 		parts = append(parts, "error entries")
+	case KindTable:
+		parts = append(parts, "every row of table "+q.Type)
 	default:
 		if q.Type != "" {
 			parts = append(parts, "every "+q.Type)
@@ -149,4 +162,28 @@ func describeQuery(q Query) string {
 		parts = append(parts, fmt.Sprintf("matching %q", q.Text))
 	}
 	return strings.Join(parts, " ")
+}
+
+// saveTable writes a whole materialised table to a file.
+func (s *catalogScreen) saveTable(name, format, ext string) {
+	s.u.saveFile(name+ext, func(w fyne.URIWriteCloser, err error) {
+		if err != nil {
+			s.u.showError("Could not open the file to write.", err)
+			return
+		}
+		if w == nil {
+			return
+		}
+		var n int64
+		s.u.background("Could not export the table.", func(ctx context.Context) error {
+			var err error
+			n, err = s.u.deps.Views.WriteTable(ctx, name, w, format)
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		}, func() {
+			s.pageInfo.SetText(fmt.Sprintf("Exported %s rows of table %s to %s", thousands(n), name, w.URI().Name()))
+		})
+	})
 }

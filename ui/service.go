@@ -94,6 +94,7 @@ const (
 	KindResources = ""        // stored resources (the latest view, or one export's)
 	KindDeleted   = "deleted" // tombstones from deleted[] files
 	KindErrors    = "errors"  // OperationOutcome entries from error[] files
+	KindTable     = "table"   // a materialised view table; Query.Type is its name
 )
 
 // Query selects catalogue records. Zero fields do not filter.

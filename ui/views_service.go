@@ -103,6 +103,10 @@ type Views interface {
 	// TableRows reads a page of a materialised table's rows whose text
 	// contains search (all rows when search is "").
 	TableRows(ctx context.Context, table, search string, offset, limit int) (*TablePage, error)
+	// Demographics reads one patient's row of the built-in demographics
+	// view; ref is "Patient/123". Returns core.ErrNotFound when the
+	// catalogue has no such patient.
+	Demographics(ctx context.Context, ref string) (map[string]any, error)
 	// WriteTable writes a materialised table as CSV, NDJSON or Parquet.
 	WriteTable(ctx context.Context, table string, w io.Writer, format string) (int64, error)
 }
