@@ -72,10 +72,25 @@ key ctrl+4
 click 640 215 # a row of the resource table
 shot catalogue
 
-key ctrl+5
-shot demo-server
+key ctrl+5 # Views: the library
+sleep 3
+click 110 168 # Blood pressures
+sleep 2
+shot views-library
+click 525 130 # Open in builder: samples the paths, computes the preview
+sleep 6
+shot views-builder
+click 770 618 # a systolic value in the preview: its column's profile
+sleep 6
+shot views-profile
+click 204 90 # the ViewDefinition tab
+sleep 2
+shot views-json
 
 key ctrl+6
+shot demo-server
+
+key ctrl+7
 shot settings
 
 click 262 194 # Theme: Light

@@ -40,7 +40,7 @@ type viewsScreen struct {
 
 	b *builder
 
-	jsonView *widget.Entry
+	jsonView *widget.TextGrid
 
 	// run state: one run at a time
 	runCancel context.CancelFunc
@@ -82,15 +82,13 @@ func newViewsScreen(u *UI) *viewsScreen {
 	lib.Offset = 0.35
 
 	s.b = newBuilder(s)
-	s.jsonView = widget.NewMultiLineEntry()
-	s.jsonView.TextStyle = fyne.TextStyle{Monospace: true}
-	s.jsonView.Disable() // the builder writes it; Load reads a file
+	s.jsonView = widget.NewTextGrid() // the builder writes it; Load reads a file
 	copyBtn := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
 		u.App.Clipboard().SetContent(string(s.b.def.JSON()))
 	})
 	saveBtn := widget.NewButtonWithIcon("Save…", theme.DocumentSaveIcon(), s.saveJSON)
 	loadBtn := widget.NewButtonWithIcon("Load…", theme.FolderOpenIcon(), s.loadJSON)
-	jsonTab := container.NewBorder(container.NewHBox(copyBtn, saveBtn, loadBtn), nil, nil, nil, s.jsonView)
+	jsonTab := container.NewBorder(container.NewHBox(copyBtn, saveBtn, loadBtn), nil, nil, nil, container.NewScroll(s.jsonView))
 
 	s.prof = newProfilePane(s)
 

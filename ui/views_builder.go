@@ -586,7 +586,7 @@ func (b *builder) changed() {
 			b.previewData = p
 			b.preview.Refresh()
 			for i, c := range p.Columns {
-				b.preview.SetColumnWidth(i, max(float32(len(c.Name))*9+24, 110))
+				b.preview.SetColumnWidth(i, previewWidth(c.Name, c.Type))
 			}
 			state := fmt.Sprintf("First %s of %s rows from %s resources; %s problems.",
 				thousands(int64(len(p.Rows))), thousands(p.Total), thousands(p.Resources), thousands(p.Problems))
@@ -622,4 +622,18 @@ func readBounded(r io.Reader, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("larger than %d bytes", limit)
 	}
 	return data, nil
+}
+
+// previewWidth fits a preview column's heading and its usual values.
+func previewWidth(name, typ string) float32 {
+	w := float32(len(name))*9 + 30
+	switch typ {
+	case "dateTime", "instant":
+		w = max(w, 240)
+	case "date":
+		w = max(w, 120)
+	case "string", "uri", "":
+		w = max(w, 160)
+	}
+	return max(w, 90)
 }
