@@ -1,0 +1,140 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"tranche.dev/tranche/core/profile"
+	"tranche.dev/tranche/core/views"
+)
+
+// fakeViews is a Views whose runs return what the test sets.
+type fakeViews struct {
+	stats     RunStats
+	err       error
+	previews  int
+	cancelled int // previews whose context was cancelled when they ran
+	ctxs      []context.Context
+}
+
+func (f *fakeViews) Library(context.Context) ([]ViewSummary, error) { return nil, nil }
+func (f *fakeViews) Tables(context.Context) ([]ViewTable, error)    { return nil, nil }
+func (f *fakeViews) Paths(_ context.Context, r string) (*PathSample, error) {
+	return &PathSample{Resource: r}, nil
+}
+func (f *fakeViews) Preview(ctx context.Context, def []byte, limit int) (*Preview, error) {
+	f.previews++
+	f.ctxs = append(f.ctxs, ctx)
+	if err := ctx.Err(); err != nil {
+		f.cancelled++
+		return nil, err
+	}
+	v, err := views.Parse(def)
+	if err != nil {
+		return nil, err
+	}
+	return &Preview{Columns: v.Columns(), Rows: [][]any{{"x"}}, Total: 7, Resources: 7}, nil
+}
+func (f *fakeViews) Materialise(_ context.Context, _ []byte, onProgress func(RunStats)) (RunStats, error) {
+	return f.stats, f.err
+}
+func (f *fakeViews) Export(context.Context, []byte, io.Writer, string, func(RunStats)) (RunStats, error) {
+	return f.stats, f.err
+}
+func (f *fakeViews) Profile(context.Context, ProfileSource, string) (*profile.Profile, error) {
+	return &profile.Profile{}, nil
+}
+func (f *fakeViews) TableRows(context.Context, string, string, int, int) (*TablePage, error) {
+	return &TablePage{}, nil
+}
+func (f *fakeViews) Demographics(context.Context, string) (map[string]any, error) { return nil, nil }
+func (f *fakeViews) WriteTable(context.Context, string, io.Writer, string) (int64, error) {
+	return 0, nil
+}
+
+func newViewsFixture(t *testing.T, fv *fakeViews, now func() time.Time) *UI {
+	t.Helper()
+	a := test.NewTempApp(t)
+	w := test.NewTempWindow(t, nil)
+	f := &fixture{regs: &fakeRegistrations{}, servers: &fakeServers{disc: &Discovery{}}, exports: newFakeExports(),
+		catalog: &fakeCatalog{observations: 3}, demo: &fakeDemo{}}
+	return newTestUI(t, a, w, Deps{Registrations: f.regs, Servers: f.servers, Exports: f.exports, Catalog: f.catalog,
+		Demo: f.demo, Views: fv, Now: now})
+}
+
+// TestViews_LongRunNotifies: a run that took longer than longRun ends
+// with a desktop notification; a short one does not.
+func TestViews_LongRunNotifies(t *testing.T) {
+	fv := &fakeViews{stats: RunStats{Resources: 10, Rows: 12}}
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { clock = clock.Add(11 * time.Second); return clock }
+	u := newViewsFixture(t, fv, now)
+	def := []byte(`{"resourceType":"ViewDefinition","name":"t","resource":"Patient","select":[{"column":[{"name":"id","path":"id"}]}]}`)
+	test.AssertNotificationSent(t, &fyne.Notification{Title: "Tranche: run finished",
+		Content: "Table t: 12 rows from 10 resources, 0 problems."}, func() {
+		u.views.materialise(def)
+	})
+	if got := u.views.runInfo.Text; !strings.HasPrefix(got, "Table t: 12 rows") {
+		t.Errorf("run info = %q", got)
+	}
+}
+
+// TestViews_RunFailure shows a sentence, keeps the detail, and frees the
+// run slot.
+func TestViews_RunFailure(t *testing.T) {
+	fv := &fakeViews{err: errors.New("disk full")}
+	u := newViewsFixture(t, fv, nil)
+	def := []byte(`{"resourceType":"ViewDefinition","name":"t","resource":"Patient","select":[{"column":[{"name":"id","path":"id"}]}]}`)
+	u.views.materialise(def)
+	if got := u.views.runInfo.Text; got != "Making table t: failed." {
+		t.Errorf("run info = %q, want the failure said", got)
+	}
+	if u.views.runCancel != nil {
+		t.Errorf("a failed run still holds the run slot")
+	}
+}
+
+// TestBuilder_PreviewSuperseded: each change cancels the preview before
+// it, so a superseded preview stops and only the newest is shown. The
+// background work is queued here, so that the first preview runs after
+// the second change, as when typing outpaces a run.
+func TestBuilder_PreviewSuperseded(t *testing.T) {
+	fv := &fakeViews{}
+	a := test.NewTempApp(t)
+	w := test.NewTempWindow(t, nil)
+	var queue []func()
+	u := New(t.Context(), a, w, Deps{Catalog: &fakeCatalog{}, Views: fv, Async: func(f func()) { queue = append(queue, f) }})
+	w.SetContent(u.Content())
+	b := u.views.b
+	b.def.Resource = "Patient"
+	b.def.addColumn(viewColumn{Name: "id", Path: "id"}, "", false)
+	b.changed()
+	b.def.addColumn(viewColumn{Name: "gender", Path: "gender"}, "", false)
+	b.changed()
+	for _, f := range queue {
+		f()
+	}
+	if fv.previews != 2 || fv.cancelled != 1 || fv.ctxs[0].Err() == nil {
+		t.Fatalf("previews = %d, cancelled when run = %d; want 2 and the first cancelled", fv.previews, fv.cancelled)
+	}
+	if got := b.previewState.Text; got != "First 1 of 7 rows from 7 resources; 0 problems." {
+		t.Errorf("preview state = %q", got)
+	}
+	if got := len(b.previewData.Columns); got != 2 {
+		t.Errorf("preview columns = %d, want the newest view's 2", got)
+	}
+	// An invalid view is flagged before any run.
+	queue = nil
+	b.def.addColumn(viewColumn{Name: "id", Path: "name"}, "", false)
+	b.changed()
+	if len(queue) != 0 || !strings.Contains(b.previewState.Text, "cannot run yet") {
+		t.Errorf("duplicate column: %d runs queued, state %q; want none and the fault said", len(queue), b.previewState.Text)
+	}
+}
