@@ -261,15 +261,19 @@ func (g *guiViews) Profile(ctx context.Context, src ui.ProfileSource, column str
 	return &p, nil
 }
 
-// TableRows reads a page of a view table. The table is read in order and
-// the page cut from it: fine for the tables a laptop holds, though not
-// keyset-paged like the resource browser.
+// TableRows reads a page of a view table: SQLite seeks it by rowid. A
+// search reads the whole table and matches each row's text, so it costs
+// the table's size.
 func (g *guiViews) TableRows(ctx context.Context, table, search string, offset, limit int) (*ui.TablePage, error) {
 	t, err := g.db.FindViewTable(ctx, table)
 	if err != nil {
 		return nil, err
 	}
 	page := &ui.TablePage{Columns: viewColumns(tables.TableColumns(t))}
+	if search == "" {
+		page.Rows, page.Total, err = g.db.ViewTablePage(ctx, table, offset, limit)
+		return page, err
+	}
 	search = strings.ToLower(search)
 	err = g.db.ViewTableRows(ctx, table, func(row []any) error {
 		if search != "" && !rowContains(row, search) {
