@@ -19,6 +19,7 @@ type viewDef struct {
 	Name        string
 	Title       string
 	Description string
+	Status      string // draft when empty
 	Resource    string
 	Constants   []viewConstant
 	Where       []string // FHIRPath filters
@@ -55,6 +56,9 @@ type viewColumn struct {
 
 var columnNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 
+// valueSuffix is the type part of a value[x] element: valueCode, valueInteger.
+var valueSuffix = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
+
 // parseViewDef reads a ViewDefinition's JSON into the builder's model. It
 // checks only the shape; core/views validates the rest.
 func parseViewDef(data []byte) (*viewDef, error) {
@@ -72,7 +76,8 @@ func parseViewDef(data []byte) (*viewDef, error) {
 		delete(raw, key)
 		return nil
 	}
-	for key, dst := range map[string]*string{"name": &d.Name, "title": &d.Title, "description": &d.Description, "resource": &d.Resource} {
+	for key, dst := range map[string]*string{"name": &d.Name, "title": &d.Title, "description": &d.Description,
+		"status": &d.Status, "resource": &d.Resource} {
 		if err := str(key, dst); err != nil {
 			return nil, err
 		}
@@ -109,7 +114,10 @@ func parseViewDef(data []byte) (*viewDef, error) {
 				}
 			}
 			for key, val := range c {
-				if t, ok := strings.CutPrefix(key, "value"); ok && t != "" {
+				if t, ok := strings.CutPrefix(key, "value"); ok {
+					if !valueSuffix.MatchString(t) {
+						return nil, fmt.Errorf("view definition: constant[%d]: no element %q", i, key)
+					}
 					k.Type = strings.ToLower(t[:1]) + t[1:]
 					k.Value = val
 				}
@@ -150,9 +158,7 @@ func (d *viewDef) JSON() []byte {
 			field(kv.k, kv.v)
 		}
 	}
-	if _, ok := d.extra["status"]; !ok {
-		field("status", "draft")
-	}
+	field("status", cmpOr(d.Status, "draft"))
 	for _, k := range slices.Sorted(maps.Keys(d.extra)) {
 		field(k, d.extra[k])
 	}
