@@ -68,7 +68,8 @@ Object storage (docs/sink-layout.md; the registration's sink when not given):
                  table (views/NAME/; repeatable; give them again with --resume)
 
 The exit status is 0 only when every file was downloaded and verified.
-The log (bulk-data-client format) goes to <data dir>/exports/<id>/log.ndjson.
+The log (bulk-data-client format) goes to exports/<id>/log.ndjson beside the
+catalogue: in the data directory, or beside FILE with --db FILE.
 `
 
 // listFlag is a repeatable flag; with split, values are also comma lists.
@@ -553,8 +554,15 @@ func (x *exporter) reportOutcomes(ctx context.Context, id int64) int64 {
 	if err != nil {
 		return errs
 	}
+	var total int64
+	for _, c := range sum {
+		total += c.Count
+	}
 	for _, o := range outs {
 		fmt.Fprintf(x.stdout, "  %s: %s\n", o.Severity, outcomeText(o.Raw))
+	}
+	if more := total - int64(len(outs)); more > 0 {
+		fmt.Fprintf(x.stdout, "  and %d more (tranche catalog exports, or Browse in the app)\n", more)
 	}
 	return errs
 }

@@ -57,7 +57,7 @@ type Registration struct {
 	UpdatedAt   time.Time
 }
 
-// Export levels (Bulk Data IG §2.1 in the checklist).
+// Export levels (Bulk Data Access IG, Export: Bulk Data Kick-off Request).
 const (
 	LevelSystem  = "system"  // [base]/$export
 	LevelPatient = "patient" // [base]/Patient/$export

@@ -21,7 +21,7 @@ const associatedSystem = "http://hl7.org/fhir/uv/bulkdata/CodeSystem/include-ass
 // capabilityStatement returns a CapabilityStatement that instantiates
 // instantiates (if not "") and lists the export operations given as
 // name → definition, system level under rest.operation and the others
-// under their resources, as checklist X9 says.
+// under their resources, as Bulk Data Access IG, CapabilityStatement (docs/protocol.md, Capabilities) says.
 func capabilityStatement(instantiates string, ops ...[2]string) string {
 	var sys, patient, group []map[string]string
 	for _, op := range ops {

@@ -205,7 +205,7 @@ func (c *Client) responseError(op string, resp *http.Response) *HTTPError {
 	}
 	e.Message = msg
 	// A 5xx is retried unless the server explains it with an
-	// OperationOutcome none of whose issues is transient (checklist §3.1):
+	// OperationOutcome none of whose issues is transient (Bulk Data Access IG, Export: Bulk Data Status Request, Response - Error Status):
 	// "processing" means the job failed, and retrying only delays the news.
 	// A bare 5xx (a proxy, a crash) is worth another try.
 	e.Transient = transient || resp.StatusCode == http.StatusRequestTimeout ||
@@ -230,7 +230,7 @@ func correlation(h http.Header) map[string]string {
 }
 
 // transientCodes are OperationOutcome issue codes that mean "retry later"
-// (checklist §3.1).
+// (Bulk Data Access IG, Export: Bulk Data Status Request, Response - Error Status).
 var transientCodes = []string{"transient", "lock-error", "no-store", "exception", "timeout", "incomplete", "throttled"}
 
 // outcomeText summarises an OperationOutcome body: its diagnostics or
@@ -296,7 +296,7 @@ func (c *Client) Kickoff(ctx context.Context, req core.ExportRequest) (statusURL
 	hreq.Header.Set("Accept", "application/fhir+json")
 	prefer := "respond-async"
 	if req.SeparateExportStatus {
-		// Spelled as in the IG (checklist §2.3), for servers that compare
+		// Spelled as in the IG (Bulk Data Access IG, Export: Bulk Data Kick-off Request, Headers), for servers that compare
 		// the header whole.
 		prefer += ",separate-export-status"
 	}
@@ -329,7 +329,7 @@ func (c *Client) Kickoff(ctx context.Context, req core.ExportRequest) (statusURL
 }
 
 // preferenceApplied reports whether Preference-Applied names pref. The
-// header may be comma-joined or repeated (checklist §2.3).
+// header may be comma-joined or repeated (Bulk Data Access IG, Export: Bulk Data Kick-off Request, Headers).
 func preferenceApplied(h http.Header, pref string) bool {
 	for _, v := range h.Values("Preference-Applied") {
 		for _, tok := range strings.Split(v, ",") {
@@ -381,7 +381,7 @@ type Status struct {
 // Status polls statusURL once. A 404 or 410 returns an error wrapping
 // core.ErrExpired; other failures return *HTTPError (check Transient).
 //
-// A 200 with X-Export-Status (separate-export-status, checklist §2.3,
+// A 200 with X-Export-Status (separate-export-status, Bulk Data Access IG, Export: Bulk Data Kick-off Request, Headers,
 // §3.2) is read as if X-Export-Status were the HTTP status: "202 Accepted"
 // is in progress, "200 OK" complete, 4XX/5XX a failed job whose body is
 // the OperationOutcome, transient or not as usual. This holds whether or
@@ -573,7 +573,7 @@ type Capabilities struct {
 	ExportDefinitions map[string]string
 }
 
-// Canonical URLs of the Bulk Data IG (checklist §2.1, X9).
+// Canonical URLs of the Bulk Data IG (Bulk Data Access IG, Export: Bulk Data Kick-off Request (endpoints); Bulk Data Access IG, CapabilityStatement (docs/protocol.md, Capabilities)).
 const (
 	igCapabilityStatement = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
 	igOperationDefinition = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
@@ -589,7 +589,7 @@ var exportLevels = map[string]string{
 // that operation's definition canonical, else the version of the IG
 // CapabilityStatement it instantiates (X9), else "". Only operations
 // named "export" count: a server may offer v4 beside v3 under another
-// name (export-v4 → …|4.0.0, checklist X13), invoked as $export-v4, which
+// name (export-v4 → …|4.0.0, docs/protocol.md, Capabilities), invoked as $export-v4, which
 // Tranche does not call.
 func (c *Capabilities) BulkDataVersion(level string) string {
 	if _, v, ok := strings.Cut(c.ExportDefinitions[level], "|"); ok && v != "" {
@@ -656,7 +656,7 @@ func (c *Client) Capabilities(ctx context.Context) (*Capabilities, error) {
 	caps := &Capabilities{SoftwareName: cs.Software.Name, SoftwareVersion: cs.Software.Version,
 		ReleaseDate: cs.Software.ReleaseDate, FHIRVersion: cs.FHIRVersion, Instantiates: cs.Instantiates}
 	// The definition names the level wherever the operation is listed
-	// (v1 servers put all three under rest.operation; checklist X9).
+	// (v1 servers put all three under rest.operation; Bulk Data Access IG, CapabilityStatement (docs/protocol.md, Capabilities)).
 	addOps := func(ops []operation) {
 		for _, op := range ops {
 			rest, isIG := strings.CutPrefix(op.Definition, igOperationDefinition)

@@ -12,7 +12,7 @@ import (
 )
 
 // Manifest is a complete-status (or partial, or linked) manifest, read
-// leniently across IG versions (checklist §9).
+// leniently across IG versions (Bulk Data Access IG, version history (docs/protocol.md, Versions)).
 type Manifest struct {
 	TransactionTime     string
 	Request             string // absent in v4

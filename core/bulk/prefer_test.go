@@ -20,7 +20,7 @@ import (
 )
 
 // TestStatusExportStatus: a 200 with X-Export-Status is read as if
-// X-Export-Status were the HTTP status (checklist §3.2); other HTTP
+// X-Export-Status were the HTTP status (Bulk Data Access IG, Export: Bulk Data Status Request, Response); other HTTP
 // statuses describe the poll and keep their meaning.
 func TestStatusExportStatus(t *testing.T) {
 	manifest := `{"transactionTime":"2024-01-01T00:00:00Z","request":"x","requiresAccessToken":false,"output":[{"type":"Patient","url":"http://files.example/a","count":1}],"error":[]}`
@@ -112,7 +112,7 @@ func TestStatusExportStatus(t *testing.T) {
 }
 
 // TestKickoffPreferenceApplied: Preference-Applied may be comma-joined or
-// repeated (checklist §2.3); when we asked and the server did not apply
+// repeated (Bulk Data Access IG, Export: Bulk Data Kick-off Request, Headers); when we asked and the server did not apply
 // it, the client says so in its log and carries on.
 func TestKickoffPreferenceApplied(t *testing.T) {
 	tests := []struct {

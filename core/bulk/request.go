@@ -64,7 +64,7 @@ func Validate(req core.ExportRequest, known []string) error {
 			// Lenient mode skips this check: some servers export types
 			// their CapabilityStatement does not list (the SMART reference
 			// server lists 14 of its 19), and lenient asks the server to
-			// decide (checklist §2.3).
+			// decide (Bulk Data Access IG, Export: Bulk Data Kick-off Request, Headers).
 			bad("%s %q: the server's CapabilityStatement does not list this type (check the spelling, or use lenient mode to ask the server anyway)", what, t)
 		}
 	}
@@ -166,7 +166,7 @@ func kickoffPath(req core.ExportRequest) string {
 }
 
 // adaptToServer settles what the server's Bulk Data version decides and
-// req leaves open (checklist §2.2, "v3 → v4d"): a v4 server takes
+// req leaves open (Bulk Data Access IG, Export: Bulk Data Kick-off Request (GET and POST); docs/protocol.md, Versions): a v4 server takes
 // kick-offs by POST only ("GET requests SHALL NOT be used to kick off")
 // and includeAssociatedData as a Coding; other and unknown versions take
 // it as a code. caps may be empty (no CapabilityStatement). The settled
@@ -238,11 +238,11 @@ type coding struct {
 }
 
 // associatedDataSystem is the Bulk Data IG's CodeSystem for the predefined
-// includeAssociatedData values (v4, checklist §2.2).
+// includeAssociatedData values (v4, Bulk Data Access IG, Export: Bulk Data Kick-off Request (GET and POST)).
 const associatedDataSystem = "http://hl7.org/fhir/uv/bulkdata/CodeSystem/include-associated-data"
 
 // associatedData returns one includeAssociatedData entry. v2/v3 take a
-// valueCode; v4 a valueCoding (checklist §2.2, §9 v3→v4d). The IG's
+// valueCode; v4 a valueCoding (Bulk Data Access IG, Export: Bulk Data Kick-off Request (GET and POST); docs/protocol.md, Versions). The IG's
 // CodeSystem holds only the two predefined values (its content is
 // complete), so a _custom value, which the server defines (§2.4), is sent
 // as a Coding with its code alone: naming the IG's system would claim a

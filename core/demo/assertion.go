@@ -14,7 +14,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 )
 
-// Limits on client assertions (SMART Backend Services, checklist §8.3/§8.5).
+// Limits on client assertions (SMART App Launch v2, Client Authentication: Asymmetric, Authenticating to the Token endpoint; SMART App Launch v2, Client Authentication: Asymmetric, Signature Verification).
 const (
 	maxAssertionLifetime = 5 * time.Minute
 	clockSkew            = 10 * time.Second

@@ -37,8 +37,8 @@ type jsonObj = map[string]any
 
 // handleMetadata serves the CapabilityStatement: FHIR 4.0.1, the bulk-data
 // CapabilityStatement instantiated, the three export operations (system
-// under rest.operation, Patient and Group under their resources; checklist
-// X9), every exportable type with its _typeFilter parameters (X10), and
+// under rest.operation, Patient and Group under their resources; docs/protocol.md,
+// Capabilities), every exportable type with its _typeFilter parameters (X10), and
 // the oauth-uris extension for clients of SMART 1.
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	var resources []jsonObj

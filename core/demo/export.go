@@ -16,7 +16,7 @@ var (
 	fileNameRE = regexp.MustCompile(`^[A-Za-z]+\.([0-9]+\.)?ndjson$`)
 )
 
-// handleKickoff starts an export at level l (checklist §2).
+// handleKickoff starts an export at level l (Bulk Data Access IG, Export: Bulk Data Kick-off Request).
 func (s *Server) handleKickoff(l level) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if n := len(r.URL.RequestURI()); n > maxKickoffURL {
@@ -109,7 +109,7 @@ func (s *Server) handleKickoff(l level) http.HandlerFunc {
 		s.logger.Info("export started", "job", j.id, "client", j.clientID, "level", l.String(), "types", len(ep.types))
 		w.Header().Set("Content-Location", s.root+jobsPath+j.id)
 		if j.separate {
-			// The IG's exact value (checklist §2.3, §2.6), whatever else
+			// The IG's exact value (Bulk Data Access IG, Export: Bulk Data Kick-off Request, Headers; Bulk Data Access IG, Export: Bulk Data Kick-off Request, Response - Success), whatever else
 			// the client preferred.
 			w.Header().Set("Preference-Applied", "respond-async,separate-export-status")
 		}
@@ -146,7 +146,7 @@ func retryAfter(d time.Duration) string {
 }
 
 // handleJob is the status endpoint: GET polls, DELETE cancels or
-// releases (checklist §3, §5).
+// releases (Bulk Data Access IG, Export: Bulk Data Status Request; Bulk Data Access IG, Export: Bulk Data Delete Request).
 func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 	tok, ok := s.authorize(w, r)
 	if !ok {
@@ -180,7 +180,7 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 		// The simulated glitch is the job's (the back end could not
 		// report on it), so with separate-export-status it goes in
 		// X-Export-Status. 429s below are about the poll itself and keep
-		// their HTTP status (checklist §3.2, "Throttled: same").
+		// their HTTP status (Bulk Data Access IG, Export: Bulk Data Status Request, Response, "throttled answers keep their status").
 		s.mu.Unlock()
 		w.Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
 		writeJobStatus(w, j, http.StatusInternalServerError, ctFHIRJSON,
@@ -209,7 +209,7 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 		msg := j.failure
 		s.mu.Unlock()
 		// "processing", not "exception": the job is over, and a client
-		// treats "exception" as worth retrying (checklist §3.1).
+		// treats "exception" as worth retrying (Bulk Data Access IG, Export: Bulk Data Status Request, Response - Error Status).
 		writeJobStatus(w, j, http.StatusInternalServerError, ctFHIRJSON, newOutcome("error", "processing", msg))
 		return
 	case !j.ready(now):
@@ -228,7 +228,7 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeJobStatus answers a status request with the job's state: status
-// and, unless nil, a JSON body. With separate-export-status (checklist
+// and, unless nil, a JSON body. With separate-export-status (
 // §3.2) the HTTP status says only that the poll worked, 200, and
 // X-Export-Status carries the job's ("202 Accepted", "500 Internal Server
 // Error").

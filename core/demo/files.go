@@ -14,7 +14,7 @@ import (
 )
 
 // handleFile serves one output, deleted or error file, regenerating its
-// bytes from the population (checklist §6). Identity responses have a
+// bytes from the population (Bulk Data Access IG, Export: Bulk Data Output File Request). Identity responses have a
 // Content-Length and honour a single Range; gzip is used when accepted.
 func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 	tok, ok := s.authorize(w, r)

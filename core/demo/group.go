@@ -10,7 +10,7 @@ import (
 	"tranche.dev/tranche/core/synth"
 )
 
-// handleGroupRead is GET Group/[id] (checklist §2.1: a server with Group
+// handleGroupRead is GET Group/[id] (Bulk Data Access IG, Export: Bulk Data Kick-off Request (endpoints): a server with Group
 // export SHOULD support Group read and search).
 func (s *Server) handleGroupRead(w http.ResponseWriter, r *http.Request) {
 	tok, ok := s.authorize(w, r)

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// level is the scope of an export (checklist §2.1).
+// level is the scope of an export (Bulk Data Access IG, Export: Bulk Data Kick-off Request (endpoints)).
 type level int
 
 const (
@@ -26,7 +26,7 @@ func (l level) String() string {
 	return [...]string{"system", "patient", "group"}[l]
 }
 
-// outputFormats are the _outputFormat spellings of NDJSON (checklist §2.4).
+// outputFormats are the _outputFormat spellings of NDJSON (Bulk Data Access IG, Export: Bulk Data Kick-off Request, Query Parameters).
 var outputFormats = []string{"application/fhir+ndjson", "application/ndjson", "ndjson"}
 
 // provenance modes of includeAssociatedData.
@@ -64,7 +64,7 @@ func badRequest(format string, args ...any) *kickoffError {
 }
 
 // paramKinds are the kick-off parameters and the Parameters value[x] each
-// takes in a POST body (checklist §2.2). comma marks the ones whose GET
+// takes in a POST body (Bulk Data Access IG, Export: Bulk Data Kick-off Request (GET and POST)). comma marks the ones whose GET
 // values are comma lists (repeats are joined, Bulk Data v2).
 var paramKinds = map[string]struct {
 	value []string
@@ -179,7 +179,7 @@ func paramValue(name string, prm map[string]json.RawMessage, allowed []string) (
 }
 
 // associatedDataSystem is the IG CodeSystem of the predefined
-// includeAssociatedData values, which v4 sends as a Coding (checklist
+// includeAssociatedData values, which v4 sends as a Coding (
 // §2.2, §9 v3→v4d).
 const associatedDataSystem = "http://hl7.org/fhir/uv/bulkdata/CodeSystem/include-associated-data"
 
@@ -254,7 +254,7 @@ func readPrefer(r *http.Request) preferences {
 }
 
 // acceptsFHIRJSON reports whether the kick-off's Accept allows the
-// OperationOutcome format, application/fhir+json (checklist §2.3): that
+// OperationOutcome format, application/fhir+json (Bulk Data Access IG, Export: Bulk Data Kick-off Request, Headers): that
 // type itself or a range covering it (*/*, as curl sends, or application/*).
 func acceptsFHIRJSON(accept string) bool {
 	if strings.TrimSpace(accept) == "" {

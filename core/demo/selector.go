@@ -30,7 +30,7 @@ func newSelector(pop *synth.Population, ep *exportParams, txTime time.Time) *sel
 	}
 	if ep.provenance != provDefault {
 		// Associated Provenance replaces plain Provenance output: it is
-		// the Provenance of exported resources (checklist §2.4).
+		// the Provenance of exported resources (Bulk Data Access IG, Export: Bulk Data Kick-off Request, Query Parameters).
 		if i, ok := sel.index["Provenance"]; ok {
 			sel.prov = i
 		} else {
@@ -167,7 +167,7 @@ func (sel *selector) emitResource(t int, typ string, js []byte, emit emitFunc) e
 }
 
 // deleteBundle is one deleted[] line: a transaction Bundle with a DELETE
-// entry (checklist §4.2).
+// entry (Bulk Data Access IG, Export: Bulk Data Status Request, Response - Complete Status (deleted)).
 func deleteBundle(typ, id string) []byte {
 	b, _ := json.Marshal(map[string]any{
 		"resourceType": "Bundle",

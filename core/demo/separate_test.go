@@ -37,7 +37,7 @@ func readPoll(tb testing.TB, r response) poll {
 // TestJob_SeparateExportStatus: with Prefer: separate-export-status the
 // kick-off says Preference-Applied and every status answer about the job
 // is 200 with the job's status in X-Export-Status; throttling stays a 429
-// (checklist §2.3, §3.2). Without the preference nothing changes.
+// (Bulk Data Access IG, Export: Bulk Data Kick-off Request, Headers; Bulk Data Access IG, Export: Bulk Data Status Request, Response). Without the preference nothing changes.
 func TestJob_SeparateExportStatus(t *testing.T) {
 	const applied = "respond-async,separate-export-status"
 	running := poll{status: 200, exportStatus: "202 Accepted"}

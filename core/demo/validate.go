@@ -125,7 +125,7 @@ func (s *Server) parseExport(r *http.Request, l level, groupID string, tok *acce
 		}
 	}
 	// allowPartialManifests only permits paging; a server that always
-	// returns one complete manifest honours it (checklist §3.3).
+	// returns one complete manifest honours it (Bulk Data Access IG, Export: Bulk Data Status Request, Response - In-Progress Status (partial manifests, v3)).
 	if v, e := raw.one("allowPartialManifests"); e != nil {
 		return nil, e
 	} else if v != "" && v != "true" && v != "false" {
@@ -135,7 +135,7 @@ func (s *Server) parseExport(r *http.Request, l level, groupID string, tok *acce
 }
 
 // pickTypes sets ep.types from _type (or every readable type at the level),
-// enforcing the token's scopes (checklist X3, X4).
+// enforcing the token's scopes (Bulk Data Access IG, Export: access control; Bulk Data Access IG, Export: Bulk Data Output File Request (requiresAccessToken)).
 func (s *Server) pickTypes(ep *exportParams, asked []string, tok *accessToken, soft func(*kickoffError) *kickoffError) *kickoffError {
 	levelTypes := s.cat.levelTypes(ep.level)
 	if len(asked) == 0 {

@@ -16,14 +16,14 @@ import (
 )
 
 // AssertionLifetime is how far in the future a client assertion expires.
-// SMART allows at most 5 minutes (checklist §8.3); 4 leaves room for clock
+// SMART allows at most 5 minutes (SMART App Launch v2, Client Authentication: Asymmetric, Authenticating to the Token endpoint); 4 leaves room for clock
 // skew between us and the authorization server.
 const AssertionLifetime = 4 * time.Minute
 
-// maxAssertionLifetime is SMART's ceiling on exp - now (checklist §8.3).
+// maxAssertionLifetime is SMART's ceiling on exp - now (SMART App Launch v2, Client Authentication: Asymmetric, Authenticating to the Token endpoint).
 const maxAssertionLifetime = 5 * time.Minute
 
-// assertionClaims are the claims of a client assertion (checklist §8.3).
+// assertionClaims are the claims of a client assertion (SMART App Launch v2, Client Authentication: Asymmetric, Authenticating to the Token endpoint).
 type assertionClaims struct {
 	Issuer   string `json:"iss"`
 	Subject  string `json:"sub"`
@@ -152,7 +152,7 @@ type AssertionClaims struct {
 }
 
 // VerifyAssertion checks a client assertion the way a SMART authorization
-// server must (checklist §8.5): alg RS384 or ES384, exactly one key in jwks
+// server must (SMART App Launch v2, Client Authentication: Asymmetric, Signature Verification): alg RS384 or ES384, exactly one key in jwks
 // with the header's kid and a key type fitting alg, a valid signature,
 // iss = sub, aud, jti, and exp no more than 5 minutes ahead.
 func VerifyAssertion(token string, jwks []byte, opts VerifyOptions) (*AssertionClaims, error) {

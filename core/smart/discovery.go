@@ -21,7 +21,7 @@ const (
 )
 
 // oauthURIs is the legacy SMART 1.0 CapabilityStatement extension that names
-// the token endpoint (checklist §8.1, deprecated in SMART 2).
+// the token endpoint (SMART App Launch v2, Conformance: Using .well-known, deprecated in SMART 2).
 const oauthURIs = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
 const maxDiscoveryBody = 4 << 20
@@ -77,7 +77,7 @@ func (d *Discovery) Summary() string {
 
 // Discover reads {base}/.well-known/smart-configuration and falls back to the
 // CapabilityStatement's oauth-uris extension at {base}/metadata for older
-// servers. Relative URLs are resolved against the base (checklist §8.1).
+// servers. Relative URLs are resolved against the base (SMART App Launch v2, Conformance: Using .well-known).
 func Discover(ctx context.Context, client *http.Client, base string) (*Discovery, error) {
 	if err := core.CheckURL(base); err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ import (
 )
 
 // Signing algorithms a SMART Backend Services client SHALL support
-// (checklist §8.2).
+// (SMART App Launch v2, Client Authentication: Asymmetric, Registering a client).
 const (
 	RS384 = "RS384"
 	ES384 = "ES384"

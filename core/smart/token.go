@@ -1,4 +1,4 @@
-// Package smart is a SMART Backend Services client (checklist §8): keys and
+// Package smart is a SMART Backend Services client (SMART App Launch v2, Backend Services): keys and
 // public JWKS, discovery, signed client assertions, an oauth2.TokenSource that
 // reuses and refreshes access tokens, an *http.Client that sends the token
 // only to the FHIR server's origin, RFC 7591 dynamic registration and a
@@ -119,7 +119,7 @@ var (
 
 // TokenSource returns a reusing token source for c. ctx is used for the token
 // requests (as in x/oauth2). Refresh tokens are never used: a new assertion
-// buys each new token (checklist §8.6).
+// buys each new token (SMART App Launch v2, Backend Services: Response).
 func (c *Config) TokenSource(ctx context.Context) oauth2.TokenSource {
 	return &Source{cfg: *c, ctx: ctx}
 }
@@ -157,7 +157,7 @@ type tokenResponse struct {
 	URI         string          `json:"error_uri"`
 }
 
-// fetch posts one token request with a fresh assertion (checklist §8.4).
+// fetch posts one token request with a fresh assertion (SMART App Launch v2, Backend Services: Obtaining an access token).
 func (c *Config) fetch(ctx context.Context) (*oauth2.Token, time.Time, error) {
 	// Checked before the assertion is signed: it must never go over plain
 	// http off this computer.
@@ -202,7 +202,7 @@ func (c *Config) fetch(ctx context.Context) (*oauth2.Token, time.Time, error) {
 		return nil, time.Time{}, errors.New("token response has no access_token")
 	}
 	// token_type is "bearer", compared case-insensitively: SMART's own
-	// example says "Bearer" (checklist §8.6). A missing one is tolerated.
+	// example says "Bearer" (SMART App Launch v2, Backend Services: Response). A missing one is tolerated.
 	if tr.TokenType != "" && !strings.EqualFold(tr.TokenType, "bearer") {
 		return nil, time.Time{}, fmt.Errorf("token_type %q is not supported: want bearer", tr.TokenType)
 	}

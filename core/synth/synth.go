@@ -44,7 +44,7 @@ type Resource struct {
 	LastUpdated time.Time
 	// Deleted marks a tombstone: the resource was deleted at LastUpdated.
 	// Servers leave it out of output and list it in deleted[] for _since
-	// exports (Bulk Data manifest deleted[], checklist §4.2).
+	// exports (Bulk Data manifest deleted[], Bulk Data Access IG, Export: Bulk Data Status Request, Response - Complete Status (deleted)).
 	Deleted bool
 	JSON    []byte // one line of R4 JSON, no newline; nil when Deleted
 }
