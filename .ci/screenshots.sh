@@ -29,7 +29,7 @@ mkdir -p "$OUT"
 # A throwaway home: Fyne's preferences (theme, data directory) start fresh.
 HOME=$(mktemp -d)
 export HOME LANG=en_US.UTF-8
-trap 'kill "$PID" 2>/dev/null || true; rm -rf "$HOME"' EXIT
+trap 'kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$HOME" || true' EXIT
 
 "$BIN" demo --patients "$PATIENTS" >"$HOME/demo.log" 2>&1 &
 PID=$!
@@ -94,5 +94,9 @@ key ctrl+7
 shot settings
 
 click 262 194 # Theme: Light
+# Every widget is repainted in the new theme: with the views and tables
+# of the earlier steps loaded that takes a while on a small machine.
+sleep 6
 key ctrl+4
+sleep 3
 shot catalogue-light
