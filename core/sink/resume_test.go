@@ -13,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/sink"
 	"tranche.dev/tranche/core/sink/sinktest"
 )
@@ -57,6 +58,21 @@ func feed(t *testing.T, st *sink.Store, f *core.ExportFile, lines [][]byte, from
 	return nil
 }
 
+// mustOneFileExport records a downloading export of one Observation file
+// of 2,000 lines, as the runner does before its first line lands.
+func mustOneFileExport(t *testing.T, db *catalog.DB) (*core.Export, []*core.ExportFile) {
+	t.Helper()
+	exp := &core.Export{FHIRBaseURL: "http://127.0.0.1:1/fhir", Request: core.ExportRequest{Level: core.LevelSystem}, State: core.StateDownloading}
+	if err := db.CreateExport(t.Context(), exp); err != nil {
+		t.Fatal(err)
+	}
+	files := []*core.ExportFile{{Kind: core.KindOutput, Type: "Observation", URL: "http://127.0.0.1:1/f/1.ndjson", Count: 2000}}
+	if err := db.AddFiles(t.Context(), exp.ID, files); err != nil {
+		t.Fatal(err)
+	}
+	return exp, files
+}
+
 // TestSinkResumeSegments stops a store in the middle of a file of several
 // S3 parts, as a kill would (open upload, spooled segment, nothing
 // cleaned up), and carries on with a new store from the catalogue's
@@ -66,14 +82,7 @@ func TestSinkResumeSegments(t *testing.T) {
 	c, bucket := mustOpenBucket(t)
 	db := mustOpenDB(t)
 	ctx := t.Context()
-	exp := &core.Export{FHIRBaseURL: "http://127.0.0.1:1/fhir", Request: core.ExportRequest{Level: core.LevelSystem}, State: core.StateDownloading}
-	if err := db.CreateExport(ctx, exp); err != nil {
-		t.Fatal(err)
-	}
-	files := []*core.ExportFile{{Kind: core.KindOutput, Type: "Observation", URL: "http://127.0.0.1:1/f/1.ndjson", Count: 2000}}
-	if err := db.AddFiles(ctx, exp.ID, files); err != nil {
-		t.Fatal(err)
-	}
+	exp, files := mustOneFileExport(t, db)
 	lines := randomLines(2000, 4<<10) // ~6 MiB of gzip: a part of 5 MiB and a last one
 	newStore := func() *sink.Store {
 		return &sink.Store{Inner: db, Client: c, Target: sink.Target{Bucket: bucket, Prefix: "x"},
@@ -155,14 +164,7 @@ func TestSinkResetFile(t *testing.T) {
 	c, bucket := mustOpenBucket(t)
 	db := mustOpenDB(t)
 	ctx := t.Context()
-	exp := &core.Export{FHIRBaseURL: "http://127.0.0.1:1/fhir", Request: core.ExportRequest{Level: core.LevelSystem}, State: core.StateDownloading}
-	if err := db.CreateExport(ctx, exp); err != nil {
-		t.Fatal(err)
-	}
-	files := []*core.ExportFile{{Kind: core.KindOutput, Type: "Observation", URL: "http://127.0.0.1:1/f/1.ndjson", Count: 2000}}
-	if err := db.AddFiles(ctx, exp.ID, files); err != nil {
-		t.Fatal(err)
-	}
+	exp, files := mustOneFileExport(t, db)
 	st := &sink.Store{Inner: db, Client: c, Target: sink.Target{Bucket: bucket, Prefix: "x"},
 		PartSize: sink.MinPartSize, TempDir: t.TempDir(), Logger: quiet}
 
