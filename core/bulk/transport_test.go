@@ -1,10 +1,8 @@
 package bulk_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,24 +10,8 @@ import (
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/bulk"
+	"tranche.dev/tranche/core/dialtest"
 )
-
-// loopbackOnly dials 127.0.0.1 and [::1] and fails the test for anything
-// else: nothing may be sent off this computer.
-func loopbackOnly(t *testing.T) *http.Client {
-	d := &net.Dialer{}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, _, _ := net.SplitHostPort(addr)
-		if host != "127.0.0.1" && host != "::1" {
-			t.Errorf("dialled %s: only loopback may be dialled, and an insecure URL not at all", addr)
-			return nil, errors.New("dial refused by the test")
-		}
-		return d.DialContext(ctx, network, addr)
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr}
-}
 
 // TestInsecureFileURLsRefused: file URLs with another scheme than https
 // (or http on loopback) are refused at once with a sentence, not retried
@@ -58,7 +40,7 @@ func TestInsecureFileURLsRefused(t *testing.T) {
 	srv = httptest.NewServer(mux)
 	defer srv.Close()
 	db := mustOpenDB(t)
-	hc := loopbackOnly(t)
+	hc := dialtest.LoopbackClient(t)
 	r, ev, _ := newRunner(t, srv.URL+"/fhir", hc, db)
 	r.Client.FileClient = hc
 	exp := &core.Export{FHIRBaseURL: srv.URL + "/fhir", Request: core.ExportRequest{Level: core.LevelPatient}}
@@ -93,7 +75,7 @@ func TestInsecureRedirectRefused(t *testing.T) {
 		http.Redirect(w, r, "http://192.0.2.10/elsewhere", http.StatusFound)
 	}))
 	defer srv.Close()
-	hc := loopbackOnly(t)
+	hc := dialtest.LoopbackClient(t)
 	r, _, _ := newRunner(t, srv.URL+"/fhir", hc, mustOpenDB(t))
 	r.Client.FileClient = hc
 	if _, err := r.Client.OpenFile(t.Context(), srv.URL+"/f", false, 0); !errors.Is(err, core.ErrInsecureURL) {
@@ -150,7 +132,7 @@ func TestStatusRedirectToPlainHTTP(t *testing.T) {
 	h.status = func(w http.ResponseWriter, r *http.Request, n int64) {
 		http.Redirect(w, r, "http://192.0.2.10/status/1", http.StatusFound)
 	}
-	hc := loopbackOnly(t)
+	hc := dialtest.LoopbackClient(t)
 	r, _, _ := newRunner(t, h.srv.URL+"/fhir", hc, mustOpenDB(t))
 	r.Client.FileClient = hc
 	exp := &core.Export{FHIRBaseURL: h.srv.URL + "/fhir", Request: core.ExportRequest{Level: core.LevelPatient}}

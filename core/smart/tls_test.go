@@ -1,39 +1,21 @@
 package smart_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/dialtest"
 	"tranche.dev/tranche/core/smart"
 )
-
-// loopbackClient dials loopback only and fails the test for any other
-// address.
-func loopbackClient(t *testing.T) *http.Client {
-	d := &net.Dialer{}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, _, _ := net.SplitHostPort(addr)
-		if host != "127.0.0.1" && host != "::1" {
-			t.Errorf("dialled %s: an insecure URL must be refused before any connection", addr)
-			return nil, errors.New("dial refused by the test")
-		}
-		return d.DialContext(ctx, network, addr)
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr}
-}
 
 // TestPlainHTTPRefused: no assertion, token or registration goes over
 // plain http off this computer, whoever named the URL (SMART risk R5).
 func TestPlainHTTPRefused(t *testing.T) {
-	hc := loopbackClient(t)
+	hc := dialtest.LoopbackClient(t)
 	// A loopback server whose discovery names plain-http endpoints elsewhere.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
