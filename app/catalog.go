@@ -93,6 +93,19 @@ func (c *catalogCmd) parse(args []string) ([]string, error) {
 	}
 }
 
+// parseNone parses flags for a command that takes no positional
+// arguments, and refuses any.
+func (c *catalogCmd) parseNone(args []string) error {
+	pos, err := c.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	return nil
+}
+
 // open opens the catalogue at --db or the default path. Opening never
 // creates a catalogue where none is: a typo in --db is an error, not an
 // empty result.
@@ -117,10 +130,8 @@ func (c *catalogCmd) open() (*catalog.DB, error) {
 
 func catalogCounts(ctx context.Context, c *catalogCmd, args []string) error {
 	exportID := c.fs.Int64("export", 0, "count one export's resources instead of the latest view")
-	if pos, err := c.parse(args); err != nil {
+	if err := c.parseNone(args); err != nil {
 		return err
-	} else if len(pos) != 0 {
-		return fmt.Errorf("unexpected argument %q", pos[0])
 	}
 	db, err := c.open()
 	if err != nil {
@@ -222,10 +233,8 @@ func catalogExport(ctx context.Context, c *catalogCmd, args []string) (err error
 	format := c.fs.String("format", "ndjson", "ndjson or csv (and parquet for --table)")
 	out := c.fs.String("o", "", "write to `file` instead of standard output")
 	table := c.fs.String("table", "", "write this view table (see catalog tables) instead of resources")
-	if pos, err := c.parse(args); err != nil {
+	if err := c.parseNone(args); err != nil {
 		return err
-	} else if len(pos) != 0 {
-		return fmt.Errorf("unexpected argument %q", pos[0])
 	}
 	if *table != "" {
 		if !flagSet(c.fs, "format") {
@@ -276,10 +285,8 @@ func catalogExport(ctx context.Context, c *catalogCmd, args []string) (err error
 
 func catalogExports(ctx context.Context, c *catalogCmd, args []string) error {
 	limit := c.fs.Int("limit", 20, "at most `N` exports, newest first (0 = all)")
-	if pos, err := c.parse(args); err != nil {
+	if err := c.parseNone(args); err != nil {
 		return err
-	} else if len(pos) != 0 {
-		return fmt.Errorf("unexpected argument %q", pos[0])
 	}
 	db, err := c.open()
 	if err != nil {

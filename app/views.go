@@ -75,15 +75,6 @@ func runViews(args []string, stdout, stderr io.Writer) error {
 // viewsCmd shares the catalog commands' flag parsing and catalogue opening.
 type viewsCmd struct{ catalogCmd }
 
-func (c *viewsCmd) noArgs(args []string) error {
-	if pos, err := c.parse(args); err != nil {
-		return err
-	} else if len(pos) != 0 {
-		return fmt.Errorf("unexpected argument %q", pos[0])
-	}
-	return nil
-}
-
 func (c *viewsCmd) oneArg(args []string, what string) (string, error) {
 	pos, err := c.parse(args)
 	if err != nil {
@@ -96,7 +87,7 @@ func (c *viewsCmd) oneArg(args []string, what string) (string, error) {
 }
 
 func viewsList(_ context.Context, c *viewsCmd, args []string) error {
-	if err := c.noArgs(args); err != nil {
+	if err := c.parseNone(args); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
@@ -422,10 +413,8 @@ func writeReport(path string, rep views.Report) error {
 
 // catalogTables runs "tranche catalog tables".
 func catalogTables(ctx context.Context, c *catalogCmd, args []string) error {
-	if pos, err := c.parse(args); err != nil {
+	if err := c.parseNone(args); err != nil {
 		return err
-	} else if len(pos) != 0 {
-		return fmt.Errorf("unexpected argument %q", pos[0])
 	}
 	db, err := c.open()
 	if err != nil {
