@@ -105,14 +105,11 @@ func (s *catalogScreen) saveSelection(q Query, format, ext string) {
 		s.saveTable(q.Type, format, ext)
 		return
 	}
-	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
-		if err != nil {
-			s.u.showError("Could not open the file to write.", err)
-			return
-		}
-		if w == nil {
-			return
-		}
+	name := "tranche"
+	if q.Type != "" {
+		name = q.Type
+	}
+	s.u.saveFile(name+ext, func(w fyne.URIWriteCloser) {
 		var n int64
 		s.u.background("Could not export the selection.", func(ctx context.Context) error {
 			var err error
@@ -124,13 +121,7 @@ func (s *catalogScreen) saveSelection(q Query, format, ext string) {
 		}, func() {
 			s.pageInfo.SetText(fmt.Sprintf("Exported %s records to %s", thousands(n), w.URI().Name()))
 		})
-	}, s.u.Window)
-	name := "tranche"
-	if q.Type != "" {
-		name = q.Type
-	}
-	d.SetFileName(name + ext)
-	d.Show()
+	})
 }
 
 // describeQuery says in words what a query selects.
@@ -166,14 +157,7 @@ func describeQuery(q Query) string {
 
 // saveTable writes a whole materialised table to a file.
 func (s *catalogScreen) saveTable(name, format, ext string) {
-	s.u.saveFile(name+ext, func(w fyne.URIWriteCloser, err error) {
-		if err != nil {
-			s.u.showError("Could not open the file to write.", err)
-			return
-		}
-		if w == nil {
-			return
-		}
+	s.u.saveFile(name+ext, func(w fyne.URIWriteCloser) {
 		var n int64
 		s.u.background("Could not export the table.", func(ctx context.Context) error {
 			var err error

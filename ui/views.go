@@ -330,14 +330,7 @@ func (s *viewsScreen) exportTo(def []byte, format string) {
 		return
 	}
 	name := viewName(def)
-	s.u.saveFile(name+"."+format, func(w fyne.URIWriteCloser, err error) {
-		if err != nil {
-			s.u.showError("Could not open the file to write.", err)
-			return
-		}
-		if w == nil {
-			return
-		}
+	s.u.saveFile(name+"."+format, func(w fyne.URIWriteCloser) {
 		s.startRun("Writing "+w.URI().Name(), func(ctx context.Context, progress func(RunStats)) (RunStats, error) {
 			st, err := s.u.deps.Views.Export(ctx, def, w, format, progress)
 			if cerr := w.Close(); err == nil {
@@ -350,8 +343,19 @@ func (s *viewsScreen) exportTo(def []byte, format string) {
 	})
 }
 
-// saveFile asks where to save a file called name (Deps.SaveFile).
-func (u *UI) saveFile(name string, done func(fyne.URIWriteCloser, error)) {
+// saveFile asks where to save a file called name (Deps.SaveFile) and gives
+// write the file opened there. A file that cannot be opened is reported;
+// Cancel does nothing.
+func (u *UI) saveFile(name string, write func(fyne.URIWriteCloser)) {
+	done := func(w fyne.URIWriteCloser, err error) {
+		if err != nil {
+			u.showError("Could not open the file to write.", err)
+			return
+		}
+		if w != nil {
+			write(w)
+		}
+	}
 	if u.deps.SaveFile != nil {
 		u.deps.SaveFile(name, done)
 		return
@@ -363,15 +367,8 @@ func (u *UI) saveFile(name string, done func(fyne.URIWriteCloser, error)) {
 
 func (s *viewsScreen) saveJSON() {
 	def := s.b.def.JSON()
-	s.u.saveFile(viewName(def)+".json", func(w fyne.URIWriteCloser, err error) {
-		if err != nil {
-			s.u.showError("Could not open the file to write.", err)
-			return
-		}
-		if w == nil {
-			return
-		}
-		_, err = w.Write(def)
+	s.u.saveFile(viewName(def)+".json", func(w fyne.URIWriteCloser) {
+		_, err := w.Write(def)
 		if cerr := w.Close(); err == nil {
 			err = cerr
 		}
