@@ -12,8 +12,8 @@ func TestExportActions(t *testing.T) {
 	failed := []*core.ExportFile{{State: core.FileLoaded}, {State: core.FileFailed}}
 	loaded := []*core.ExportFile{{State: core.FileLoaded}, {State: core.FileInvalid}}
 	tests := []struct {
-		e                               core.Export
-		files                           []*core.ExportFile
+		e                              core.Export
+		files                          []*core.ExportFile
 		resume, cancel, retry, release bool
 	}{
 		{core.Export{State: core.StatePolling, StatusURL: "s"}, nil, true, true, false, false},
