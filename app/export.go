@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/bulk"
@@ -28,6 +27,8 @@ const exportUsage = `Usage:
   tranche export -f URL [level] [parameters] [auth] [options]
   tranche export --resume [ID]          carry on with unfinished exports
   tranche export --cancel ID            cancel an unfinished export (DELETE on the server)
+  tranche export --retry-failed ID      download the files of an export that failed again
+  tranche export --release ID           tell the server a complete export's files may go (DELETE)
 
 Level (patient is the default, as in the SMART bulk-data-client):
   --global                 system level: [base]/$export
@@ -95,6 +96,7 @@ func (l listFlag) Set(v string) error {
 type exportFlags struct {
 	fhirURL, group, since, until, outputFormat, organize, status  string
 	global, post, lenient, partial, keepJob, open, resume, cancel bool
+	release, retry                                                bool
 	separateStatus                                                bool
 	associatedAs                                                  string
 	types, elements, patients, filters, assoc                     []string
@@ -151,6 +153,8 @@ func parseExportFlags(args []string, stderr io.Writer) (*exportFlags, []string, 
 	fs.BoolVar(&f.open, "open", false, "no authorization")
 	fs.BoolVar(&f.resume, "resume", false, "resume unfinished exports")
 	fs.BoolVar(&f.cancel, "cancel", false, "cancel an unfinished export")
+	fs.BoolVar(&f.release, "release", false, "release a complete export's job")
+	fs.BoolVar(&f.retry, "retry-failed", false, "download an export's failed files again")
 	fs.IntVar(&f.parallel, "parallel", 0, "parallel downloads")
 	fs.IntVar(&f.maxLine, "max-line", 0, "longest NDJSON line in bytes")
 	pos, err := parseInterspersed(fs, args)
@@ -187,6 +191,15 @@ func runExportDial(args []string, stdout, stderr io.Writer, dial engine.Dial) er
 	if f.global && f.group != "" {
 		return &exitError{code: 2, err: errors.New("--global and --group exclude each other")}
 	}
+	// The transport rule, before anything is read, sent or looked up.
+	for _, u := range []string{f.fhirURL, f.tokenURL, f.status} {
+		if u == "" {
+			continue
+		}
+		if err := core.CheckURL(u); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var memLimit goMemoryLimit
@@ -203,13 +216,42 @@ func runExportDial(args []string, stdout, stderr io.Writer, dial engine.Dial) er
 		return err
 	}
 	defer env.Close()
-	x := &exporter{env: env, flags: f, dataDir: filepath.Dir(dbPath), stdout: stdout, stderr: stderr}
-
-	if f.resume {
-		return x.resume(ctx, pos)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	x := &exporter{env: env, flags: f, stdout: stdout, stderr: stderr,
+		eng:  &engine.Engine{Store: env.DB, LoadKey: env.loadKey, HTTPClient: env.HTTPClient, Dial: env.Dial, Logger: logger},
+		logs: &exportLogs{dir: exportLogDir(filepath.Dir(dbPath)), stderr: stderr}}
+	defer x.logs.Close()
+	if x.opts.Auth, err = f.auth(); err != nil {
+		return err
 	}
-	if f.cancel {
-		return x.cancel(ctx, pos)
+	x.opts.Parallel, x.opts.MaxLine, x.opts.KeepJob, x.opts.Logger = f.parallel, f.maxLine, f.keepJob, logger
+	// An object-storage sink: a new export's comes from --sink or the
+	// registration; a stored export's from the catalogue.
+	var sinkURL string
+	x.opts.Prepare = func(ctx context.Context, r *bulk.Runner, id int64) error {
+		if id != 0 {
+			return x.resumeSink(ctx, r, id)
+		}
+		if sinkURL != "" {
+			return x.useSink(r, sinkURL)
+		}
+		return nil
+	}
+
+	switch {
+	case f.resume:
+		return x.resume(ctx, pos)
+	case f.cancel:
+		return x.control(ctx, pos, "--cancel", x.eng.Cancel, "Export %d cancelled.")
+	case f.release:
+		return x.control(ctx, pos, "--release", x.eng.Release, "Export %d released: the server may delete its files.")
+	case f.retry:
+		id, err := oneID(pos, "--retry-failed")
+		if err != nil {
+			return err
+		}
+		_, err = x.eng.RetryFailed(ctx, id, x.options())
+		return x.report(ctx, id, err)
 	}
 	if len(pos) > 0 {
 		return &exitError{code: 2, err: fmt.Errorf("unexpected argument %q", pos[0])}
@@ -220,23 +262,10 @@ func runExportDial(args []string, stdout, stderr io.Writer, dial engine.Dial) er
 		if reg, err = env.findRegistration(ctx, f.registration); err != nil {
 			return err
 		}
-		exp.RegistrationID, exp.Scope = reg.ID, reg.Scopes
-		if exp.FHIRBaseURL == "" {
-			exp.FHIRBaseURL = reg.FHIRBaseURL
-		}
 	}
-	if exp.FHIRBaseURL == "" {
+	if exp.FHIRBaseURL == "" && reg == nil {
 		fmt.Fprint(stderr, exportUsage)
 		return &exitError{code: 2, err: errors.New("no FHIR server: give -f URL or --registration NAME")}
-	}
-	// The transport rule, before anything is sent or looked up.
-	for _, u := range []string{exp.FHIRBaseURL, f.tokenURL, f.status} {
-		if u == "" {
-			continue
-		}
-		if err := core.CheckURL(u); err != nil {
-			return &exitError{code: 2, err: err}
-		}
 	}
 	if reg != nil {
 		if err := reg.CheckURLs(); err != nil {
@@ -249,34 +278,39 @@ func runExportDial(args []string, stdout, stderr io.Writer, dial engine.Dial) er
 	if reg == nil && f.clientID != "" {
 		exp.Scope = f.scopeOrDefault()
 	}
-	r, err := x.runner(ctx, exp, reg)
-	if err != nil {
-		return err
-	}
-	sinkURL := f.sink
+	sinkURL = f.sink
 	if sinkURL == "" && reg != nil {
 		if sinkURL, err = env.DB.RegistrationSink(ctx, reg.ID); err != nil {
 			return err
 		}
 	}
-	if sinkURL != "" {
-		if err := x.useSink(r, sinkURL); err != nil {
-			return err
-		}
-	}
 	if f.status != "" {
 		// Pick up a job started elsewhere (or by an earlier run).
-		if old, err := env.DB.FindExportByStatusURL(ctx, f.status); err == nil {
-			return x.report(ctx, old.ID, x.resumeOne(ctx, r, old.ID))
+		exp.StatusURL = f.status
+		exp, err := x.eng.Adopt(ctx, exp, reg, x.options())
+		if exp == nil {
+			return err
 		}
-		exp.StatusURL, exp.State = f.status, core.StatePolling
-		if err := r.Store.CreateExport(ctx, exp); err != nil {
-			return fmt.Errorf("record export: %w", err)
-		}
-		return x.report(ctx, exp.ID, x.resumeOne(ctx, r, exp.ID))
+		return x.report(ctx, exp.ID, err)
 	}
-	err = r.Start(ctx, exp)
+	err = x.eng.Start(ctx, exp, reg, x.options())
 	return x.report(ctx, exp.ID, err)
+}
+
+// auth is the ad hoc client of --client-id and --private-key; nil without.
+func (f *exportFlags) auth() (*engine.Auth, error) {
+	if f.clientID == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(f.keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("private key: %w", err)
+	}
+	key, err := smart.ParseKey(data, "")
+	if err != nil {
+		return nil, fmt.Errorf("private key %s: %w", f.keyFile, err)
+	}
+	return &engine.Auth{ClientID: f.clientID, TokenURL: f.tokenURL, Scopes: strings.Fields(f.scopeOrDefault()), Key: key}, nil
 }
 
 func (f *exportFlags) scopeOrDefault() string {
@@ -288,13 +322,37 @@ func (f *exportFlags) scopeOrDefault() string {
 
 // exporter holds what one export command needs.
 type exporter struct {
-	env     *keyEnv
-	flags   *exportFlags
-	dataDir string
-	stdout  io.Writer
-	stderr  io.Writer
-	prog    *progress
-	logs    *exportLogs
+	env    *keyEnv
+	eng    *engine.Engine
+	opts   engine.Options
+	flags  *exportFlags
+	stdout io.Writer
+	stderr io.Writer
+	prog   *progress
+	logs   *exportLogs
+}
+
+// options are the engine options of one run, with a fresh progress line.
+func (x *exporter) options() engine.Options {
+	x.prog = newProgress(x.stderr)
+	o := x.opts
+	o.OnEvent = func(ev core.Event) {
+		x.prog.handle(ev)
+		x.logs.handle(ev)
+	}
+	return o
+}
+
+// oneID reads the one export id an action flag takes.
+func oneID(pos []string, flagName string) (int64, error) {
+	if len(pos) != 1 {
+		return 0, &exitError{code: 2, err: fmt.Errorf("%s needs one export id", flagName)}
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil {
+		return 0, &exitError{code: 2, err: fmt.Errorf("export id %q is not a number", pos[0])}
+	}
+	return id, nil
 }
 
 func (x *exporter) resume(ctx context.Context, pos []string) error {
@@ -327,78 +385,39 @@ func (x *exporter) resume(ctx context.Context, pos []string) error {
 			errs = append(errs, fmt.Errorf("export %d: %w", id, err))
 			continue
 		}
-		var reg *core.Registration
-		if exp.RegistrationID != 0 {
-			if reg, err = x.env.DB.FindRegistration(ctx, exp.RegistrationID); err != nil {
-				errs = append(errs, fmt.Errorf("export %d: registration: %w", id, err))
-				continue
-			}
-		} else if x.flags.clientID == "" && !x.flags.open {
+		if exp.RegistrationID == 0 && x.flags.clientID == "" && !x.flags.open {
 			// An ad hoc export: its key was never stored.
 			fmt.Fprintf(x.stderr, "export %d has no registration; resuming without authorization (give --client-id and --private-key if it needs them)\n", id)
 		}
-		r, err := x.runner(ctx, exp, reg)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := x.resumeSink(ctx, r, id); err != nil {
-			errs = append(errs, fmt.Errorf("export %d: %w", id, err))
-			continue
-		}
 		fmt.Fprintf(x.stderr, "Resuming export %d (%s, %s)\n", id, exp.FHIRBaseURL, exp.State)
-		if err := x.report(ctx, id, x.resumeOne(ctx, r, id)); err != nil {
+		_, err = x.eng.Resume(ctx, id, x.options())
+		if errors.Is(err, core.ErrFinished) && exp.State == core.StateFailed && len(exp.Manifest) > 0 {
+			err = fmt.Errorf("%w; to download its failed files again: tranche export --retry-failed %d", err, id)
+		}
+		if err := x.report(ctx, id, err); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (x *exporter) cancel(ctx context.Context, pos []string) error {
-	if len(pos) != 1 {
-		return &exitError{code: 2, err: errors.New("--cancel needs one export id")}
-	}
-	id, err := strconv.ParseInt(pos[0], 10, 64)
-	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("export id %q is not a number", pos[0])}
-	}
-	exp, err := x.env.DB.FindExport(ctx, id)
-	if err != nil {
-		return fmt.Errorf("export %d: %w", id, err)
-	}
-	var reg *core.Registration
-	if exp.RegistrationID != 0 {
-		if reg, err = x.env.DB.FindRegistration(ctx, exp.RegistrationID); err != nil {
-			return fmt.Errorf("export %d: registration: %w", id, err)
-		}
-	}
-	r, err := x.runner(ctx, exp, reg)
+// control runs one of the engine's control actions on the export id in pos.
+func (x *exporter) control(ctx context.Context, pos []string, flagName string, action func(context.Context, int64, engine.Options) error, done string) error {
+	id, err := oneID(pos, flagName)
 	if err != nil {
 		return err
 	}
-	if err := r.Cancel(ctx, id); err != nil {
+	if err := action(ctx, id, x.options()); err != nil {
 		return err
 	}
-	// The export is final now: its open uploads in a sink are swept.
-	if err := x.resumeSink(ctx, r, id); err != nil {
-		fmt.Fprintf(x.stderr, "export %d: %v\n", id, err)
-	}
-	fmt.Fprintf(x.stdout, "Export %d cancelled.\n", id)
+	fmt.Fprintf(x.stdout, done+"\n", id)
 	return nil
-}
-
-func (x *exporter) resumeOne(ctx context.Context, r *bulk.Runner, id int64) error {
-	_, err := r.Resume(ctx, id)
-	return err
 }
 
 // report prints the outcome of export id.
 func (x *exporter) report(ctx context.Context, id int64, runErr error) error {
 	if x.prog != nil {
 		x.prog.done()
-	}
-	if x.logs != nil {
-		x.logs.Close()
 	}
 	if id == 0 {
 		return runErr
@@ -460,70 +479,6 @@ func (x *exporter) reportFiles(runErr error) {
 		why := strings.TrimPrefix(f.Error, "download "+f.URL+": ")
 		fmt.Fprintf(x.stdout, "  %s: %s: %s\n", f.URL, f.State, why)
 	}
-}
-
-// runner builds the HTTP clients, the runner and its event subscribers.
-func (x *exporter) runner(ctx context.Context, exp *core.Export, reg *core.Registration) (*bulk.Runner, error) {
-	f := x.flags
-	parallel := f.parallel
-	if parallel <= 0 && reg != nil {
-		parallel = reg.MaxParallel
-	}
-	parallel = max(parallel, 0)
-	plain := &http.Client{Transport: x.env.transport(max(parallel, bulk.DefaultMaxParallel))}
-	api := plain
-	var headers map[string]string
-	var pollMin, pollMax time.Duration
-	switch {
-	case reg != nil:
-		cfg, err := x.env.smartConfig(reg)
-		if err != nil {
-			return nil, err
-		}
-		if cfg.TokenURL == "" {
-			d, err := smart.Discover(ctx, x.env.HTTPClient, exp.FHIRBaseURL)
-			if err != nil {
-				return nil, fmt.Errorf("find the token endpoint: %w", err)
-			}
-			cfg.TokenURL = d.TokenEndpoint
-		}
-		if api, err = smart.NewClient(plain, cfg.TokenSource(ctx), exp.FHIRBaseURL); err != nil {
-			return nil, err
-		}
-		headers, pollMin, pollMax = reg.Headers, reg.PollMin, reg.PollMax
-	case f.clientID != "":
-		data, err := os.ReadFile(f.keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("private key: %w", err)
-		}
-		key, err := smart.ParseKey(data, "")
-		if err != nil {
-			return nil, fmt.Errorf("private key %s: %w", f.keyFile, err)
-		}
-		cfg := smart.Config{ClientID: f.clientID, TokenURL: f.tokenURL, Scopes: strings.Fields(f.scopeOrDefault()), Key: key, HTTPClient: x.env.HTTPClient}
-		if cfg.TokenURL == "" {
-			d, err := smart.Discover(ctx, x.env.HTTPClient, exp.FHIRBaseURL)
-			if err != nil {
-				return nil, fmt.Errorf("find the token endpoint (or give --token-url): %w", err)
-			}
-			cfg.TokenURL = d.TokenEndpoint
-		}
-		if api, err = smart.NewClient(plain, cfg.TokenSource(ctx), exp.FHIRBaseURL); err != nil {
-			return nil, err
-		}
-	}
-	logger := slog.New(slog.NewTextHandler(x.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	x.prog = newProgress(x.stderr)
-	x.logs = &exportLogs{dir: filepath.Join(x.dataDir, "exports"), stderr: x.stderr}
-	return &bulk.Runner{
-		Client: &bulk.Client{BaseURL: exp.FHIRBaseURL, HTTPClient: api, FileClient: plain, Headers: headers, Logger: logger},
-		Store:  x.env.DB, MaxParallel: parallel, PollMin: pollMin, PollMax: pollMax,
-		MaxLine: f.maxLine, KeepJob: f.keepJob, Logger: logger,
-		OnEvent: func(ev core.Event) {
-			x.prog.handle(ev)
-			x.logs.handle(ev)
-		},
-	}, nil
 }
 
 // ensure catalog.DB satisfies core.ExportStore.

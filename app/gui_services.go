@@ -6,18 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/bulk"
+	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/core/smart"
 	samplejwks "tranche.dev/tranche/sample-jwks"
 	"tranche.dev/tranche/ui"
@@ -195,100 +193,24 @@ func (g *guiServices) TestConnection(ctx context.Context, reg *core.Registration
 	return checks, nil
 }
 
-// apiClient is an HTTP client that authorizes requests to reg's server.
-func (g *guiServices) apiClient(ctx context.Context, reg *core.Registration, plain *http.Client) (*http.Client, error) {
-	cfg, err := g.smartConfig(reg)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.TokenURL == "" {
-		d, err := smart.Discover(ctx, g.env.HTTPClient, reg.FHIRBaseURL)
-		if err != nil {
-			return nil, fmt.Errorf("find the token endpoint: %w", err)
-		}
-		cfg.TokenURL = d.TokenEndpoint
-	}
-	return smart.NewClient(plain, cfg.TokenSource(ctx), reg.FHIRBaseURL)
-}
-
 // Groups searches the server's Groups: GET [base]/Group, first page.
 func (g *guiServices) Groups(ctx context.Context, reg *core.Registration) ([]ui.Group, error) {
-	c, err := g.apiClient(ctx, reg, g.env.HTTPClient)
-	if err != nil {
-		return nil, err
-	}
-	u := strings.TrimRight(reg.FHIRBaseURL, "/") + "/Group?_count=200&_elements=name,quantity"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/fhir+json")
-	for k, v := range reg.Headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("group search: %s", resp.Status)
-	}
-	var bundle struct {
-		Entry []struct {
-			Resource struct {
-				ResourceType string `json:"resourceType"`
-				ID           string `json:"id"`
-				Name         string `json:"name"`
-				Quantity     int    `json:"quantity"`
-			} `json:"resource"`
-		} `json:"entry"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&bundle); err != nil {
-		return nil, fmt.Errorf("group search: %w", err)
-	}
-	var groups []ui.Group
-	for _, e := range bundle.Entry {
-		if r := e.Resource; r.ResourceType == "Group" && r.ID != "" {
-			groups = append(groups, ui.Group{ID: r.ID, Name: r.Name, Quantity: r.Quantity})
-		}
-	}
-	return groups, nil
+	return g.engine().Groups(ctx, reg)
 }
 
-// runner builds an export runner for reg (nil: an ad hoc export without
-// authorization). Its events go to onEvent and to the export's log.ndjson.
-func (g *guiServices) runner(ctx context.Context, reg *core.Registration, base string, onEvent func(core.Event)) (*bulk.Runner, error) {
-	// The transport rule, before anything is sent or looked up.
-	if err := core.CheckURL(base); err != nil {
-		return nil, err
-	}
-	if reg != nil {
-		if err := reg.CheckURLs(); err != nil {
-			return nil, fmt.Errorf("registration %q: %w", reg.Name, err)
-		}
-	}
-	parallel := bulk.DefaultMaxParallel
-	if reg != nil && reg.MaxParallel > 0 {
-		parallel = reg.MaxParallel
-	}
-	plain := &http.Client{Transport: g.env.transport(parallel)}
-	api := plain
-	r := &bulk.Runner{Store: g.env.DB, MaxParallel: parallel, Logger: g.logger}
-	var headers map[string]string
-	if reg != nil {
-		var err error
-		if api, err = g.apiClient(ctx, reg, plain); err != nil {
-			return nil, err
-		}
-		headers, r.PollMin, r.PollMax = reg.Headers, reg.PollMin, reg.PollMax
-	}
-	r.Client = &bulk.Client{BaseURL: base, HTTPClient: api, FileClient: plain, Headers: headers, Logger: g.logger}
-	r.OnEvent = func(ev core.Event) {
+// engine is the export engine, with this app's keys and export logs.
+func (g *guiServices) engine() *engine.Engine {
+	return &engine.Engine{Store: g.env.DB, LoadKey: g.loadKey, HTTPClient: g.env.HTTPClient, Dial: g.env.Dial, Logger: g.logger}
+}
+
+// options sends a run's events to onEvent and to the export's log.ndjson.
+func (g *guiServices) options(onEvent func(core.Event)) engine.Options {
+	return engine.Options{OnEvent: func(ev core.Event) {
 		g.logs.handle(ev)
-		onEvent(ev)
-	}
-	return r, nil
+		if onEvent != nil {
+			onEvent(ev)
+		}
+	}}
 }
 
 func (g *guiServices) FindExports(ctx context.Context, limit int) ([]*core.Export, error) {
@@ -305,12 +227,8 @@ func (g *guiServices) FindFiles(ctx context.Context, id int64) ([]*core.ExportFi
 
 func (g *guiServices) Start(ctx context.Context, reg *core.Registration, req core.ExportRequest, onEvent func(core.Event)) (*core.Export, error) {
 	defer g.memLimit.begin()()
-	r, err := g.runner(ctx, reg, reg.FHIRBaseURL, onEvent)
-	if err != nil {
-		return nil, err
-	}
-	exp := &core.Export{Request: req, FHIRBaseURL: reg.FHIRBaseURL, RegistrationID: reg.ID, Scope: reg.Scopes}
-	err = r.Start(ctx, exp)
+	exp := &core.Export{Request: req}
+	err := g.engine().Start(ctx, exp, reg, g.options(onEvent))
 	return g.after(ctx, exp.ID, err)
 }
 
@@ -365,86 +283,26 @@ func (g *guiServices) closeBackground() {
 
 func (g *guiServices) Resume(ctx context.Context, id int64, onEvent func(core.Event)) (*core.Export, error) {
 	defer g.memLimit.begin()()
-	exp, err := g.env.DB.FindExport(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	var reg *core.Registration
-	if exp.RegistrationID != 0 {
-		if reg, err = g.env.DB.FindRegistration(ctx, exp.RegistrationID); err != nil {
-			return nil, fmt.Errorf("registration of export %d: %w", id, err)
-		}
-	}
-	// A failed export whose manifest is known can try its files again.
-	if exp.State == core.StateFailed && len(exp.Manifest) > 0 {
-		exp.State, exp.Error, exp.FinishedAt = core.StateDownloading, "", time.Time{}
-		if err := g.env.DB.UpdateExport(ctx, exp); err != nil {
-			return nil, err
-		}
-	}
-	r, err := g.runner(ctx, reg, exp.FHIRBaseURL, onEvent)
-	if err != nil {
-		return nil, err
-	}
-	_, err = r.Resume(ctx, id)
+	_, err := g.engine().Resume(ctx, id, g.options(onEvent))
 	return g.after(ctx, id, err)
 }
 
 // RetryFailed downloads the files that failed again; the runner skips
 // every file already loaded.
 func (g *guiServices) RetryFailed(ctx context.Context, id int64, onEvent func(core.Event)) (*core.Export, error) {
-	return g.Resume(ctx, id, onEvent)
+	defer g.memLimit.begin()()
+	_, err := g.engine().RetryFailed(ctx, id, g.options(onEvent))
+	return g.after(ctx, id, err)
 }
 
 // Cancel sends DELETE for the job and marks the export cancelled.
 func (g *guiServices) Cancel(ctx context.Context, id int64) error {
-	exp, err := g.env.DB.FindExport(ctx, id)
-	if err != nil {
-		return err
-	}
-	var derr error
-	if exp.StatusURL != "" {
-		derr = g.deleteJob(ctx, exp)
-	}
-	if !exp.State.Final() {
-		exp.State, exp.FinishedAt = core.StateCancelled, time.Now()
-		if err := g.env.DB.UpdateExport(ctx, exp); err != nil {
-			return err
-		}
-	}
-	return derr
+	return g.engine().Cancel(ctx, id, g.options(nil))
 }
 
 // Release sends DELETE for a finished job so the server may drop its files.
 func (g *guiServices) Release(ctx context.Context, id int64) error {
-	exp, err := g.env.DB.FindExport(ctx, id)
-	if err != nil {
-		return err
-	}
-	if err := g.deleteJob(ctx, exp); err != nil {
-		return err
-	}
-	exp.Released = true
-	return g.env.DB.UpdateExport(ctx, exp)
-}
-
-func (g *guiServices) deleteJob(ctx context.Context, exp *core.Export) error {
-	var reg *core.Registration
-	if exp.RegistrationID != 0 {
-		var err error
-		if reg, err = g.env.DB.FindRegistration(ctx, exp.RegistrationID); err != nil {
-			return err
-		}
-	}
-	r, err := g.runner(ctx, reg, exp.FHIRBaseURL, func(core.Event) {})
-	if err != nil {
-		return err
-	}
-	err = r.Client.Cancel(ctx, exp.StatusURL)
-	if errors.Is(err, core.ErrNotFound) || errors.Is(err, core.ErrExpired) {
-		return nil // the server has already forgotten it
-	}
-	return err
+	return g.engine().Release(ctx, id, g.options(nil))
 }
 
 // exportLogDir is where each export's log.ndjson goes.

@@ -283,3 +283,10 @@ type Software struct {
 	ReleaseDate string
 	FHIRVersion string
 }
+
+// Group is one Group resource a server offers for Group-level export.
+type Group struct {
+	ID       string
+	Name     string
+	Quantity int
+}

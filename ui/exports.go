@@ -276,18 +276,11 @@ func (s *exportsScreen) updateButtons() {
 	if s.selected == -1 {
 		running = true
 	}
-	setEnabled(s.cancelBtn, running || (e != nil && !e.State.Final()))
-	// An export that stopped before its kick-off was answered has no
-	// status URL yet; Resume kicks it off again.
-	setEnabled(s.resumeBtn, e != nil && !running && (!e.State.Final() || (e.State == core.StateFailed && e.StatusURL != "")))
-	failed := false
-	for _, f := range s.files {
-		if f.State == core.FileFailed { // invalid files were read: fetching them again would not help
-			failed = true
-		}
-	}
-	setEnabled(s.retryBtn, e != nil && !running && failed)
-	setEnabled(s.releaseBtn, e != nil && !running && e.State == core.StateComplete && !e.Released)
+	// The engine's rules (core.Export's Can* methods) decide what is offered.
+	setEnabled(s.cancelBtn, running || (e != nil && e.CanCancel()))
+	setEnabled(s.resumeBtn, e != nil && !running && e.CanResume())
+	setEnabled(s.retryBtn, e != nil && !running && e.CanRetryFailed(s.files))
+	setEnabled(s.releaseBtn, e != nil && !running && e.CanRelease())
 	setEnabled(s.browseBtn, e != nil && (e.State == core.StateComplete || e.State == core.StateDownloading || len(s.files) > 0))
 }
 

@@ -139,8 +139,8 @@ func dateField(e *widget.Entry, u *UI) fyne.CanvasObject {
 	btn = widget.NewButtonWithIcon("", theme.CalendarIcon(), func() {
 		var pop *widget.PopUp
 		start := u.now()
-		if t, _, err := parseInstant(e.Text); err == nil {
-			start = t
+		if instant, err := parseInstant(e.Text); err == nil {
+			start, _ = time.Parse(time.RFC3339Nano, instant)
 		}
 		cal := widget.NewCalendar(start, func(t time.Time) {
 			e.SetText(t.Format(time.DateOnly))
@@ -268,8 +268,8 @@ func (s *newExportScreen) loadGroups() {
 }
 
 // form reads the widgets.
-func (s *newExportScreen) form() exportForm {
-	f := exportForm{
+func (s *newExportScreen) form() ExportForm {
+	f := ExportForm{
 		GroupID:       s.group.Text,
 		Types:         s.types.selected(),
 		Since:         s.since.Text,
@@ -308,7 +308,7 @@ func (s *newExportScreen) form() exportForm {
 // start checks the form and, when it is right, starts the export and
 // shows it under Exports.
 func (s *newExportScreen) start() {
-	req, problems := s.form().request()
+	req, problems := s.form().Request()
 	if len(problems) > 0 {
 		s.problems.SetText("Please fix before starting:\n• " + strings.Join(problems, "\n• "))
 		return

@@ -1,18 +1,17 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
-	"regexp"
-	"slices"
 	"strings"
 	"time"
 
 	"tranche.dev/tranche/core"
 )
 
-// exportForm is what the New export screen's fields say, as plain values,
+// ExportForm is what the New export screen's fields say, as plain values,
 // so that checking it needs no widgets.
-type exportForm struct {
+type ExportForm struct {
 	Level         string // core.LevelSystem, LevelPatient or LevelGroup
 	GroupID       string
 	Types         []string
@@ -33,22 +32,21 @@ type exportForm struct {
 	HasRegistered bool // a registration is picked
 }
 
-var (
-	reElement  = regexp.MustCompile(`^([A-Z][A-Za-z]+\.)?[a-z][A-Za-z0-9]*$`)
-	reFHIRID   = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
-	reTypeName = regexp.MustCompile(`^[A-Z][A-Za-z]+$`)
-)
-
-// outputFormats are the _outputFormat spellings the IG allows for NDJSON.
-var outputFormats = []string{"application/fhir+ndjson", "application/ndjson", "ndjson"}
-
-// request checks the form and builds the kick-off request. Problems are
-// sentences a person can act on, one per mistake; the request is only
-// meaningful when there are none.
-func (f exportForm) request() (core.ExportRequest, []string) {
+// Request builds the kick-off request from the form and checks it with
+// core.ExportRequest.Validate, the rule the command line and the engine
+// apply too. The form only turns text into values (a date into an instant,
+// lines and commas into lists); problems come back as sentences a person
+// can act on, one per mistake. The request is only meaningful when there
+// are none.
+func (f ExportForm) Request() (core.ExportRequest, []string) {
 	var p []string
 	req := core.ExportRequest{
 		Level:                 f.Level,
+		Types:                 f.Types,
+		Elements:              splitList(f.Elements),
+		IncludeAssociatedData: splitList(f.Associated),
+		OutputFormat:          strings.TrimSpace(f.OutputFormat),
+		OrganizeOutputBy:      strings.TrimSpace(f.OrganizeBy),
 		AllowPartialManifests: f.Partial,
 		Lenient:               f.Lenient,
 		POST:                  f.POST,
@@ -56,111 +54,87 @@ func (f exportForm) request() (core.ExportRequest, []string) {
 	if !f.HasRegistered {
 		p = append(p, "Pick a registration: which server to export from.")
 	}
-	switch f.Level {
-	case core.LevelSystem, core.LevelPatient:
-	case core.LevelGroup:
+	if f.Level == core.LevelGroup {
 		req.GroupID = groupID(f.GroupID)
-		if req.GroupID == "" {
-			p = append(p, "Pick a Group, or type its id.")
-		} else if !reFHIRID.MatchString(req.GroupID) {
-			p = append(p, fmt.Sprintf("%q is not a valid Group id (letters, digits, - and . only).", req.GroupID))
-		}
-	default:
-		p = append(p, "Pick the export level: system, all patients or a Group.")
 	}
-
-	for _, t := range f.Types {
-		if f.KnownTypes != nil && !slices.Contains(f.KnownTypes, t) {
-			p = append(p, fmt.Sprintf("The server does not list %s among its resource types.", t))
-		}
-	}
-	req.Types = f.Types
-
-	var since, until time.Time
 	if f.SinceLast {
 		req.Since = "auto"
 	} else if strings.TrimSpace(f.Since) != "" {
-		t, instant, err := parseInstant(f.Since)
-		if err != nil {
+		if instant, err := parseInstant(f.Since); err != nil {
 			p = append(p, "Since: "+err.Error())
-		} else if t.After(f.Now) {
-			p = append(p, "Since is in the future: nothing could have changed after it.")
 		} else {
-			since, req.Since = t, instant
+			req.Since = instant
 		}
 	}
 	if strings.TrimSpace(f.Until) != "" {
-		t, instant, err := parseInstant(f.Until)
-		if err != nil {
+		if instant, err := parseInstant(f.Until); err != nil {
 			p = append(p, "Until: "+err.Error())
 		} else {
-			until, req.Until = t, instant
+			req.Until = instant
 		}
 	}
-	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
-		p = append(p, "Since must be before until.")
-	}
-
-	for _, e := range splitList(f.Elements) {
-		if !reElement.MatchString(e) {
-			p = append(p, fmt.Sprintf("_elements: %q should be an element name like \"status\" or \"Observation.code\".", e))
-			continue
-		}
-		req.Elements = append(req.Elements, e)
-	}
-
-	for i, tf := range f.TypeFilters {
-		tf = strings.TrimSpace(tf)
-		if tf == "" {
-			continue
-		}
-		typ, query, ok := strings.Cut(tf, "?")
-		switch {
-		case !ok || query == "" || !reTypeName.MatchString(typ):
-			p = append(p, fmt.Sprintf("Filter %d should read Type?search, e.g. Observation?category=laboratory.", i+1))
-		case f.KnownTypes != nil && !slices.Contains(f.KnownTypes, typ):
-			p = append(p, fmt.Sprintf("Filter %d: the server does not list %s among its resource types.", i+1, typ))
-		case len(f.Types) > 0 && !slices.Contains(f.Types, typ):
-			p = append(p, fmt.Sprintf("Filter %d is for %s, which is not among the ticked resource types.", i+1, typ))
-		default:
+	for _, tf := range f.TypeFilters {
+		if tf = strings.TrimSpace(tf); tf != "" {
 			req.TypeFilters = append(req.TypeFilters, tf)
 		}
 	}
-
 	for _, line := range strings.Split(f.Patients, "\n") {
-		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "Patient/"))
-		if line == "" {
-			continue
+		if line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "Patient/")); line != "" {
+			req.Patients = append(req.Patients, "Patient/"+line)
 		}
-		if !reFHIRID.MatchString(line) {
-			p = append(p, fmt.Sprintf("Patients: %q is not a valid patient id.", line))
-			continue
-		}
-		req.Patients = append(req.Patients, "Patient/"+line)
 	}
 	if len(req.Patients) > 0 {
-		if f.Level == core.LevelSystem {
-			p = append(p, "Patients can only be picked for an all-patients or Group export.")
-		}
-		req.POST = true // the patient parameter is POST only (IG §2.1)
+		req.POST = true // the patient parameter is POST only
 	}
-
-	if of := strings.TrimSpace(f.OutputFormat); of != "" {
-		if !slices.Contains(outputFormats, of) {
-			p = append(p, "Output format must be application/fhir+ndjson (or leave it empty).")
-		} else {
-			req.OutputFormat = of
-		}
-	}
-	req.IncludeAssociatedData = splitList(f.Associated)
-	if ob := strings.TrimSpace(f.OrganizeBy); ob != "" {
-		if !reTypeName.MatchString(ob) {
-			p = append(p, "Organize output by must be a resource type such as Patient.")
-		} else {
-			req.OrganizeOutputBy = ob
+	var rerr *core.RequestError
+	if errors.As(req.Validate(core.Checks{KnownTypes: f.KnownTypes, Now: f.Now}), &rerr) {
+		for _, pr := range rerr.Problems {
+			p = append(p, problemSentence(pr))
 		}
 	}
 	return req, p
+}
+
+// problemSentence words one problem of the request for the New export
+// screen, naming its fields.
+func problemSentence(pr *core.Problem) string {
+	switch {
+	case pr.Param == "level":
+		return "Pick the export level: system, all patients or a Group."
+	case pr.Reason == core.ReasonNoGroup:
+		return "Pick a Group, or type its id."
+	case pr.Param == "groupId" && pr.Reason == core.ReasonNotID:
+		return fmt.Sprintf("%q is not a valid Group id (letters, digits, - and . only).", pr.Value)
+	case pr.Reason == core.ReasonInFuture:
+		return "Since is in the future: nothing could have changed after it."
+	case pr.Reason == core.ReasonNotBefore:
+		return "Since must be before until."
+	case pr.Param == "_typeFilter":
+		switch pr.Reason {
+		case core.ReasonUnknownType:
+			return fmt.Sprintf("Filter %d: the server does not list %s among its resource types.", pr.Index+1, pr.Value)
+		case core.ReasonTypeNotAsked:
+			return fmt.Sprintf("Filter %d is for %s, which is not among the ticked resource types.", pr.Index+1, pr.Detail)
+		case core.ReasonResultParam:
+			return fmt.Sprintf("Filter %d: %s is a result parameter, which a filter cannot hold.", pr.Index+1, pr.Detail)
+		}
+		return fmt.Sprintf("Filter %d should read Type?search, e.g. Observation?category=laboratory.", pr.Index+1)
+	case pr.Param == "_elements":
+		return fmt.Sprintf("_elements: %q should be an element name like \"status\" or \"Observation.code\".", pr.Value)
+	case pr.Reason == core.ReasonUnknownType:
+		return fmt.Sprintf("The server does not list %s among its resource types (tick Lenient to ask it anyway).", pr.Value)
+	case pr.Reason == core.ReasonAtSystemLevel:
+		return "Patients can only be picked for an all-patients or Group export."
+	case pr.Param == "patient":
+		return fmt.Sprintf("Patients: %q is not a valid patient id.", strings.TrimPrefix(pr.Value, "Patient/"))
+	case pr.Param == "_outputFormat":
+		return "Output format must be application/fhir+ndjson (or leave it empty)."
+	case pr.Param == "organizeOutputBy":
+		return "Organize output by must be a resource type such as Patient."
+	case pr.Param == "includeAssociatedData" && pr.Reason == core.ReasonNotAssociated:
+		return fmt.Sprintf("Associated data: %q should be LatestProvenanceResources, RelevantProvenanceResources or a _custom value.", pr.Value)
+	}
+	return pr.Error() + "."
 }
 
 // groupID takes the id out of a Group choice shown as "id — name".
@@ -183,15 +157,15 @@ func groupChoice(g Group) string {
 
 // parseInstant reads a date (2024-01-31, taken as midnight UTC) or a FHIR
 // instant (2024-01-31T12:00:00Z, with a zone) and returns it as an instant.
-func parseInstant(s string) (time.Time, string, error) {
+func parseInstant(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, t.Format(time.RFC3339), nil
+		return t.Format(time.RFC3339), nil
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, s, nil
+	if _, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return s, nil
 	}
-	return time.Time{}, "", fmt.Errorf("%q is not a date like 2024-01-31 or an instant like 2024-01-31T12:00:00Z.", s)
+	return "", fmt.Errorf("%q is not a date like 2024-01-31 or an instant like 2024-01-31T12:00:00Z.", s)
 }
 
 // splitList splits a comma separated list and drops empty items.

@@ -50,11 +50,7 @@ type Check struct {
 }
 
 // Group is one Group resource a server offers for Group-level export.
-type Group struct {
-	ID       string
-	Name     string
-	Quantity int
-}
+type Group = core.Group
 
 // Servers talks to a registration's FHIR server and keys (core/smart and
 // core/keychain).

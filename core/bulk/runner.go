@@ -146,7 +146,7 @@ func (r *Runner) Start(ctx context.Context, exp *core.Export) error {
 		caps = &Capabilities{}
 	}
 	adaptToServer(&exp.Request, caps, r.logger())
-	if err := Validate(exp.Request, known); err != nil {
+	if err := exp.Request.Validate(core.Checks{KnownTypes: known, Now: r.now()}); err != nil {
 		return err
 	}
 	exp.State = core.StateKickoff
@@ -289,17 +289,18 @@ func (r *Runner) fail(ctx context.Context, exp *core.Export, state core.ExportSt
 	return err
 }
 
-// Resume carries on with an unfinished export: polling the same job if no
-// manifest is known yet, then downloading only what is not stored. If the
-// server no longer has the job, the export is marked expired and the error
-// wraps core.ErrExpired.
+// Resume carries on with an unfinished export (core.Export.CanResume):
+// polling the same job if no manifest is known yet, then downloading only
+// what is not stored. A finished export is refused with core.ErrFinished.
+// If the server no longer has the job, the export is marked expired and
+// the error wraps core.ErrExpired.
 func (r *Runner) Resume(ctx context.Context, id int64) (*core.Export, error) {
 	exp, err := r.Store.FindExport(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("export %d: %w", id, err)
 	}
-	if exp.State.Final() {
-		return exp, fmt.Errorf("export %d is already %s", id, exp.State)
+	if !exp.CanResume() {
+		return exp, fmt.Errorf("export %d is %s: %w", id, exp.State, core.ErrFinished)
 	}
 	if err := core.CheckURL(r.Client.BaseURL); err != nil {
 		return exp, fmt.Errorf("export %d: %w", id, err)
@@ -314,13 +315,13 @@ func (r *Runner) Resume(ctx context.Context, id int64) (*core.Export, error) {
 	if exp, err = r.Store.FindExport(ctx, id); err != nil {
 		return nil, fmt.Errorf("export %d: %w", id, err)
 	}
-	if exp.State.Final() {
-		return exp, fmt.Errorf("export %d is already %s", id, exp.State)
+	if !exp.CanResume() {
+		return exp, fmt.Errorf("export %d is %s: %w", id, exp.State, core.ErrFinished)
 	}
 	exp.Error = ""
 	if exp.StatusURL == "" {
 		// The kick-off never answered: nothing was started we know of.
-		if err := Validate(exp.Request, nil); err != nil {
+		if err := exp.Request.Validate(core.Checks{}); err != nil {
 			return exp, r.fail(ctx, exp, core.StateFailed, err)
 		}
 		if err := r.kickoff(ctx, exp, &Capabilities{}); err != nil {
@@ -328,6 +329,61 @@ func (r *Runner) Resume(ctx context.Context, id int64) (*core.Export, error) {
 		}
 	}
 	return exp, r.run(ctx, exp)
+}
+
+// ErrNothingToRetry reports a RetryFailed on an export none of whose files
+// failed to download.
+var ErrNothingToRetry = errors.New("no failed files to download again")
+
+// RetryFailed downloads again the files whose download gave up
+// (core.Export.CanRetryFailed); loaded and invalid files stay as they are.
+func (r *Runner) RetryFailed(ctx context.Context, id int64) (*core.Export, error) {
+	exp, err := r.Store.FindExport(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("export %d: %w", id, err)
+	}
+	files, err := r.Store.FindFiles(ctx, id)
+	if err != nil {
+		return exp, fmt.Errorf("export %d: list files: %w", id, err)
+	}
+	if !exp.CanRetryFailed(files) {
+		return exp, retryRefusal(exp)
+	}
+	release, err := r.lock(ctx, id)
+	if err != nil {
+		return exp, err
+	}
+	defer release()
+	// Read again under the lock: a process that held it may have retried
+	// the files already.
+	if exp, err = r.Store.FindExport(ctx, id); err != nil {
+		return nil, fmt.Errorf("export %d: %w", id, err)
+	}
+	if files, err = r.Store.FindFiles(ctx, id); err != nil {
+		return exp, fmt.Errorf("export %d: list files: %w", id, err)
+	}
+	if !exp.CanRetryFailed(files) {
+		return exp, retryRefusal(exp)
+	}
+	if exp.State.Final() {
+		exp.State, exp.FinishedAt = core.StatePolling, time.Time{}
+		if len(exp.Manifest) > 0 {
+			exp.State = core.StateDownloading
+		}
+	}
+	exp.Error = ""
+	if err := r.Store.UpdateExport(ctx, exp); err != nil {
+		return exp, fmt.Errorf("record export: %w", err)
+	}
+	return exp, r.run(ctx, exp)
+}
+
+// retryRefusal says why exp's files cannot be downloaded again.
+func retryRefusal(exp *core.Export) error {
+	if exp.State == core.StateCancelled || exp.State == core.StateExpired {
+		return fmt.Errorf("export %d is %s: %w", exp.ID, exp.State, core.ErrFinished)
+	}
+	return fmt.Errorf("export %d: %w", exp.ID, ErrNothingToRetry)
 }
 
 // page is one manifest (status answer or linked page) as received.
@@ -550,14 +606,15 @@ func backoff(n int) time.Duration {
 }
 
 // Cancel sends DELETE for an unfinished export's job and records it as
-// cancelled. What was stored stays in the catalogue.
+// cancelled (core.Export.CanCancel). What was stored stays in the
+// catalogue.
 func (r *Runner) Cancel(ctx context.Context, id int64) error {
 	exp, err := r.Store.FindExport(ctx, id)
 	if err != nil {
 		return fmt.Errorf("export %d: %w", id, err)
 	}
-	if exp.State.Final() {
-		return fmt.Errorf("export %d is already %s", id, exp.State)
+	if !exp.CanCancel() {
+		return fmt.Errorf("export %d is %s: %w", id, exp.State, core.ErrFinished)
 	}
 	if exp.StatusURL != "" {
 		if err := r.Client.Cancel(ctx, exp.StatusURL); err != nil {
@@ -566,5 +623,26 @@ func (r *Runner) Cancel(ctx context.Context, id int64) error {
 		exp.Released = true
 	}
 	exp.State, exp.FinishedAt = core.StateCancelled, r.now()
+	return r.Store.UpdateExport(ctx, exp)
+}
+
+// ErrNothingToRelease reports a Release of an export that is not complete
+// or was released already.
+var ErrNothingToRelease = errors.New("nothing to release")
+
+// Release tells the server that a complete export's files may go (DELETE
+// on the status URL; core.Export.CanRelease) and records that.
+func (r *Runner) Release(ctx context.Context, id int64) error {
+	exp, err := r.Store.FindExport(ctx, id)
+	if err != nil {
+		return fmt.Errorf("export %d: %w", id, err)
+	}
+	if !exp.CanRelease() {
+		return fmt.Errorf("export %d (%s, released %v): %w", id, exp.State, exp.Released, ErrNothingToRelease)
+	}
+	if err := r.Client.Cancel(ctx, exp.StatusURL); err != nil {
+		return fmt.Errorf("release export %d: %w", id, err)
+	}
+	exp.Released = true
 	return r.Store.UpdateExport(ctx, exp)
 }

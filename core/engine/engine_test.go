@@ -1,0 +1,79 @@
+package engine_test
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/bulk"
+	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/engine"
+)
+
+func newEngine(t *testing.T) (*engine.Engine, *demo.Server) {
+	t.Helper()
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := demo.NewServer(demo.Config{Open: true, Patients: 5, Seed: 1, RetryAfter: 10 * time.Millisecond, MinPoll: -1, Logger: discard})
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	db := catalog.NewDB(filepath.Join(t.TempDir(), "tranche.db"))
+	db.Logger = discard
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &engine.Engine{Store: db, Logger: discard}, srv
+}
+
+// The control actions follow core.Export's rules whichever front end
+// calls them.
+func TestEngineControlActions(t *testing.T) {
+	e, srv := newEngine(t)
+	ctx := t.Context()
+	exp := &core.Export{FHIRBaseURL: srv.URL(), Request: core.ExportRequest{Level: core.LevelPatient}}
+	if err := e.Start(ctx, exp, nil, engine.Options{KeepJob: true}); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	if _, err := e.Resume(ctx, exp.ID, engine.Options{}); !errors.Is(err, core.ErrFinished) {
+		t.Errorf("Resume(complete) = %v, want core.ErrFinished", err)
+	}
+	if err := e.Cancel(ctx, exp.ID, engine.Options{}); !errors.Is(err, core.ErrFinished) {
+		t.Errorf("Cancel(complete) = %v, want core.ErrFinished", err)
+	}
+	if _, err := e.RetryFailed(ctx, exp.ID, engine.Options{}); !errors.Is(err, bulk.ErrNothingToRetry) {
+		t.Errorf("RetryFailed(nothing failed) = %v, want bulk.ErrNothingToRetry", err)
+	}
+	if err := e.Release(ctx, exp.ID, engine.Options{}); err != nil {
+		t.Fatalf("Release(complete) = %v, want nil", err)
+	}
+	got, err := e.Store.FindExport(ctx, exp.ID)
+	if err != nil || !got.Released || got.State != core.StateComplete {
+		t.Errorf("after Release: %+v, %v; want complete and released", got, err)
+	}
+	if err := e.Release(ctx, exp.ID, engine.Options{}); !errors.Is(err, bulk.ErrNothingToRelease) {
+		t.Errorf("Release(released) = %v, want bulk.ErrNothingToRelease", err)
+	}
+}
+
+// Files gone from the server (410) end the export as expired, which no
+// retry can help: RetryFailed refuses it.
+func TestEngineExpiredIsFinal(t *testing.T) {
+	e, srv := newEngine(t)
+	ctx := t.Context()
+	srv.SetFaults(demo.Faults{ExpiredFiles: true})
+	exp := &core.Export{FHIRBaseURL: srv.URL(), Request: core.ExportRequest{Level: core.LevelPatient, Types: []string{"Patient"}}}
+	err := e.Start(ctx, exp, nil, engine.Options{})
+	if !errors.Is(err, core.ErrExpired) {
+		t.Fatalf("Start() with expired files = %v, want core.ErrExpired", err)
+	}
+	if _, err := e.RetryFailed(ctx, exp.ID, engine.Options{}); !errors.Is(err, core.ErrFinished) {
+		t.Errorf("RetryFailed(expired) = %v, want core.ErrFinished: only a fresh export helps", err)
+	}
+}
