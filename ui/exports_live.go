@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -32,6 +33,10 @@ type liveExport struct {
 	nextPoll    time.Time
 	lastRefresh time.Time
 	firstSeen   map[string]time.Time // file URL → when it started downloading
+
+	// reloadQueued is set while a reload of the export's detail waits to
+	// start: events that come meanwhile need no reload of their own.
+	reloadQueued atomic.Bool
 }
 
 func (le *liveExport) lines() []string {
@@ -126,7 +131,8 @@ func (s *exportsScreen) run(id int64, f func(context.Context, func(core.Event)) 
 	})
 }
 
-// onEvent records one engine event; it runs on the engine's goroutines.
+// onEvent records one engine event; it runs on the engine's goroutines,
+// possibly several at once, and returns without touching SQLite or the UI.
 func (s *exportsScreen) onEvent(le *liveExport, ev core.Event) {
 	le.mu.Lock()
 	first := le.id == 0 && ev.ExportID != 0
@@ -154,8 +160,21 @@ func (s *exportsScreen) onEvent(le *liveExport, ev core.Event) {
 		s.live.put(id, le) // outside le.mu: liveSet locks before liveExport
 	}
 	if id != 0 && due {
-		s.loadNow(id)
+		s.queueReload(le, id)
 	}
+}
+
+// queueReload reloads export id's detail off the engine's goroutine (which
+// must not wait for SQLite or the UI), folding the reloads asked for while
+// one waits to start into it.
+func (s *exportsScreen) queueReload(le *liveExport, id int64) {
+	if le.reloadQueued.Swap(true) {
+		return
+	}
+	s.u.runAsync(func() {
+		le.reloadQueued.Store(false)
+		s.loadNow(id)
+	})
 }
 
 func importantEvent(kind core.EventKind) bool {

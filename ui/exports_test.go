@@ -189,6 +189,43 @@ func TestExports_CancelAndResume(t *testing.T) {
 	}
 }
 
+// TestExports_EventsDoNotWaitForTheCatalogue checks that the engine's
+// event handler never reads the catalogue on the engine's goroutine: it
+// queues one reload, and folds the events that come before it starts.
+func TestExports_EventsDoNotWaitForTheCatalogue(t *testing.T) {
+	f := newFixture(t)
+	f.exports.put(&core.Export{ID: 7, State: core.StateDownloading, StatusURL: "http://x/jobs/7", CreatedAt: testNow})
+	e := f.ui.exports
+	var queued []func()
+	f.ui.runAsync = func(fn func()) { queued = append(queued, fn) }
+	le := &liveExport{id: 7, firstSeen: map[string]time.Time{}}
+	f.exports.mu.Lock()
+	f.exports.reads = 0
+	f.exports.mu.Unlock()
+	reads := func() int {
+		f.exports.mu.Lock()
+		defer f.exports.mu.Unlock()
+		return f.exports.reads
+	}
+	for _, kind := range []core.EventKind{core.EventDownloadComplete, core.EventDownloadError, core.EventDownloadComplete} {
+		e.onEvent(le, core.Event{ExportID: 7, Kind: kind, Time: testNow})
+	}
+	if got := reads(); got != 0 {
+		t.Fatalf("onEvent read the catalogue %d times on the engine's goroutine, want 0", got)
+	}
+	if got := len(queued); got != 1 {
+		t.Fatalf("queued %d reloads for three events before the first ran, want 1", got)
+	}
+	queued[0]()
+	if got := reads(); got != 1 {
+		t.Errorf("the queued reload read the export %d times, want 1", got)
+	}
+	e.onEvent(le, core.Event{ExportID: 7, Kind: core.EventDownloadComplete, Time: testNow})
+	if got := len(queued); got != 2 {
+		t.Errorf("after the reload ran, a new event queued %d reloads in all, want 2", got)
+	}
+}
+
 func TestExports_Helpers(t *testing.T) {
 	for _, tt := range []struct {
 		n    int64

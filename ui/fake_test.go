@@ -128,6 +128,7 @@ type fakeExports struct {
 	run       func(ctx context.Context, e *core.Export, onEvent func(core.Event)) error
 	cancelled []int64
 	released  []int64
+	reads     int // FindExport calls
 }
 
 func newFakeExports() *fakeExports {
@@ -150,6 +151,7 @@ func (f *fakeExports) FindExports(context.Context, int) ([]*core.Export, error) 
 func (f *fakeExports) FindExport(_ context.Context, id int64) (*core.Export, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	e, ok := f.exports[id]
 	if !ok {
 		return nil, core.ErrNotFound

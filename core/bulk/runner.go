@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"tranche.dev/tranche/core"
@@ -55,15 +54,14 @@ type Runner struct {
 	BatchBytes     int  // bytes per AppendRecords
 	KeepJob        bool // do not DELETE the job after a verified download
 
-	// OnEvent receives every event. Calls are serialised; it must not block
-	// for long.
+	// OnEvent receives every event, from the runner's goroutines (status
+	// polling and each download worker), possibly at the same time: it must
+	// be safe for concurrent use and must not block.
 	OnEvent func(core.Event)
 	Logger  *slog.Logger
 	Now     func() time.Time
 	// Sleep waits d or until ctx is done; tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
-
-	mu sync.Mutex // serialises OnEvent
 }
 
 func (r *Runner) now() time.Time {
@@ -107,8 +105,6 @@ func (r *Runner) emit(exp *core.Export, ev core.Event) {
 		return
 	}
 	ev.ExportID, ev.StatusURL, ev.Time = exp.ID, exp.StatusURL, r.now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.OnEvent(ev)
 }
 

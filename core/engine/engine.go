@@ -55,8 +55,9 @@ type Options struct {
 	MaxLine  int   // longest NDJSON line; 0: the default
 	KeepJob  bool  // do not DELETE the job after a verified download
 	Auth     *Auth // an export without a registration; nil: without authorization
-	// OnEvent receives the run's events, on the engine's goroutines: it
-	// must not block.
+	// OnEvent receives the run's events, on the engine's goroutines and
+	// possibly at once (bulk.Runner.OnEvent): it must be safe for
+	// concurrent use and must not block.
 	OnEvent func(core.Event)
 	Logger  *slog.Logger // nil: the Engine's
 	// Prepare, when set, adjusts a runner once built (e.g. another Store);
