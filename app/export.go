@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -522,26 +521,14 @@ func (x *exporter) reportOutcomes(ctx context.Context, id int64) int64 {
 	return errs
 }
 
-// outcomeText is the diagnostics (or details text, or code) of an
-// OperationOutcome line's first issue, for a person.
+// outcomeText is an error-file line's first message, for a person.
 func outcomeText(raw []byte) string {
-	var oo struct {
-		Issue []struct {
-			Code        string `json:"code"`
-			Diagnostics string `json:"diagnostics"`
-			Details     struct {
-				Text string `json:"text"`
-			} `json:"details"`
-		} `json:"issue"`
-	}
-	if json.Unmarshal(raw, &oo) != nil || len(oo.Issue) == 0 {
+	o, err := core.ParseOutcome(raw)
+	switch {
+	case err != nil || len(o.Issue) == 0:
 		return "(not a readable OperationOutcome)"
+	case o.Text() == "":
+		return "(no message)"
 	}
-	is := oo.Issue[0]
-	for _, s := range []string{is.Diagnostics, is.Details.Text, is.Code} {
-		if s != "" {
-			return s
-		}
-	}
-	return "(no message)"
+	return o.Text()
 }

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -229,44 +228,15 @@ func correlation(h http.Header) map[string]string {
 	return m
 }
 
-// transientCodes are OperationOutcome issue codes that mean "retry later"
-// (Bulk Data Access IG, Export: Bulk Data Status Request, Response - Error Status).
-var transientCodes = []string{"transient", "lock-error", "no-store", "exception", "timeout", "incomplete", "throttled"}
-
-// outcomeText summarises an OperationOutcome body: its diagnostics or
-// details text, whether every issue is transient, and whether body was an
-// OperationOutcome at all.
+// outcomeText summarises an OperationOutcome body (core.Outcome): every
+// issue's message, whether every issue is transient, and whether body was
+// an OperationOutcome at all.
 func outcomeText(body []byte) (msg string, transient, ok bool) {
-	var oo struct {
-		ResourceType string `json:"resourceType"`
-		Issue        []struct {
-			Severity    string `json:"severity"`
-			Code        string `json:"code"`
-			Diagnostics string `json:"diagnostics"`
-			Details     struct {
-				Text string `json:"text"`
-			} `json:"details"`
-		} `json:"issue"`
-	}
-	if json.Unmarshal(body, &oo) != nil || oo.ResourceType != "OperationOutcome" || len(oo.Issue) == 0 {
+	o, err := core.ParseOutcome(body)
+	if err != nil || !o.Valid() {
 		return "", false, false
 	}
-	var parts []string
-	transient = true
-	for _, is := range oo.Issue {
-		t := is.Diagnostics
-		if t == "" {
-			t = is.Details.Text
-		}
-		if t == "" {
-			t = is.Code
-		}
-		parts = append(parts, t)
-		if !slices.Contains(transientCodes, is.Code) {
-			transient = false
-		}
-	}
-	return strings.Join(parts, "; "), transient, true
+	return o.Summary(), o.Transient(), true
 }
 
 // Kickoff starts an export and returns the status URL (Content-Location,

@@ -21,14 +21,6 @@ type deletedHead struct {
 	} `json:"entry"`
 }
 
-type outcomeHead struct {
-	ResourceType string `json:"resourceType"`
-	ID           string `json:"id"`
-	Issue        []struct {
-		Severity string `json:"severity"`
-	} `json:"issue"`
-}
-
 // Parse returns the Record for one line of a file of the given kind. Raw is
 // the line itself, not a copy and never re-serialised. wantType is the
 // manifest's type for the file; when it is "" (v4 deleted and outcome items
@@ -61,16 +53,12 @@ func Parse(line []byte, kind core.FileKind, wantType string) core.Record {
 			}
 		}
 	case core.KindError:
-		var h outcomeHead
-		if err := json.Unmarshal(line, &h); err != nil {
+		o, err := core.ParseOutcome(line)
+		if err != nil {
 			rec.Problem = problem(err, "not an OperationOutcome: ")
+			break
 		}
-		rec.ResourceType, rec.ID = h.ResourceType, h.ID
-		for _, is := range h.Issue {
-			if severityRank(is.Severity) > severityRank(rec.Severity) {
-				rec.Severity = is.Severity
-			}
-		}
+		rec.ResourceType, rec.ID, rec.Severity = o.ResourceType, o.ID, o.Severity()
 	default:
 		var h fields // scanResource also checks the line is valid JSON
 		if err := scanResource(line, &h); err != nil {
@@ -161,21 +149,6 @@ func deletedRef(u string) string {
 		return parts[len(parts)-2] + "/" + parts[len(parts)-1]
 	}
 	return u
-}
-
-// severityRank orders OperationOutcome severities; unknown is lowest.
-func severityRank(s string) int {
-	switch s {
-	case "fatal":
-		return 4
-	case "error":
-		return 3
-	case "warning":
-		return 2
-	case "information":
-		return 1
-	}
-	return 0
 }
 
 // problem describes a decoding error. json.Unmarshal checks the whole line
