@@ -98,7 +98,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 type gui struct {
 	db       *catalog.DB
 	services *guiServices
-	catalog  *guiCatalog
+	catalog  *catalog.Browser
 	logger   *slog.Logger
 }
 
@@ -138,7 +138,7 @@ func openGUI(dir string, logger *slog.Logger, sampleKeys bool) (*gui, error) {
 		db: db,
 		services: &guiServices{env: env, dataDir: dir, logger: logger.With("system", "bulk"), sampleKeys: sampleKeys,
 			logs: &exportLogs{dir: exportLogDir(dir), stderr: io.Discard}},
-		catalog: &guiCatalog{db: db},
+		catalog: &catalog.Browser{DB: db},
 		logger:  logger,
 	}, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
 	"tranche.dev/tranche/core/keychain"
 	"tranche.dev/tranche/ui"
@@ -215,7 +216,7 @@ func TestGUICatalog_Paging(t *testing.T) {
 	}
 	var walked []string
 	for off := 0; off < int(total); off += 50 {
-		p, err := c.Records(ctx, ui.Query{Offset: off, Limit: 50})
+		p, err := c.Records(ctx, core.RecordQuery{Offset: off, Limit: 50})
 		if err != nil {
 			t.Fatalf("Records(offset %d): %v", off, err)
 		}
@@ -232,9 +233,9 @@ func TestGUICatalog_Paging(t *testing.T) {
 	// Back to an earlier page, and a jump on a fresh query, agree with the walk.
 	for _, off := range []int{100, 0, 150} {
 		if off == 150 {
-			c.cursors = nil // forget the cursors: the adapter walks forward itself
+			c = &catalog.Browser{DB: d.g.db} // no cursors known: the browser walks forward itself
 		}
-		p, err := c.Records(ctx, ui.Query{Offset: off, Limit: 50})
+		p, err := c.Records(ctx, core.RecordQuery{Offset: off, Limit: 50})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,11 +247,11 @@ func TestGUICatalog_Paging(t *testing.T) {
 			t.Errorf("page at %d (-walk +got):\n%s", off, diff)
 		}
 	}
-	p, err := c.Records(ctx, ui.Query{Type: "Patient", Limit: 1})
+	p, err := c.Records(ctx, core.RecordQuery{Type: "Patient", Limit: 1})
 	if err != nil || len(p.Rows) != 1 {
 		t.Fatalf("Records(Patient) = %+v, %v", p, err)
 	}
-	raw, err := c.Resource(ctx, ui.KindResources, p.Rows[0])
+	raw, err := c.Resource(ctx, core.RecordsResources, p.Rows[0])
 	if err != nil || !strings.Contains(string(raw), `"id":"`+p.Rows[0].ID+`"`) {
 		t.Errorf("Resource(%s) = %.80q, %v", p.Rows[0].ID, raw, err)
 	}
@@ -408,11 +409,11 @@ func TestGUICatalog_ErrorsAndWrite(t *testing.T) {
 	if err != nil || n == 0 {
 		t.Fatalf("ErrorCount = %d, %v; want some error entries", n, err)
 	}
-	p, err := c.Records(ctx, ui.Query{Kind: ui.KindErrors, Limit: 10})
+	p, err := c.Records(ctx, core.RecordQuery{Kind: core.RecordsErrors, Limit: 10})
 	if err != nil || len(p.Rows) == 0 {
 		t.Fatalf("Records(errors) = %+v, %v", p, err)
 	}
-	raw, err := c.Resource(ctx, ui.KindErrors, p.Rows[0])
+	raw, err := c.Resource(ctx, core.RecordsErrors, p.Rows[0])
 	if err != nil || !strings.Contains(string(raw), "OperationOutcome") {
 		t.Errorf("error entry JSON = %.100q, %v", raw, err)
 	}
@@ -423,13 +424,13 @@ func TestGUICatalog_ErrorsAndWrite(t *testing.T) {
 	}
 	tc := counts[0]
 	var nd, csv strings.Builder
-	if n, err := c.Write(ctx, &nd, ui.Query{Type: tc.Type}, ui.FormatNDJSON); err != nil || n != tc.Count {
+	if n, err := c.Write(ctx, &nd, core.RecordQuery{Type: tc.Type}, core.FormatNDJSON); err != nil || n != tc.Count {
 		t.Errorf("Write(NDJSON, %s) = %d, %v; want %d", tc.Type, n, err, tc.Count)
 	}
 	if got := int64(strings.Count(nd.String(), "\n")); got != tc.Count {
 		t.Errorf("NDJSON has %d lines, want %d", got, tc.Count)
 	}
-	if n, err := c.Write(ctx, &csv, ui.Query{Type: tc.Type}, ui.FormatCSV); err != nil || n != tc.Count {
+	if n, err := c.Write(ctx, &csv, core.RecordQuery{Type: tc.Type}, core.FormatCSV); err != nil || n != tc.Count {
 		t.Errorf("Write(CSV, %s) = %d, %v; want %d", tc.Type, n, err, tc.Count)
 	}
 	if got := int64(strings.Count(csv.String(), "\n")); got != tc.Count+1 {

@@ -25,7 +25,7 @@ const latestView = "Latest view (all exports)"
 // typeEntry is one line of the types list.
 type typeEntry struct {
 	label string
-	kind  string
+	kind  core.RecordKind
 	typ   string
 }
 
@@ -37,10 +37,10 @@ type catalogScreen struct {
 
 	exportIDs []int64 // parallel to exportPick options after the first
 	types     []typeEntry
-	q         Query
-	page      *Page
+	q         core.RecordQuery
+	page      *core.RecordPage
 	seq       int // drops answers to superseded queries
-	row       *Row
+	row       *core.RecordRow
 	json      []byte
 
 	exportPick  *widget.Select
@@ -141,7 +141,7 @@ func (s *catalogScreen) invalidate() { s.initialised = false }
 
 // showExport browses one export.
 func (s *catalogScreen) showExport(id int64) {
-	s.q = Query{ExportID: id, Limit: s.u.settings.pageSizeValue()}
+	s.q = core.RecordQuery{ExportID: id, Limit: s.u.settings.pageSizeValue()}
 	s.search.SetText("")
 	s.reload()
 }
@@ -178,7 +178,7 @@ func (s *catalogScreen) onExportPicked() {
 // loadCounts fills the types list, then the table.
 func (s *catalogScreen) loadCounts() {
 	exportID := s.q.ExportID
-	var counts []TypeCount
+	var counts []core.TypeCount
 	var deleted, errs int64
 	var tables []ViewTable
 	s.u.background("Could not count the catalogue's records.", func(ctx context.Context) (err error) {
@@ -205,14 +205,14 @@ func (s *catalogScreen) loadCounts() {
 			s.types = append(s.types, typeEntry{label: fmt.Sprintf("%s (%s)", c.Type, thousands(c.Count)), typ: c.Type})
 		}
 		s.types = append(s.types,
-			typeEntry{label: fmt.Sprintf("Deleted — tombstones (%s)", thousands(deleted)), kind: KindDeleted},
-			typeEntry{label: fmt.Sprintf("Errors — OperationOutcome (%s)", thousands(errs)), kind: KindErrors})
+			typeEntry{label: fmt.Sprintf("Deleted — tombstones (%s)", thousands(deleted)), kind: core.RecordsDeleted},
+			typeEntry{label: fmt.Sprintf("Errors — OperationOutcome (%s)", thousands(errs)), kind: core.RecordsErrors})
 		for _, t := range tables {
 			label := fmt.Sprintf("Table %s (%s)", t.Name, thousands(t.Rows))
 			if t.Stale {
 				label += " · stale"
 			}
-			s.types = append(s.types, typeEntry{label: label, kind: KindTable, typ: t.Name})
+			s.types = append(s.types, typeEntry{label: label, kind: core.RecordsTable, typ: t.Name})
 		}
 		s.initialised = true
 		s.typeList.Refresh()
@@ -226,7 +226,7 @@ func (s *catalogScreen) loadCounts() {
 	})
 }
 
-func (s *catalogScreen) typeIndexFor(kind, typ string) int {
+func (s *catalogScreen) typeIndexFor(kind core.RecordKind, typ string) int {
 	for i, t := range s.types {
 		if t.kind == kind && t.typ == typ {
 			return i
@@ -267,7 +267,7 @@ func (s *catalogScreen) patientView() {
 	if p == "" {
 		return
 	}
-	s.q.Patient, s.q.Kind, s.q.Type, s.q.Offset = p, KindResources, "", 0
+	s.q.Patient, s.q.Kind, s.q.Type, s.q.Offset = p, core.RecordsResources, "", 0
 	s.typeList.UnselectAll()
 	s.query()
 	s.loadHeader(p)
@@ -365,9 +365,9 @@ func (s *catalogScreen) query() {
 		s.q.Limit = q.Limit
 	}
 	s.pageInfo.SetText("Loading…")
-	var page *Page
+	var page *core.RecordPage
 	s.u.background("Could not read the catalogue.", func(ctx context.Context) (err error) {
-		if q.Kind == KindTable {
+		if q.Kind == core.RecordsTable {
 			page, err = s.tablePage(ctx, q)
 			return err
 		}
@@ -439,8 +439,8 @@ func (s *catalogScreen) selectRow(i int) {
 	s.row = &r
 	s.updateButtons()
 	kind := s.q.Kind
-	if kind == KindTable {
-		s.setJSON(fmt.Sprintf("Row %d of table %s", s.q.Offset+i+1, s.q.Type), tableRowJSON(s.page.Columns, r.Cells))
+	if kind == core.RecordsTable {
+		s.setJSON(fmt.Sprintf("core.RecordRow %d of table %s", s.q.Offset+i+1, s.q.Type), tableRowJSON(s.page.Columns, r.Cells))
 		s.updateButtons()
 		return
 	}
@@ -504,17 +504,17 @@ func thousands(n int64) string {
 }
 
 // tablePage reads a page of a materialised view table as catalogue rows.
-func (s *catalogScreen) tablePage(ctx context.Context, q Query) (*Page, error) {
+func (s *catalogScreen) tablePage(ctx context.Context, q core.RecordQuery) (*core.RecordPage, error) {
 	tp, err := s.u.deps.Views.TableRows(ctx, q.Type, q.Text, q.Offset, q.Limit)
 	if err != nil {
 		return nil, err
 	}
-	page := &Page{Total: tp.Total}
+	page := &core.RecordPage{Total: tp.Total}
 	for _, c := range tp.Columns {
 		page.Columns = append(page.Columns, c.Name)
 	}
 	for _, row := range tp.Rows {
-		r := Row{Type: q.Type}
+		r := core.RecordRow{Type: q.Type}
 		for _, v := range row {
 			r.Cells = append(r.Cells, cellText(v))
 		}

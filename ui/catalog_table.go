@@ -8,6 +8,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
+
+	"tranche.dev/tranche/core"
 )
 
 // newRecordTable is the catalogue's record table: one row per record, the
@@ -78,7 +80,7 @@ func columnWidth(col string) float32 {
 func (s *catalogScreen) exportSelection() {
 	q := s.q
 	opts := []string{"NDJSON (records exactly as received)", "CSV (a flat column set per type)"}
-	if q.Kind == KindTable {
+	if q.Kind == core.RecordsTable {
 		opts = []string{"Parquet (typed columns)", "CSV", "NDJSON"}
 	}
 	format := widget.NewRadioGroup(opts, nil)
@@ -89,10 +91,10 @@ func (s *catalogScreen) exportSelection() {
 			if !ok {
 				return
 			}
-			f, ext := FormatNDJSON, ".ndjson"
+			f, ext := core.FormatNDJSON, ".ndjson"
 			switch {
 			case strings.HasPrefix(format.Selected, "CSV"):
-				f, ext = FormatCSV, ".csv"
+				f, ext = core.FormatCSV, ".csv"
 			case strings.HasPrefix(format.Selected, "Parquet"):
 				f, ext = TableParquet, ".parquet"
 			}
@@ -100,8 +102,8 @@ func (s *catalogScreen) exportSelection() {
 		}, s.u.Window)
 }
 
-func (s *catalogScreen) saveSelection(q Query, format, ext string) {
-	if q.Kind == KindTable {
+func (s *catalogScreen) saveSelection(q core.RecordQuery, format, ext string) {
+	if q.Kind == core.RecordsTable {
 		s.saveTable(q.Type, format, ext)
 		return
 	}
@@ -125,14 +127,14 @@ func (s *catalogScreen) saveSelection(q Query, format, ext string) {
 }
 
 // describeQuery says in words what a query selects.
-func describeQuery(q Query) string {
+func describeQuery(q core.RecordQuery) string {
 	var parts []string
 	switch q.Kind {
-	case KindDeleted:
+	case core.RecordsDeleted:
 		parts = append(parts, "deleted entries")
-	case KindErrors:
+	case core.RecordsErrors:
 		parts = append(parts, "error entries")
-	case KindTable:
+	case core.RecordsTable:
 		parts = append(parts, "every row of table "+q.Type)
 	default:
 		if q.Type != "" {

@@ -8,6 +8,8 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+
+	"tranche.dev/tranche/core"
 )
 
 func TestCatalog_CountsPagingJSONAndPatient(t *testing.T) {
@@ -99,13 +101,13 @@ func TestCatalog_SearchWithShortcut(t *testing.T) {
 
 func TestCatalog_DescribeQuery(t *testing.T) {
 	for _, tt := range []struct {
-		q    Query
+		q    core.RecordQuery
 		want string
 	}{
-		{Query{}, "every resource in the latest view"},
-		{Query{Type: "Observation", ExportID: 3}, "every Observation of export #3"},
-		{Query{Kind: KindDeleted}, "deleted entries in the latest view"},
-		{Query{Patient: "Patient/1", Text: "flu"}, `every resource in the latest view for Patient/1 matching "flu"`},
+		{core.RecordQuery{}, "every resource in the latest view"},
+		{core.RecordQuery{Type: "Observation", ExportID: 3}, "every Observation of export #3"},
+		{core.RecordQuery{Kind: core.RecordsDeleted}, "deleted entries in the latest view"},
+		{core.RecordQuery{Patient: "Patient/1", Text: "flu"}, `every resource in the latest view for Patient/1 matching "flu"`},
 	} {
 		if got := describeQuery(tt.q); got != tt.want {
 			t.Errorf("describeQuery(%+v) = %q, want %q", tt.q, got, tt.want)

@@ -247,33 +247,33 @@ func (f *fakeExports) Release(_ context.Context, id int64) error {
 // fakeCatalog serves n Observations and a few Patients.
 type fakeCatalog struct {
 	observations int
-	queries      []Query
+	queries      []core.RecordQuery
 }
 
-func (f *fakeCatalog) Counts(context.Context, int64) ([]TypeCount, error) {
-	return []TypeCount{{"Observation", int64(f.observations)}, {"Patient", 2}}, nil
+func (f *fakeCatalog) Counts(context.Context, int64) ([]core.TypeCount, error) {
+	return []core.TypeCount{{Type: "Observation", Count: int64(f.observations)}, {Type: "Patient", Count: 2}}, nil
 }
 
 func (f *fakeCatalog) DeletedCount(context.Context, int64) (int64, error) { return 1, nil }
 func (f *fakeCatalog) ErrorCount(context.Context, int64) (int64, error)   { return 0, nil }
 
-func (f *fakeCatalog) Records(_ context.Context, q Query) (*Page, error) {
+func (f *fakeCatalog) Records(_ context.Context, q core.RecordQuery) (*core.RecordPage, error) {
 	f.queries = append(f.queries, q)
-	p := &Page{Columns: []string{"Type", "ID", "Patient"}}
-	var all []Row
+	p := &core.RecordPage{Columns: []string{"Type", "ID", "Patient"}}
+	var all []core.RecordRow
 	if q.Type == "" || q.Type == "Patient" {
 		for i := range 2 {
 			id := fmt.Sprintf("p%d", i)
-			all = append(all, Row{Type: "Patient", ID: id, Cells: []string{"Patient", id, ""}})
+			all = append(all, core.RecordRow{Type: "Patient", ID: id, Cells: []string{"Patient", id, ""}})
 		}
 	}
 	if q.Type == "" || q.Type == "Observation" {
 		for i := range f.observations {
 			id := fmt.Sprintf("o%d", i)
-			all = append(all, Row{Type: "Observation", ID: id, Patient: "Patient/p0", Cells: []string{"Observation", id, "Patient/p0"}})
+			all = append(all, core.RecordRow{Type: "Observation", ID: id, Patient: "Patient/p0", Cells: []string{"Observation", id, "Patient/p0"}})
 		}
 	}
-	var rows []Row
+	var rows []core.RecordRow
 	for _, r := range all {
 		if q.Patient != "" && r.Patient != q.Patient && "Patient/"+r.ID != q.Patient {
 			continue
@@ -289,11 +289,11 @@ func (f *fakeCatalog) Records(_ context.Context, q Query) (*Page, error) {
 	return p, nil
 }
 
-func (f *fakeCatalog) Resource(_ context.Context, kind string, r Row) ([]byte, error) {
+func (f *fakeCatalog) Resource(_ context.Context, kind core.RecordKind, r core.RecordRow) ([]byte, error) {
 	return []byte(`{"resourceType":"` + r.Type + `","id":"` + r.ID + `"}`), nil
 }
 
-func (f *fakeCatalog) Write(_ context.Context, w io.Writer, q Query, format string) (int64, error) {
+func (f *fakeCatalog) Write(_ context.Context, w io.Writer, q core.RecordQuery, format string) (int64, error) {
 	n, err := io.WriteString(w, format)
 	return int64(n), err
 }

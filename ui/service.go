@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"io"
 	"time"
 
 	"tranche.dev/tranche/core"
@@ -84,67 +83,6 @@ type Exports interface {
 	// Release tells the server a finished job's files may go (DELETE).
 	Release(ctx context.Context, id int64) error
 }
-
-// Record kinds the catalogue browser shows.
-const (
-	KindResources = ""        // stored resources (the latest view, or one export's)
-	KindDeleted   = "deleted" // tombstones from deleted[] files
-	KindErrors    = "errors"  // OperationOutcome entries from error[] files
-	KindTable     = "table"   // a materialised view table; Query.Type is its name
-)
-
-// Query selects catalogue records. Zero fields do not filter.
-type Query struct {
-	Kind     string // KindResources, KindDeleted or KindErrors
-	ExportID int64  // 0: the latest view across exports
-	Type     string
-	Patient  string // "Patient/123": everything for one patient
-	Text     string // full-text search
-	Offset   int
-	Limit    int
-}
-
-// TypeCount is how many records of one type an export (or the latest view) holds.
-type TypeCount struct {
-	Type  string
-	Count int64
-}
-
-// Page is one page of records as table rows.
-type Page struct {
-	Columns []string // column headings; the first two are always Type and ID
-	Rows    []Row
-	Total   int64 // rows matching the query, or -1 when unknown
-}
-
-// Row is one record. Cells line up with Page.Columns.
-type Row struct {
-	Type    string
-	ID      string
-	Patient string // "Patient/123" or ""
-	Ref     int64  // the catalogue's handle on this stored version
-	Cells   []string
-}
-
-// Catalog is the catalogue browser's view of core/catalog.
-type Catalog interface {
-	Counts(ctx context.Context, exportID int64) ([]TypeCount, error)
-	// DeletedCount and ErrorCount count tombstones and error entries.
-	DeletedCount(ctx context.Context, exportID int64) (int64, error)
-	ErrorCount(ctx context.Context, exportID int64) (int64, error)
-	Records(ctx context.Context, q Query) (*Page, error)
-	// Resource returns one record's JSON exactly as stored.
-	Resource(ctx context.Context, kind string, r Row) ([]byte, error)
-	// Write writes every record q selects (ignoring Offset and Limit) as
-	// NDJSON or CSV and returns how many it wrote.
-	Write(ctx context.Context, w io.Writer, q Query, format string) (int64, error)
-}
-
-// Export file formats for Catalog.Write.
-const (
-	FormatNDJSON = "ndjson"
-	FormatCSV    = "csv"
-)
 
 // DemoFaults are the demo server's training faults.
 type DemoFaults struct {

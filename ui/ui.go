@@ -13,6 +13,8 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
+
+	"tranche.dev/tranche/core"
 )
 
 // Deps are the services the screens use. Demo may be nil: the Demo server
@@ -21,7 +23,7 @@ type Deps struct {
 	Registrations Registrations
 	Servers       Servers
 	Exports       Exports
-	Catalog       Catalog
+	Catalog       core.Browser
 	Demo          Demo
 	Views         Views // nil: the Views tab explains it needs a catalogue
 	Logger        *slog.Logger

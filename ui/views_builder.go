@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/fhirpath"
 	"tranche.dev/tranche/core/shape"
 )
@@ -284,7 +285,7 @@ func (b *builder) setLibrary(lib []ViewSummary) {
 }
 
 func (b *builder) reloadTypes() {
-	var counts []TypeCount
+	var counts []core.TypeCount
 	b.s.u.background("Could not read the catalogue's resource types.", func(ctx context.Context) error {
 		if b.s.u.deps.Catalog == nil {
 			return nil

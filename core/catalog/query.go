@@ -48,10 +48,7 @@ type Page struct {
 }
 
 // TypeCount is how many resources of one type a view holds.
-type TypeCount struct {
-	Type  string
-	Count int64
-}
+type TypeCount = core.TypeCount
 
 // Resource is one stored version of a resource with its exact bytes.
 type Resource struct {
