@@ -144,7 +144,7 @@ func TestDB_Resources_ExportViewAcrossFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]catalog.TypeCount{{"Observation", 3}, {"Patient", 2}}, counts); diff != "" {
+	if diff := cmp.Diff([]catalog.TypeCount{{Type: "Observation", Count: 3}, {Type: "Patient", Count: 2}}, counts); diff != "" {
 		t.Errorf("Counts(a) (-want +got):\n%s", diff)
 	}
 	// The latest view takes p1 from the newer export b.

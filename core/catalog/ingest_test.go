@@ -276,7 +276,7 @@ func TestDB_ReadDuringIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []catalog.TypeCount{{"Observation", batches * perBatch}, {"Patient", batches * perBatch}}
+	want := []catalog.TypeCount{{Type: "Observation", Count: batches * perBatch}, {Type: "Patient", Count: batches * perBatch}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Counts(0) after ingest (-want +got):\n%s", diff)
 	}

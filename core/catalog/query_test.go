@@ -69,7 +69,7 @@ func TestDB_LatestView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]catalog.TypeCount{{"Patient", 3}}, counts); diff != "" {
+	if diff := cmp.Diff([]catalog.TypeCount{{Type: "Patient", Count: 3}}, counts); diff != "" {
 		t.Errorf("Counts(0) (-want +got):\n%s", diff)
 	}
 
@@ -91,7 +91,7 @@ func TestDB_LatestView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]catalog.TypeCount{{"Observation", 1}, {"Patient", 3}}, counts); diff != "" {
+	if diff := cmp.Diff([]catalog.TypeCount{{Type: "Observation", Count: 1}, {Type: "Patient", Count: 3}}, counts); diff != "" {
 		t.Errorf("Counts(0) after the file loaded (-want +got):\n%s", diff)
 	}
 
