@@ -16,6 +16,7 @@ import (
 
 	"tranche.dev/tranche/assets"
 	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/demo"
 	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/core/keychain"
 	"tranche.dev/tranche/ui"
@@ -81,9 +82,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer g.Close()
-	d := &guiDemo{DB: g.db, Seed: *seed, Logger: logger}
+	d := &demo.Training{Registrations: g.db, Seed: *seed, Logger: logger}
 	defer d.Stop()
-	info, err := d.Start(ui.DemoConfig{Port: *port, Patients: *patients}, nil)
+	info, err := d.Start(demo.TrainingConfig{Port: *port, Patients: *patients}, nil)
 	if err != nil {
 		return fmt.Errorf("start the demo server: %w", err)
 	}
@@ -150,7 +151,7 @@ func (g *gui) Close() error {
 }
 
 // deps are the screens' services; d may be nil (no demo server).
-func (g *gui) deps(d *guiDemo, note string) ui.Deps {
+func (g *gui) deps(d *demo.Training, note string) ui.Deps {
 	deps := ui.Deps{Registrations: g.services, Servers: g.services, Exports: g.services, Catalog: g.catalog,
 		Views: &guiViews{db: g.db}, Logger: g.logger.With("system", "ui"), DemoNote: note}
 	if d != nil {
@@ -160,7 +161,7 @@ func (g *gui) deps(d *guiDemo, note string) ui.Deps {
 }
 
 // show opens the main window and runs the app until it is closed.
-func (g *gui) show(a fyne.App, d *guiDemo, note string) {
+func (g *gui) show(a fyne.App, d *demo.Training, note string) {
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

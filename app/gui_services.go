@@ -15,16 +15,12 @@ import (
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/bulk"
+	"tranche.dev/tranche/core/demo"
 	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/core/smart"
 	samplejwks "tranche.dev/tranche/sample-jwks"
 	"tranche.dev/tranche/ui"
 )
-
-// sampleKeyPrefix marks a Registration.KeyRef that names a sample key
-// embedded in sample-jwks ("sample:RS384"). Only the demo accepts it: the
-// sample keys are public knowledge.
-const sampleKeyPrefix = "sample:"
 
 // guiServices adapts the core packages to the screens' interfaces
 // (ui.Registrations, ui.Servers, ui.Exports). It shares keyEnv with the
@@ -76,7 +72,7 @@ func (g *guiServices) DeleteRegistration(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	if r.KeyRef != "" && !strings.HasPrefix(r.KeyRef, sampleKeyPrefix) {
+	if r.KeyRef != "" && !strings.HasPrefix(r.KeyRef, demo.SampleKeyPrefix) {
 		if err := g.env.deleteKey(r.KeyRef); err != nil {
 			return fmt.Errorf("remove private key (the registration is kept): %w", err)
 		}
@@ -147,7 +143,7 @@ func (g *guiServices) Register(ctx context.Context, reg *core.Registration, endp
 
 // loadKey is keyEnv.loadKey that also knows the demo's sample keys.
 func (g *guiServices) loadKey(reg *core.Registration) (crypto.Signer, error) {
-	if alg, ok := strings.CutPrefix(reg.KeyRef, sampleKeyPrefix); ok {
+	if alg, ok := strings.CutPrefix(reg.KeyRef, demo.SampleKeyPrefix); ok {
 		if !g.sampleKeys {
 			return nil, fmt.Errorf("registration %q uses a sample key, which only tranche demo accepts", reg.Name)
 		}

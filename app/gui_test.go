@@ -34,7 +34,7 @@ type demoGUI struct {
 	// saveDir is where the file dialog "saves" (ui.Deps.SaveFile).
 	saveDir string
 	g       *gui
-	demo    *guiDemo
+	demo    *demo.Training
 	ui      *ui.UI
 	win     fyne.Window
 }
@@ -47,8 +47,8 @@ func newDemoGUI(t *testing.T, patients int) *demoGUI {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
-	d := &guiDemo{DB: g.db, Seed: 1, Logger: logger}
-	if _, err := d.Start(ui.DemoConfig{Patients: patients}, nil); err != nil {
+	d := &demo.Training{Registrations: g.db, Seed: 1, Logger: logger}
+	if _, err := d.Start(demo.TrainingConfig{Patients: patients}, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Stop() })
@@ -136,7 +136,7 @@ func TestDemo_ExportThenBrowse(t *testing.T) {
 	root := d.win.Content()
 
 	d.shortcut(t, fyne.Key2) // New export: the demo registration is ready
-	reg := find(t, root, func(s *widget.Select) bool { return s.Selected == demoRegistrationName })
+	reg := find(t, root, func(s *widget.Select) bool { return s.Selected == demo.RegistrationName })
 	if reg == nil {
 		t.Fatal("no registration picked")
 	}
@@ -267,7 +267,7 @@ func TestReadyDemoRegistration(t *testing.T) {
 	defer g.Close()
 	ctx := context.Background()
 	for _, base := range []string{"http://127.0.0.1:1/fhir", "http://127.0.0.1:2/fhir"} {
-		if err := readyDemoRegistration(ctx, g.db, base, base+"/token"); err != nil {
+		if err := demo.ReadyRegistration(ctx, g.db, base, base+"/token"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -392,11 +392,11 @@ func TestGUI_RegisterDynamicallyAndExport(t *testing.T) {
 // written as NDJSON and CSV.
 func TestGUICatalog_ErrorsAndWrite(t *testing.T) {
 	d := newDemoGUI(t, 3)
-	if err := d.demo.SetFaults(ui.DemoFaults{FailSomeFiles: true}); err != nil {
+	if err := d.demo.SetFaults(demo.FaultSwitches{FailSomeFiles: true}); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	reg, err := d.g.db.FindRegistrationByName(ctx, demoRegistrationName)
+	reg, err := d.g.db.FindRegistrationByName(ctx, demo.RegistrationName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,3 +44,12 @@ type FileResetter interface {
 type ExportLocker interface {
 	LockExport(ctx context.Context, id int64) (release func(), err error)
 }
+
+// RegistrationStore persists client registrations. catalog.DB implements
+// it.
+type RegistrationStore interface {
+	// FindRegistrationByName returns ErrNotFound if there is none.
+	FindRegistrationByName(ctx context.Context, name string) (*Registration, error)
+	CreateRegistration(ctx context.Context, r *Registration) error
+	UpdateRegistration(ctx context.Context, r *Registration) error
+}

@@ -13,6 +13,8 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"tranche.dev/tranche/core/demo"
 )
 
 // maxRequestLog bounds the demo server's request log.
@@ -33,7 +35,7 @@ type demoScreen struct {
 	startBtn, stopBtn, copyURLBtn                         *widget.Button
 	status, info                                          *widget.Label
 	logList                                               *widget.List
-	running                                               *DemoInfo
+	running                                               *demo.TrainingInfo
 }
 
 func newDemoScreen(u *UI) *demoScreen {
@@ -151,7 +153,7 @@ func (s *demoScreen) refresh() {
 	setEnabled(s.patients, s.running == nil)
 }
 
-func describeDemo(d *DemoInfo) string {
+func describeDemo(d *demo.TrainingInfo) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "FHIR base URL: %s\nToken URL: %s", d.URL, d.TokenURL)
 	for _, c := range d.Clients {
@@ -160,9 +162,9 @@ func describeDemo(d *DemoInfo) string {
 	return b.String()
 }
 
-func (s *demoScreen) faults() DemoFaults {
+func (s *demoScreen) faults() demo.FaultSwitches {
 	secs, _ := strconv.Atoi(s.jobDelay.Text)
-	return DemoFaults{
+	return demo.FaultSwitches{
 		JobDelay:        time.Duration(secs) * time.Second,
 		StatusErrors:    s.statusErrors.Checked,
 		TooManyRequests: s.tooMany.Checked,
@@ -191,7 +193,7 @@ func (s *demoScreen) start() {
 	}
 	port, _ := strconv.Atoi(s.port.Text)
 	patients, _ := strconv.Atoi(s.patients.Text)
-	cfg := DemoConfig{Port: port, Patients: patients, Faults: s.faults()}
+	cfg := demo.TrainingConfig{Port: port, Patients: patients, Faults: s.faults()}
 	s.status.SetText("Starting…")
 	s.u.background("Could not start the demo server.", func(context.Context) error {
 		_, err := s.u.deps.Demo.Start(cfg, s.onRequest)
@@ -210,9 +212,9 @@ func (s *demoScreen) stop() {
 
 // onRequest logs one request; it runs on the server's goroutines, so it
 // queues at most one list refresh at a time.
-func (s *demoScreen) onRequest(r DemoRequest) {
+func (s *demoScreen) onRequest(r demo.RequestLog) {
 	line := fmt.Sprintf("%s  %s  %s  %d  %s  %s", r.Time.Local().Format("15:04:05"), r.Method, r.Path,
-		r.Status, r.Duration.Round(time.Millisecond), r.Client)
+		r.Status, r.Duration.Round(time.Millisecond), r.ClientID)
 	s.mu.Lock()
 	s.reqs = append(s.reqs, line)
 	if len(s.reqs) > maxRequestLog {
@@ -230,4 +232,4 @@ func (s *demoScreen) onRequest(r DemoRequest) {
 
 // OnDemoRequest is the request logger to give a demo server started
 // outside the Demo tab (tranche demo starts one before the window opens).
-func (u *UI) OnDemoRequest(r DemoRequest) { u.demo.onRequest(r) }
+func (u *UI) OnDemoRequest(r demo.RequestLog) { u.demo.onRequest(r) }

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/demo"
 )
 
 // fakeRegistrations is an in-memory Registrations.
@@ -300,21 +301,21 @@ func (f *fakeCatalog) Write(_ context.Context, w io.Writer, q core.RecordQuery, 
 
 // fakeDemo is a demo server that never listens.
 type fakeDemo struct {
-	info   *DemoInfo
-	faults []DemoFaults
-	log    func(DemoRequest)
+	info   *demo.TrainingInfo
+	faults []demo.FaultSwitches
+	log    func(demo.RequestLog)
 }
 
-func (f *fakeDemo) Start(cfg DemoConfig, onRequest func(DemoRequest)) (*DemoInfo, error) {
-	f.info = &DemoInfo{URL: fmt.Sprintf("http://127.0.0.1:%d/fhir", 8080+cfg.Patients), TokenURL: "http://127.0.0.1/token",
-		Clients: []DemoClient{{ID: "tranche-demo-rs384", Alg: "RS384", KeyFile: "RS384.private.json"}}}
+func (f *fakeDemo) Start(cfg demo.TrainingConfig, onRequest func(demo.RequestLog)) (*demo.TrainingInfo, error) {
+	f.info = &demo.TrainingInfo{URL: fmt.Sprintf("http://127.0.0.1:%d/fhir", 8080+cfg.Patients), TokenURL: "http://127.0.0.1/token",
+		Clients: []demo.SampleClient{{ID: "tranche-demo-rs384", Alg: "RS384", KeyFile: "RS384.private.json"}}}
 	f.log = onRequest
 	return f.info, nil
 }
 
-func (f *fakeDemo) Stop() error        { f.info = nil; return nil }
-func (f *fakeDemo) Running() *DemoInfo { return f.info }
-func (f *fakeDemo) SetFaults(d DemoFaults) error {
+func (f *fakeDemo) Stop() error                 { f.info = nil; return nil }
+func (f *fakeDemo) Running() *demo.TrainingInfo { return f.info }
+func (f *fakeDemo) SetFaults(d demo.FaultSwitches) error {
 	f.faults = append(f.faults, d)
 	return nil
 }

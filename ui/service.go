@@ -2,9 +2,9 @@ package ui
 
 import (
 	"context"
-	"time"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/demo"
 )
 
 // The interfaces below are what the screens need, each as narrow as its
@@ -84,53 +84,12 @@ type Exports interface {
 	Release(ctx context.Context, id int64) error
 }
 
-// DemoFaults are the demo server's training faults.
-type DemoFaults struct {
-	JobDelay        time.Duration // how long a job runs before its manifest is ready
-	StatusErrors    bool          // transient 5xx on status polls
-	TooManyRequests bool          // 429 bursts
-	FileErrors      bool          // 5xx or dropped connections mid-file
-	ExpiredFiles    bool          // downloads answer 410 Gone
-	FailSomeFiles   bool          // some files end up in error[]
-}
-
-// DemoConfig starts the demo server.
-type DemoConfig struct {
-	Port     int // 0 picks a free port
-	Patients int
-	Faults   DemoFaults
-}
-
-// DemoClient is a pre-registered demo client.
-type DemoClient struct {
-	ID      string
-	Alg     string
-	KeyFile string // sample-jwks file with its private key (public knowledge)
-}
-
-// DemoInfo describes a running demo server.
-type DemoInfo struct {
-	URL      string // FHIR base URL
-	TokenURL string
-	Clients  []DemoClient
-}
-
-// DemoRequest is one line of the demo server's request log.
-type DemoRequest struct {
-	Time     time.Time
-	Method   string
-	Path     string
-	Status   int
-	Duration time.Duration
-	Client   string
-}
-
 // Demo controls the loopback demo server (core/demo).
 type Demo interface {
 	// Start starts the server; onRequest is called from any goroutine.
-	Start(cfg DemoConfig, onRequest func(DemoRequest)) (*DemoInfo, error)
+	Start(cfg demo.TrainingConfig, onRequest func(demo.RequestLog)) (*demo.TrainingInfo, error)
 	Stop() error
 	// Running returns the running server's details, or nil.
-	Running() *DemoInfo
-	SetFaults(f DemoFaults) error
+	Running() *demo.TrainingInfo
+	SetFaults(f demo.FaultSwitches) error
 }

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/demo"
 )
 
 func TestUI_TabShortcuts(t *testing.T) {
@@ -126,7 +127,7 @@ func TestDemo_StartFaultsLogStop(t *testing.T) {
 	if n := len(f.demo.faults); n != 1 || !f.demo.faults[0].StatusErrors {
 		t.Errorf("faults applied = %+v, want one with status errors", f.demo.faults)
 	}
-	f.demo.log(DemoRequest{Time: testNow, Method: "GET", Path: "/fhir/metadata", Status: 200, Duration: 3 * time.Millisecond, Client: "c1"})
+	f.demo.log(demo.RequestLog{Time: testNow, Method: "GET", Path: "/fhir/metadata", Status: 200, Duration: 3 * time.Millisecond, ClientID: "c1"})
 	if got := d.logList.Length(); got != 1 {
 		t.Fatalf("request log length = %d, want 1", got)
 	}
