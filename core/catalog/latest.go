@@ -37,10 +37,17 @@ func mergeLatest(ctx context.Context, tx *sql.Tx, fileID int64, state core.FileS
 		return nil
 	}
 	// ORDER BY rid within a (type, id) makes the file's later duplicate win.
+	// res_id comes first although latest's key is (type, res_id): an
+	// output file holds one type, so the order is the same, but SQLite's
+	// sorter compares a record's first field in a fast path and the rest
+	// by decoding the record, and with type first every comparison took
+	// the slow path. That made the merge about a third cheaper (3.6-4.1
+	// to 2.3-3.1 cpu-µs per row merged, 200,000 rows in
+	// BenchmarkAppendRecords, load average 3.4-4.3).
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO latest (type, res_id, rid, tt, export_id, deleted)
 		SELECT type, res_id, rid, ?, ?, 0 FROM resources
-		WHERE rid > ? AND rid <= ? ORDER BY type, res_id, rid
+		WHERE rid > ? AND rid <= ? ORDER BY res_id, type, rid
 		ON CONFLICT (type, res_id) DO UPDATE SET
 			rid = excluded.rid, tt = excluded.tt, export_id = excluded.export_id, deleted = 0
 		WHERE (excluded.tt, excluded.export_id) >= (latest.tt, latest.export_id)`,

@@ -114,6 +114,32 @@ func TestDB_LatestView(t *testing.T) {
 	}
 }
 
+// TestDB_LatestViewLaterLineWins checks that within one export the last
+// line of a (type, id) is its latest version, whatever order the merge
+// sorts the file's rows in, including lines merged after the file was
+// merged once (a retried file).
+func TestDB_LatestViewLaterLineWins(t *testing.T) {
+	db := MustOpenDB(t)
+	e := MustCreateExport(t, db, "2025-01-01T00:00:00Z")
+	f := MustAddFile(t, db, e.ID, core.KindOutput, "Patient")
+	MustAppend(t, db, f, patient("b", "One"), patient("a", "One"), patient("a", "Two"),
+		patient("c", "One"), patient("a", "Three"))
+	MustAppend(t, db, f, patient("b", "Two"), patient("d", "One"), patient("b", "Three"))
+
+	page, err := db.Resources(t.Context(), catalog.ResourceFilter{Type: "Patient"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range page.Rows {
+		got = append(got, r.ID+" "+r.Values[1])
+	}
+	want := []string{"a Ann B Three", "b Ann B Three", "c Ann B One", "d Ann B One"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Resources(latest Patient) (-want +got):\n%s", diff)
+	}
+}
+
 func TestDB_Resources(t *testing.T) {
 	db := MustOpenDB(t)
 	e := MustCreateExport(t, db, "2025-01-01T00:00:00Z")

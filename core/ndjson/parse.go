@@ -68,8 +68,11 @@ func Parse(line []byte, kind core.FileKind, wantType string) core.Record {
 		rec.ResourceType, rec.ID, rec.LastUpdated = h.resourceType, h.id, h.lastUpdated
 		// FHIR R4 JSON Representation (§2.6.2): a resource is a JSON object
 		// in UTF-8 whose properties appear once, and resources a server
-		// exports carry their logical id (Resource.id, a string).
+		// exports carry their logical id (Resource.id, a string). Each
+		// property appears once in its object, at every depth.
 		switch {
+		case h.dupKey != "" && h.dupNested:
+			rec.Problem = fmt.Sprintf("the property %q appears twice in one nested element (FHIR JSON allows each once)", h.dupKey)
 		case h.dupKey != "":
 			rec.Problem = fmt.Sprintf("the property %q appears twice (FHIR JSON allows each once)", h.dupKey)
 		case h.idKind == 0:

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"tranche.dev/tranche/core"
@@ -53,6 +56,25 @@ var parseTests = []struct {
 		core.Record{ResourceType: "Patient", ID: "b", Patient: "Patient/b", Problem: `the property "id" appears twice (FHIR JSON allows each once)`}},
 	{"DuplicateResourceType", `{"resourceType":"Patient","id":"a","resourceType":"Group"}`, core.KindOutput, "",
 		core.Record{ResourceType: "Group", ID: "a", Problem: `the property "resourceType" appears twice (FHIR JSON allows each once)`}},
+	// FHIR JSON allows each property once at every depth, not only at the top.
+	{"DuplicateInMeta", `{"resourceType":"Patient","id":"p","meta":{"versionId":"1","versionId":"2"}}`, core.KindOutput, "Patient",
+		core.Record{ResourceType: "Patient", ID: "p", Patient: "Patient/p", Problem: nestedDup("versionId")}},
+	{"DuplicateInArrayOfObjects", `{"resourceType":"Patient","id":"p","name":[{"family":"A"},{"family":"B","given":["x"],"family":"C"}]}`, core.KindOutput, "Patient",
+		core.Record{ResourceType: "Patient", ID: "p", Patient: "Patient/p", Problem: nestedDup("family")}},
+	{"DuplicateInExtension", `{"resourceType":"Patient","id":"p","extension":[{"url":"http://x.example/a","valueString":"a","url":"http://x.example/b"}]}`, core.KindOutput, "Patient",
+		core.Record{ResourceType: "Patient", ID: "p", Patient: "Patient/p", Problem: nestedDup("url")}},
+	{"DuplicateInNestedExtension", `{"resourceType":"Patient","id":"p","extension":[{"url":"a","extension":[{"url":"b","valueCode":"c"},{"url":"b","valueCode":"c","valueCode":"d"}]}]}`, core.KindOutput, "Patient",
+		core.Record{ResourceType: "Patient", ID: "p", Patient: "Patient/p", Problem: nestedDup("valueCode")}},
+	{"DuplicateInPrimitiveExtension", `{"resourceType":"Patient","id":"p","birthDate":"2000-01-01","_birthDate":{"id":"x","id":"y"}}`, core.KindOutput, "Patient",
+		core.Record{ResourceType: "Patient", ID: "p", Patient: "Patient/p", Problem: nestedDup("id")}},
+	{"DuplicateEscaped", `{"resourceType":"Patient","id":"p","meta":{"source":"a","sourc\u0065":"b"}}`, core.KindOutput, "Patient",
+		core.Record{ResourceType: "Patient", ID: "p", Patient: "Patient/p", Problem: nestedDup("source")}},
+	{"DuplicateDeep", `{"resourceType":"Observation","id":"o","component":[{"code":{"coding":[{"system":"s","code":"1","system":"t"}]}}]}`, core.KindOutput, "Observation",
+		core.Record{ResourceType: "Observation", ID: "o", Problem: nestedDup("system")}},
+	{"SameKeyInSiblingsAndDepths", `{"resourceType":"Patient","id":"p","meta":{"id":"m","tag":[{"id":"t","code":"a"},{"id":"u","code":"b"}]},"contact":[{"id":"c","name":{"id":"n"}}]}`, core.KindOutput, "Patient",
+		core.Record{ResourceType: "Patient", ID: "p", Patient: "Patient/p"}},
+	{"KeyAfterNestedObjectCloses", `{"resourceType":"Patient","id":"p","a":{"b":1},"b":2}`, core.KindOutput, "Patient",
+		core.Record{ResourceType: "Patient", ID: "p", Patient: "Patient/p"}},
 	{"WrongType", `{"resourceType":"Encounter","id":"e"}`, core.KindOutput, "Patient",
 		core.Record{ResourceType: "Encounter", ID: "e", Problem: `resourceType "Encounter" in a file of type "Patient"`}},
 	{"Deleted", `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"DELETE","url":"Patient/1"}},{"request":{"method":"delete","url":"https://x/fhir/Observation/2/_history/3"}},{"request":{"method":"PUT","url":"Patient/9"}}]}`, core.KindDeleted, "",
@@ -63,6 +85,102 @@ var parseTests = []struct {
 		core.Record{ResourceType: "OperationOutcome", ID: "oo", Severity: "fatal"}},
 	{"OutcomeInformation", `{"resourceType":"OperationOutcome","issue":[{"severity":"information"}]}`, core.KindError, "",
 		core.Record{ResourceType: "OperationOutcome", Severity: "information"}},
+}
+
+// firstDupKey walks data's tokens and returns the first key that repeats
+// one of its object, at any depth.
+func firstDupKey(data []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		obj    bool
+		keys   map[string]bool
+		expect bool // an object expecting a key next
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.obj && top.expect {
+			if d, ok := tok.(json.Delim); !ok || d != '}' {
+				k := tok.(string)
+				if top.keys[k] {
+					return k, nil
+				}
+				top.keys[k] = true
+				top.expect = false
+				continue
+			}
+			stack = stack[:len(stack)-1]
+			tok = nil // the object is a value that ended
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{obj: true, keys: map[string]bool{}, expect: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: its object expects a key next.
+		if len(stack) > 0 && stack[len(stack)-1].obj {
+			stack[len(stack)-1].expect = true
+		}
+	}
+}
+
+func nestedDup(key string) string {
+	return fmt.Sprintf("the property %q appears twice in one nested element (FHIR JSON allows each once)", key)
+}
+
+// TestParseWideObject: duplicates are found in objects with many keys at
+// any depth, and an object with 200,000 distinct keys passes (a quadratic
+// check would make 2e10 comparisons here).
+func TestParseWideObject(t *testing.T) {
+	wide := func(n int, dupAt int) string {
+		var b strings.Builder
+		b.WriteString(`{"resourceType":"Basic","id":"b","extension":[{"url":"u","extension":[{`)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k := i
+			if i == dupAt {
+				k = n / 3
+			}
+			fmt.Fprintf(&b, `"k%d":%d`, k, i)
+		}
+		b.WriteString(`}]}]}`)
+		return b.String()
+	}
+	tests := []struct {
+		name    string
+		n, dup  int
+		problem string
+	}{
+		{"Distinct", 200000, -1, ""},
+		{"DupLast", 200000, 199999, nestedDup("k66666")},
+		{"DupNarrow", 20, 19, nestedDup("k6")},
+		{"DupJustWide", 40, 39, nestedDup("k13")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := ndjson.Parse([]byte(wide(tt.n, tt.dup)), core.KindOutput, "Basic")
+			if rec.Problem != tt.problem {
+				t.Errorf("Problem = %q, want %q", rec.Problem, tt.problem)
+			}
+		})
+	}
 }
 
 func TestParse(t *testing.T) {
@@ -114,6 +232,18 @@ func FuzzParse(f *testing.F) {
 		for _, k := range []string{`"resourceType"`, `"id"`, `"meta"`, `"lastUpdated"`} {
 			if bytes.Count(bytes.ToLower(in), bytes.ToLower([]byte(k))) != bytes.Count(in, []byte(k)) {
 				caseVariant = true
+			}
+		}
+		// The duplicate check must agree with a token walk at every depth.
+		if t0 := bytes.TrimLeft(in, " \t\r\n"); core.FileKind(kind) == core.KindOutput && len(t0) > 0 && t0[0] == '{' &&
+			json.Valid(in) && utf8.Valid(in) {
+			want, _ := firstDupKey(in)
+			got := ""
+			if _, rest, ok := strings.Cut(rec.Problem, "the property "); ok {
+				got, _ = strconv.Unquote(rest[:strings.Index(rest, " appears twice")])
+			}
+			if got != want {
+				t.Fatalf("Parse(%q) found duplicate key %q, want %q (%s)", in, got, want, rec.Problem)
 			}
 		}
 		if !caseVariant && core.FileKind(kind) == core.KindOutput && rec.Problem == "" && json.Unmarshal(in, &ref) == nil {

@@ -24,12 +24,9 @@ type fields struct {
 	resourceType, id, lastUpdated string
 	subject, patient, beneficiary []byte // raw values
 	idKind                        byte   // first byte of the id value ('"' for a string), 0 when absent
-	dupKey                        string // a top-level key that appears twice, if any
+	dupKey                        string // a key that appears twice in one object, if any
+	dupNested                     bool   // dupKey is not a top-level key
 }
-
-// maxKeysChecked is how many top-level keys scanResource compares for
-// duplicates; FHIR resources have a few dozen at most.
-const maxKeysChecked = 128
 
 // scanResource fills f from data, a JSON object. It returns errInvalid when
 // json.Valid would reject data, and errNotObject when data is valid JSON but
@@ -46,8 +43,9 @@ func scanResource(data []byte, f *fields) error {
 	if i = skipSpace(data, i+1); i < n && data[i] == '}' {
 		return endOfLine(data, i+1)
 	}
-	var keyBuf [32][]byte
-	keys := keyBuf[:0] // raw keys seen, for the duplicate check
+	dc := newDupCheck(data) // duplicate keys, at every depth
+	defer dc.release()
+	dc.open()
 	for {
 		if i >= n || data[i] != '"' {
 			return errInvalid
@@ -59,21 +57,13 @@ func scanResource(data []byte, f *fields) error {
 		if i = skipSpace(data, ke); i >= n || data[i] != ':' {
 			return errInvalid
 		}
+		key := data[ks+1 : ke-1]
+		dc.key(ks+1, ke-1)
 		vs := skipSpace(data, i+1)
-		if i = endOfValue(data, vs, 1); i < 0 {
+		if i = endOfValue(data, vs, 1, dc); i < 0 {
 			return errInvalid
 		}
 		val := data[vs:i]
-		key := data[ks+1 : ke-1]
-		if f.dupKey == "" && len(keys) < maxKeysChecked {
-			for _, k := range keys {
-				if string(k) == string(key) {
-					f.dupKey = string(key)
-					break
-				}
-			}
-			keys = append(keys, key)
-		}
 		switch string(key) {
 		case "resourceType":
 			f.resourceType = stringValue(val)
@@ -95,6 +85,7 @@ func scanResource(data []byte, f *fields) error {
 		case ',':
 			i = skipSpace(data, i+1)
 		case '}':
+			f.dupKey, f.dupNested = dc.dup, dc.depth > 1
 			return endOfLine(data, i+1)
 		default:
 			return errInvalid

@@ -14,14 +14,15 @@ import (
 // time. It is iterative, so deep nesting cannot exhaust the stack, and
 // allocates only past 64 levels of nesting.
 func valid(data []byte) bool {
-	i := endOfValue(data, skipSpace(data, 0), 0)
+	i := endOfValue(data, skipSpace(data, 0), 0, nil)
 	return i >= 0 && skipSpace(data, i) == len(data)
 }
 
 // endOfValue returns the index just past the JSON value starting at d[i],
 // or -1 if there is no valid value there. depth is the number of arrays and
-// objects open around it.
-func endOfValue(d []byte, i, depth int) int {
+// objects open around it. With dc, the keys of every object in the value
+// go through dc's duplicate check.
+func endOfValue(d []byte, i, depth int, dc *dupCheck) int {
 	if i >= len(d) {
 		return -1
 	}
@@ -29,7 +30,7 @@ func endOfValue(d []byte, i, depth int) int {
 	case '"':
 		return endOfString(d, i+1)
 	case '{', '[':
-		return endOfContainer(d, i, depth)
+		return endOfContainer(d, i, depth, dc)
 	case 't':
 		return endOfLiteral(d, i, "true")
 	case 'f':
@@ -41,8 +42,9 @@ func endOfValue(d []byte, i, depth int) int {
 }
 
 // endOfContainer returns the index just past the array or object starting
-// at d[i], or -1 if it is invalid or nested more than maxDepth deep.
-func endOfContainer(d []byte, i, depth int) int {
+// at d[i], or -1 if it is invalid or nested more than maxDepth deep. With
+// dc, each object's keys are checked for duplicates as they are read.
+func endOfContainer(d []byte, i, depth int, dc *dupCheck) int {
 	var buf [64]byte
 	open := buf[:0] // the closing byte of each open array or object
 	limit := maxDepth - depth
@@ -64,7 +66,10 @@ func endOfContainer(d []byte, i, depth int) int {
 				break
 			}
 			open = append(open, '}')
-			if i = endOfKey(d, i); i < 0 {
+			if dc != nil {
+				dc.open()
+			}
+			if i = endOfKeyCheck(d, i, dc); i < 0 {
 				return -1
 			}
 			i = skipSpace(d, i)
@@ -105,7 +110,7 @@ func endOfContainer(d []byte, i, depth int) int {
 			if c == ',' {
 				i++
 				if top == '}' {
-					if i = endOfKey(d, skipSpace(d, i)); i < 0 {
+					if i = endOfKeyCheck(d, skipSpace(d, i), dc); i < 0 {
 						return -1
 					}
 				}
@@ -114,6 +119,9 @@ func endOfContainer(d []byte, i, depth int) int {
 			}
 			if c != top {
 				return -1
+			}
+			if dc != nil && top == '}' {
+				dc.close()
 			}
 			open = open[:len(open)-1]
 			i++
@@ -141,6 +149,28 @@ func endOfKey(d []byte, i int) int {
 		return -1
 	}
 	return i + 1
+}
+
+// endOfKeyCheck is endOfKey that also hands the key to dc, if any.
+func endOfKeyCheck(d []byte, i int, dc *dupCheck) int {
+	if dc == nil {
+		return endOfKey(d, i)
+	}
+	if i >= len(d) || d[i] != '"' {
+		return -1
+	}
+	ke := endOfString(d, i+1)
+	if ke < 0 {
+		return -1
+	}
+	dc.key(i+1, ke-1)
+	if ke < len(d) && d[ke] == ':' {
+		return ke + 1
+	}
+	if ke = skipSpace(d, ke); ke >= len(d) || d[ke] != ':' {
+		return -1
+	}
+	return ke + 1
 }
 
 // endOfLiteral returns the index just past lit at d[i], or -1.
