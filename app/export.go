@@ -389,7 +389,11 @@ func (x *exporter) resume(ctx context.Context, pos []string) error {
 			fmt.Fprintf(x.stderr, "export %d has no registration; resuming without authorization (give --client-id and --private-key if it needs them)\n", id)
 		}
 		fmt.Fprintf(x.stderr, "Resuming export %d (%s, %s)\n", id, exp.FHIRBaseURL, exp.State)
-		_, err = x.eng.Resume(ctx, id, x.options())
+		o := x.options()
+		if files, err := x.env.DB.FindFiles(ctx, id); err == nil {
+			x.prog.seed(files)
+		}
+		_, err = x.eng.Resume(ctx, id, o)
 		if errors.Is(err, core.ErrFinished) && exp.State == core.StateFailed && len(exp.Manifest) > 0 {
 			err = fmt.Errorf("%w; to download its failed files again: tranche export --retry-failed %d", err, id)
 		}
@@ -426,16 +430,34 @@ func (x *exporter) report(ctx context.Context, id int64, runErr error) error {
 		return errors.Join(runErr, err)
 	}
 	files, _ := x.env.DB.FindFiles(context.WithoutCancel(ctx), id)
-	var lines, bytes, problems int64
+	// Resources are the valid lines of output files; deleted entries and
+	// the server's error lines are counted apart, and problem lines
+	// (stored as received, not as resources) on their own.
+	var resources, deleted, errorLines, bytes, problems int64
 	loaded := 0
 	for _, f := range files {
-		lines, bytes, problems = lines+f.Lines, bytes+f.Bytes, problems+f.Problems
+		bytes, problems = bytes+f.Bytes, problems+f.Problems
+		switch f.Kind {
+		case core.KindDeleted:
+			deleted += f.Lines - f.Problems
+		case core.KindError:
+			errorLines += f.Lines - f.Problems
+		default:
+			resources += f.Lines - f.Problems
+		}
 		if f.State == core.FileLoaded {
 			loaded++
 		}
 	}
-	fmt.Fprintf(x.stdout, "Export %d %s: %d of %d files verified, %d resources, %.1f MB, %d problem lines\n",
-		id, exp.State, loaded, len(files), lines, float64(bytes)/1e6, problems)
+	extra := ""
+	if deleted > 0 {
+		extra += fmt.Sprintf(", %d deletion entries", deleted)
+	}
+	if errorLines > 0 {
+		extra += fmt.Sprintf(", %d server error lines", errorLines)
+	}
+	fmt.Fprintf(x.stdout, "Export %d %s: %d of %d files verified, %d resources%s, %.1f MB, %d problem lines\n",
+		id, exp.State, loaded, len(files), resources, extra, float64(bytes)/1e6, problems)
 	if exp.Released {
 		fmt.Fprintln(x.stdout, "The job was released on the server (DELETE).")
 	}

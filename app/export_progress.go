@@ -32,6 +32,24 @@ type progress struct {
 	bytes       map[string]int64
 	problems    int64
 	wroteInline bool
+	dlStart     time.Time // the first download event: the rate leaves out the server's wait
+	seedBytes   int64     // bytes stored before this run (a resume), not in the rate
+}
+
+// seed starts a resumed export's progress from what is stored, so its last
+// line agrees with the summary.
+func (p *progress) seed(files []*core.ExportFile) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.files = len(files)
+	for _, f := range files {
+		p.resources[f.URL], p.bytes[f.URL] = f.Lines, f.Bytes
+		p.seedBytes += f.Bytes
+		p.problems += f.Problems
+		if f.State == core.FileLoaded || f.State == core.FileInvalid {
+			p.filesDone++
+		}
+	}
 }
 
 func newProgress(w io.Writer) *progress {
@@ -64,12 +82,15 @@ func (p *progress) handle(ev core.Event) {
 	case core.EventStatusProgress:
 		p.phase, p.xProgress = "waiting for the server", ev.Progress
 	case core.EventStatusError:
-		p.line(fmt.Sprintf("status error: %s", ev.Message))
+		p.line(statusErrorLine(ev))
 	case core.EventManifestComplete:
 		p.phase, important = "downloading", true
 		p.files = ev.OutputFiles + ev.DeletedFiles + ev.ErrorFiles
 	case core.EventDownloadProgress:
 		p.phase = "downloading"
+		if p.dlStart.IsZero() {
+			p.dlStart = ev.Time
+		}
 		p.resources[ev.FileURL], p.bytes[ev.FileURL] = ev.Lines, ev.Bytes
 	case core.EventDownloadComplete:
 		p.filesDone++
@@ -90,6 +111,22 @@ func (p *progress) handle(ev core.Event) {
 	}
 }
 
+// statusErrorLine says what went wrong with a status request and what
+// happens next, and when.
+func statusErrorLine(ev core.Event) string {
+	s := "status request failed: " + ev.Message
+	if ev.Code == 429 {
+		s = "the server asked to poll less often (429 Too Many Requests)"
+	}
+	switch {
+	case ev.RetryAfter > 0:
+		s += fmt.Sprintf("; asking again in %s (try %d)", ev.RetryAfter.Round(time.Second), ev.Attempt+1)
+	case ev.Transient:
+		s += "; stopping for now, the export can be resumed"
+	}
+	return s
+}
+
 // line prints a message on its own line, keeping the status line below.
 func (p *progress) line(s string) {
 	if p.tty && p.wroteInline {
@@ -105,17 +142,18 @@ func (p *progress) status() string {
 		res += v
 		by += p.bytes[k]
 	}
-	el := p.now().Sub(p.start).Seconds()
 	rate := 0.0
-	if el > 0 {
-		rate = float64(by) / 1e6 / el
+	if !p.dlStart.IsZero() {
+		if el := p.now().Sub(p.dlStart).Seconds(); el > 0 {
+			rate = float64(by-p.seedBytes) / 1e6 / el
+		}
 	}
 	s := p.phase
 	if p.xProgress != "" && p.phase == "waiting for the server" {
 		s += " (" + p.xProgress + ")"
 	}
 	if p.files > 0 {
-		s += fmt.Sprintf(" | files %d/%d | %d resources | %.1f MB | %.1f MB/s", p.filesDone, p.files, res, float64(by)/1e6, rate)
+		s += fmt.Sprintf(" | files %d/%d | %d lines | %.1f MB | %.1f MB/s", p.filesDone, p.files, res, float64(by)/1e6, rate)
 	}
 	if p.problems > 0 {
 		s += fmt.Sprintf(" | %d problem lines", p.problems)

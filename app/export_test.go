@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -244,6 +245,10 @@ func TestExportServerErrorsCLI(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "The server's error files hold") || !strings.Contains(out.String(), "  error: ") {
 		t.Errorf("stdout = %q, want the outcome summary and messages", out.String())
+	}
+	// The server's error lines are not counted as resources.
+	if !regexp.MustCompile(`files verified, \d+ resources, \d+ server error lines,`).MatchString(out.String()) {
+		t.Errorf("stdout = %q, want the resources and the server's error lines counted apart", out.String())
 	}
 }
 

@@ -53,11 +53,21 @@ func TestRunnerFaults(t *testing.T) {
 			if len(errs) != 3 || errs[0].Code != 500 || errs[0].Transient != true {
 				t.Errorf("status_error events = %v, want 3 transient HTTP 500", errs)
 			}
+			for i, e := range errs {
+				if e.RetryAfter <= 0 {
+					t.Errorf("status_error %d: RetryAfter = %v, want the wait before the next try", i, e.RetryAfter)
+				}
+			}
 		}},
 		{"Burst429", demo.Faults{Burst429: 4}, core.StateComplete, func(t *testing.T, ev *events) {
 			errs := ev.kinds(core.EventStatusError)
 			if len(errs) != 4 || errs[0].Code != 429 {
 				t.Errorf("status_error events = %v, want 4 HTTP 429", errs)
+			}
+			for i, e := range errs {
+				if e.RetryAfter <= 0 {
+					t.Errorf("429 %d: RetryAfter = %v, want the wait before the next try", i, e.RetryAfter)
+				}
 			}
 		}},
 		{"FileErrors", demo.Faults{FileErrors: 2}, core.StateComplete, func(t *testing.T, ev *events) {

@@ -35,7 +35,7 @@ func (r *Runner) poll(ctx context.Context, exp *core.Export, dl *downloads) ([]p
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			wait, retry := r.statusError(exp, err, transient)
+			wait, retry := r.statusError(exp, err, transient, lo, hi)
 			if !retry {
 				return nil, err
 			}
@@ -43,10 +43,7 @@ func (r *Runner) poll(ctx context.Context, exp *core.Export, dl *downloads) ([]p
 			if transient > orDefault(r.MaxTransient, DefaultMaxTransient) {
 				return nil, fmt.Errorf("status: %w after %d transient errors: %w", errGaveUp, transient, err)
 			}
-			if wait <= 0 {
-				wait = backoff(transient)
-			}
-			if err := r.sleep(ctx, clamp(wait, lo, hi)); err != nil {
+			if err := r.sleep(ctx, wait); err != nil {
 				return nil, err
 			}
 			continue
@@ -94,8 +91,11 @@ func (r *Runner) poll(ctx context.Context, exp *core.Export, dl *downloads) ([]p
 }
 
 // statusError emits status_error for err and says whether to retry, and
-// after how long (0: use the backoff).
-func (r *Runner) statusError(exp *core.Export, err error, transient int) (time.Duration, bool) {
+// after how long: the server's Retry-After, else the backoff for attempt
+// transient+1, clamped to [lo, hi]. The event carries that wait
+// (RetryAfter), so a front end can say when the next try is, or 0 when
+// this was the last try.
+func (r *Runner) statusError(exp *core.Export, err error, transient int, lo, hi time.Duration) (time.Duration, bool) {
 	ev := core.Event{Kind: core.EventStatusError, Message: err.Error(), Attempt: transient + 1}
 	var he *HTTPError
 	retry := false
@@ -108,7 +108,14 @@ func (r *Runner) statusError(exp *core.Export, err error, transient int) (time.D
 	default:
 		retry = isNetworkError(err)
 	}
+	if wait <= 0 {
+		wait = backoff(transient + 1)
+	}
+	wait = clamp(wait, lo, hi)
 	ev.Transient = retry
+	if retry && transient+1 <= orDefault(r.MaxTransient, DefaultMaxTransient) {
+		ev.RetryAfter = wait
+	}
 	r.emit(exp, ev)
 	return wait, retry
 }
@@ -131,7 +138,7 @@ func (r *Runner) followLinks(ctx context.Context, exp *core.Export, dl *download
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			wait, retry := r.statusError(exp, err, transient)
+			wait, retry := r.statusError(exp, err, transient, lo, hi)
 			transient++
 			if !retry {
 				return nil, fmt.Errorf("manifest page: %w", err)
@@ -139,10 +146,7 @@ func (r *Runner) followLinks(ctx context.Context, exp *core.Export, dl *download
 			if transient > orDefault(r.MaxTransient, DefaultMaxTransient) {
 				return nil, fmt.Errorf("manifest page: %w after %d transient errors: %w", errGaveUp, transient, err)
 			}
-			if wait <= 0 {
-				wait = backoff(transient)
-			}
-			if err := r.sleep(ctx, clamp(wait, lo, hi)); err != nil {
+			if err := r.sleep(ctx, wait); err != nil {
 				return nil, err
 			}
 			continue
