@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/smart"
 )
 
 // Runner defaults.
@@ -135,9 +136,16 @@ func (r *Runner) Start(ctx context.Context, exp *core.Export) error {
 	}
 	caps, capErr := r.Client.Capabilities(ctx)
 	var known []string
-	if capErr == nil {
+	var refused *smart.TokenError
+	switch {
+	case capErr == nil:
 		known = caps.Types
-	} else {
+	case errors.As(capErr, &refused):
+		// The first authorized request: a wrong key or client id shows here,
+		// and is what the user must hear first (not a missing
+		// CapabilityStatement, then a failed kick-off).
+		return fmt.Errorf("the token request was refused: %w", refused)
+	default:
 		r.logger().Warn("no CapabilityStatement; resource types not checked", "err", capErr)
 		caps = &Capabilities{}
 	}

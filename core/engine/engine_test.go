@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
 	"tranche.dev/tranche/core/engine"
+	"tranche.dev/tranche/core/smart"
 )
 
 func newEngine(t *testing.T) (*engine.Engine, *demo.Server) {
@@ -75,5 +77,30 @@ func TestEngineExpiredIsFinal(t *testing.T) {
 	}
 	if _, err := e.RetryFailed(ctx, exp.ID, engine.Options{}); !errors.Is(err, core.ErrFinished) {
 		t.Errorf("RetryFailed(expired) = %v, want core.ErrFinished: only a fresh export helps", err)
+	}
+}
+
+// A wrong key is the first thing said, as the token endpoint put it, and
+// nothing is recorded or kicked off.
+func TestEngineRefusedTokenFirst(t *testing.T) {
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := demo.NewServer(demo.Config{Patients: 2, Seed: 1, Logger: discard})
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	e, _ := newEngine(t)
+	key, err := smart.GenerateKey(smart.ES384, 0) // not the key the demo client registered
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := &core.Export{FHIRBaseURL: srv.URL(), Request: core.ExportRequest{Level: core.LevelSystem}}
+	err = e.Start(t.Context(), exp, nil, engine.Options{Auth: &engine.Auth{ClientID: demo.DemoClientES384,
+		TokenURL: srv.TokenURL(), Scopes: []string{"system/*.rs"}, Key: key}})
+	if err == nil || !strings.HasPrefix(err.Error(), "the token request was refused: invalid_client") {
+		t.Fatalf("Start() with a wrong key = %v, want it to begin with %q", err, "the token request was refused: invalid_client")
+	}
+	if exp.ID != 0 {
+		t.Errorf("export recorded as %d, want nothing recorded before a token is had", exp.ID)
 	}
 }
