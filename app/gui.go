@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -19,6 +18,7 @@ import (
 	"tranche.dev/tranche/core/demo"
 	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/core/keychain"
+	"tranche.dev/tranche/core/registry"
 	"tranche.dev/tranche/ui"
 )
 
@@ -112,32 +112,32 @@ func openGUI(dir string, logger *slog.Logger, sampleKeys bool) (*gui, error) {
 	}
 	env := &keyEnv{DB: db, Stdout: io.Discard, Stderr: io.Discard}
 	env.HTTPClient = engine.NewHTTPClientDial(env.Dial)
-	// Probed on first use only, so the demo never needs a keychain.
-	env.Keychain = sync.OnceValues(func() (keychain.Keys, error) {
-		store := keychain.NewStore()
-		if err := store.Probe(); err != nil {
-			return nil, err
-		}
-		return store, nil
-	})
 	keyDir := filepath.Join(dir, "keys")
-	env.FileKeys = func(create bool) (keychain.Keys, error) {
-		// The GUI never prompts on a terminal; the passphrase comes from the
-		// environment, as for the CLI's --key-file-fallback, and is judged
-		// by the same rule when a key file is to be written.
-		env := os.Getenv("TRANCHE_KEY_PASSPHRASE")
-		if env == "" {
-			return nil, errors.New("this key is in the encrypted key file: start Tranche with TRANCHE_KEY_PASSPHRASE set")
-		}
-		pass, err := readPassphrase(env, nil, io.Discard, create)
-		if err != nil {
-			return nil, err
-		}
-		return keychain.NewFileStore(keyDir, pass), nil
+	env.Reg = &registry.Registry{
+		Store: db,
+		// Probed on first use only, so the demo never needs a keychain.
+		Keychain:   probedKeychain(),
+		SampleKeys: sampleKeys,
+		HTTPClient: env.HTTPClient,
+		Logger:     logger,
+		FileKeys: func(create bool) (keychain.Keys, error) {
+			// The GUI never prompts on a terminal; the passphrase comes from
+			// the environment, as for the CLI's --key-file-fallback, and is
+			// judged by the same rule when a key file is to be written.
+			env := os.Getenv("TRANCHE_KEY_PASSPHRASE")
+			if env == "" {
+				return nil, errors.New("this key is in the encrypted key file: start Tranche with TRANCHE_KEY_PASSPHRASE set")
+			}
+			pass, err := readPassphrase(env, nil, io.Discard, create)
+			if err != nil {
+				return nil, err
+			}
+			return keychain.NewFileStore(keyDir, pass), nil
+		},
 	}
 	return &gui{
 		db: db,
-		services: &guiServices{env: env, dataDir: dir, logger: logger.With("system", "bulk"), sampleKeys: sampleKeys,
+		services: &guiServices{env: env, dataDir: dir, logger: logger.With("system", "bulk"),
 			logs: &exportLogs{dir: exportLogDir(dir), stderr: io.Discard}},
 		catalog: &catalog.Browser{DB: db},
 		logger:  logger,
@@ -152,7 +152,7 @@ func (g *gui) Close() error {
 
 // deps are the screens' services; d may be nil (no demo server).
 func (g *gui) deps(d *demo.Training, note string) ui.Deps {
-	deps := ui.Deps{Registrations: g.services, Servers: g.services, Exports: g.services, Catalog: g.catalog,
+	deps := ui.Deps{Registrations: g.services.env.Reg, Servers: g.services.env.Reg, Exports: g.services, Catalog: g.catalog,
 		Views: &guiViews{db: g.db}, Logger: g.logger.With("system", "ui"), DemoNote: note}
 	if d != nil {
 		deps.Demo = d

@@ -283,8 +283,8 @@ func TestReadyDemoRegistration(t *testing.T) {
 		t.Errorf("demo registration = %+v", r)
 	}
 	// Outside the demo, the sample key is refused.
-	g.services.sampleKeys = false
-	if _, err := g.services.loadKey(r); err == nil || !strings.Contains(err.Error(), "only tranche demo") {
+	g.services.env.Reg.SampleKeys = false
+	if _, err := g.services.env.Reg.LoadKey(r); err == nil || !strings.Contains(err.Error(), "only tranche demo") {
 		t.Errorf("loadKey outside the demo = %v, want a refusal", err)
 	}
 }
@@ -333,7 +333,7 @@ func TestGUI_RegisterDynamicallyAndExport(t *testing.T) {
 	}
 	defer g.Close()
 	keys := &memKeys{keys: map[string]crypto.Signer{}}
-	g.services.env.Keychain = func() (keychain.Keys, error) { return keys, nil }
+	g.services.env.Reg.Keychain = func() (keychain.Keys, error) { return keys, nil }
 	srv := demo.NewServer(demo.Config{Patients: 3, Logger: logger})
 	if err := srv.Open(); err != nil {
 		t.Fatal(err)

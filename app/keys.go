@@ -13,9 +13,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
@@ -23,6 +25,7 @@ import (
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/core/keychain"
+	"tranche.dev/tranche/core/registry"
 	"tranche.dev/tranche/core/smart"
 )
 
@@ -36,23 +39,12 @@ Common flags: --db FILE, --key-file-fallback (passphrase from
 TRANCHE_KEY_PASSPHRASE or typed in).
 `
 
-// fileKeyPrefix marks a Registration.KeyRef whose key lives in the
-// passphrase-encrypted file fallback rather than the OS keychain.
-const fileKeyPrefix = "file:"
-
 // keyEnv holds what the keys and registrations commands share: the
-// catalogue, the key stores and an HTTP client. Tests build one directly.
+// catalogue, the registry of registrations and keys, and an HTTP client.
 type keyEnv struct {
-	DB *catalog.DB
-	// Keychain returns the OS keychain, or why it cannot be used. It is
-	// probed on first use only: on a headless box go-keyring may start a
-	// D-Bus daemon, which commands that need no key should not do.
-	Keychain func() (keychain.Keys, error)
-	// FileKeys returns the passphrase-encrypted file store; create says
-	// that a key file will be written, so a new passphrase must be strong
-	// and, when typed, typed twice.
-	FileKeys   func(create bool) (keychain.Keys, error)
-	Fallback   bool // --key-file-fallback: new keys go to the file store
+	DB  *catalog.DB
+	Reg *registry.Registry
+	// HTTPClient makes discovery, token and registration requests.
 	HTTPClient *http.Client
 	// Dial makes every connection (HTTPClient's and the exports'); tests
 	// put one there that fails the test.
@@ -106,36 +98,43 @@ func openKeyEnv(c commonFlags, stdout, stderr io.Writer) (*keyEnv, error) {
 	if err := db.Open(); err != nil {
 		return nil, fmt.Errorf("open catalogue: %w", err)
 	}
-	env := &keyEnv{
-		DB:         db,
+	httpClient := engine.NewHTTPClientDial(c.dial)
+	env := &keyEnv{DB: db, Dial: c.dial, HTTPClient: httpClient, Stdout: stdout, Stderr: stderr}
+	keyDir := filepath.Join(filepath.Dir(path), "keys")
+	// Asked once per command, so a person types the passphrase once.
+	var pass []byte
+	stdin := bufio.NewReader(os.Stdin)
+	env.Reg = &registry.Registry{
+		Store:      db,
+		Keychain:   probedKeychain(),
 		Fallback:   c.fallback,
-		Dial:       c.dial,
-		HTTPClient: engine.NewHTTPClientDial(c.dial),
-		Stdout:     stdout,
-		Stderr:     stderr,
+		HTTPClient: httpClient,
+		Logger:     db.Logger,
+		FileKeys: func(create bool) (keychain.Keys, error) {
+			if pass == nil {
+				p, err := readPassphrase(os.Getenv("TRANCHE_KEY_PASSPHRASE"), stdin, stderr, create)
+				if err != nil {
+					return nil, err
+				}
+				pass = p
+			}
+			return keychain.NewFileStore(keyDir, pass), nil
+		},
 	}
-	env.Keychain = sync.OnceValues(func() (keychain.Keys, error) {
+	return env, nil
+}
+
+// probedKeychain returns the OS keychain on first use, or why it cannot be
+// used: probing may start a D-Bus service, which commands that need no key
+// should not do.
+func probedKeychain() func() (keychain.Keys, error) {
+	return sync.OnceValues(func() (keychain.Keys, error) {
 		store := keychain.NewStore()
 		if err := store.Probe(); err != nil {
 			return nil, err
 		}
 		return store, nil
 	})
-	keyDir := filepath.Join(filepath.Dir(path), "keys")
-	// Asked once per command, so a person types the passphrase once.
-	var pass []byte
-	stdin := bufio.NewReader(os.Stdin)
-	env.FileKeys = func(create bool) (keychain.Keys, error) {
-		if pass == nil {
-			p, err := readPassphrase(os.Getenv("TRANCHE_KEY_PASSPHRASE"), stdin, stderr, create)
-			if err != nil {
-				return nil, err
-			}
-			pass = p
-		}
-		return keychain.NewFileStore(keyDir, pass), nil
-	}
-	return env, nil
 }
 
 // readPassphrase returns the key-file passphrase: env (the value of
@@ -213,103 +212,14 @@ func noEcho() func() {
 
 func (e *keyEnv) Close() error { return e.DB.Close() }
 
-// storeFor returns the key store for ref (a Registration.KeyRef) and the
-// name inside that store.
-func (e *keyEnv) storeFor(ref string, create bool) (keychain.Keys, string, error) {
-	if name, ok := strings.CutPrefix(ref, fileKeyPrefix); ok {
-		s, err := e.FileKeys(create)
-		return s, name, err
-	}
-	store, err := e.Keychain()
-	return store, ref, err
-}
-
-// newRef is where a new key for registration name goes.
-func (e *keyEnv) newRef(name string) string {
-	if e.Fallback {
-		return fileKeyPrefix + name
-	}
-	return name
-}
-
-// saveKey stores k for reg, filling Alg, KeyID, KeyRef and PublicJWKS. It
-// does not write reg to the catalogue.
-func (e *keyEnv) saveKey(reg *core.Registration, k jwk.Key) error {
-	signer, err := smart.Signer(k)
-	if err != nil {
-		return err
-	}
-	alg, err := smart.AlgOf(k)
-	if err != nil {
-		return err
-	}
-	pub, err := smart.PublicJWKS(k)
-	if err != nil {
-		return err
-	}
-	ref := e.newRef(reg.Name)
-	store, name, err := e.storeFor(ref, true)
-	if err != nil {
-		return err
-	}
-	if err := store.SetKey(name, signer); err != nil {
-		return err
-	}
-	// A key that moved between stores leaves nothing behind.
-	if reg.KeyRef != "" && reg.KeyRef != ref {
-		e.deleteKey(reg.KeyRef)
-	}
-	reg.Alg, reg.KeyID, reg.KeyRef, reg.PublicJWKS = alg, smart.KeyID(k), ref, string(pub)
-	return nil
-}
-
-// loadKey returns reg's private key.
-func (e *keyEnv) loadKey(reg *core.Registration) (crypto.Signer, error) {
-	if reg.KeyRef == "" {
-		return nil, fmt.Errorf("registration %q has no key: run tranche keys generate --registration %q", reg.Name, reg.Name)
-	}
-	store, name, err := e.storeFor(reg.KeyRef, false)
-	if err != nil {
-		return nil, err
-	}
-	return store.Key(name)
-}
-
-// deleteKey removes the key under ref; a missing key is not an error.
-func (e *keyEnv) deleteKey(ref string) error {
-	store, name, err := e.storeFor(ref, false)
-	if err != nil {
-		return err
-	}
-	if err := store.DeleteKey(name); err != nil && !errors.Is(err, core.ErrNotFound) {
-		return err
-	}
-	return nil
-}
-
-// smartConfig builds the SMART client configuration of reg.
-func (e *keyEnv) smartConfig(reg *core.Registration) (smart.Config, error) {
-	key, err := e.loadKey(reg)
-	if err != nil {
-		return smart.Config{}, err
-	}
-	return smart.Config{
-		ClientID:   reg.ClientID,
-		TokenURL:   reg.TokenURL,
-		Scopes:     strings.Fields(reg.Scopes),
-		Key:        key,
-		KeyID:      reg.KeyID,
-		Alg:        reg.Alg,
-		HTTPClient: e.HTTPClient,
-	}, nil
-}
-
+// findRegistration is registry.Find.
 func (e *keyEnv) findRegistration(ctx context.Context, name string) (*core.Registration, error) {
-	reg, err := e.DB.FindRegistrationByName(ctx, name)
-	if errors.Is(err, core.ErrNotFound) {
-		return nil, fmt.Errorf("no registration named %q (see tranche registrations list)", name)
-	}
-	return reg, err
+	return e.Reg.Find(ctx, name)
+}
+
+// loadKey is registry.LoadKey.
+func (e *keyEnv) loadKey(reg *core.Registration) (crypto.Signer, error) {
+	return e.Reg.LoadKey(reg)
 }
 
 func runKeys(args []string, stdout, stderr io.Writer) error {
@@ -351,7 +261,8 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer env.Close()
-	ctx := context.Background()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	switch sub {
 	case "generate":
 		return env.keysGenerate(ctx, *regName, *alg, *bits)
@@ -411,7 +322,7 @@ func (e *keyEnv) keysImport(ctx context.Context, name, path string) error {
 
 func (e *keyEnv) replaceKey(ctx context.Context, reg *core.Registration, k jwk.Key) error {
 	old := reg.KeyID
-	if err := e.saveKey(reg, k); err != nil {
+	if err := e.Reg.SetKey(reg, k); err != nil {
 		return err
 	}
 	if err := e.DB.UpdateRegistration(ctx, reg); err != nil {
@@ -420,16 +331,9 @@ func (e *keyEnv) replaceKey(ctx context.Context, reg *core.Registration, k jwk.K
 	if old != "" && old != reg.KeyID {
 		fmt.Fprintf(e.Stderr, "Replaced key %s of %q: give the data holder the new public JWKS below.\n", old, reg.Name)
 	}
-	fmt.Fprintf(e.Stderr, "Key %s (%s) stored in %s.\n", reg.KeyID, reg.Alg, e.where(reg.KeyRef))
+	fmt.Fprintf(e.Stderr, "Key %s (%s) stored in %s.\n", reg.KeyID, reg.Alg, registry.KeyPlace(reg.KeyRef))
 	fmt.Fprintln(e.Stdout, reg.PublicJWKS)
 	return nil
-}
-
-func (e *keyEnv) where(ref string) string {
-	if strings.HasPrefix(ref, fileKeyPrefix) {
-		return "the passphrase-encrypted key file"
-	}
-	return "the OS keychain (service " + keychain.Service + ")"
 }
 
 func (e *keyEnv) keysAssertion(ctx context.Context, name string) error {
@@ -440,7 +344,7 @@ func (e *keyEnv) keysAssertion(ctx context.Context, name string) error {
 	if reg.ClientID == "" || reg.TokenURL == "" {
 		return fmt.Errorf("registration %q needs a client id and a token URL first", reg.Name)
 	}
-	cfg, err := e.smartConfig(reg)
+	cfg, err := e.Reg.Config(reg)
 	if err != nil {
 		return err
 	}

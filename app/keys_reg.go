@@ -2,19 +2,21 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/registry"
 	"tranche.dev/tranche/core/sink"
 	"tranche.dev/tranche/core/smart"
 )
@@ -120,7 +122,8 @@ func runRegistrations(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer env.Close()
-	ctx := context.Background()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	switch sub {
 	case "add":
 		return env.regAdd(ctx, rf)
@@ -143,9 +146,6 @@ func (e *keyEnv) regAdd(ctx context.Context, f regFlags) error {
 	if f.name == "" || f.fhirURL == "" {
 		return &exitError{code: 2, err: errors.New("add needs --name and --fhir-url")}
 	}
-	if _, err := core.Origin(f.fhirURL); err != nil {
-		return fmt.Errorf("--fhir-url: %w", err)
-	}
 	if _, err := e.DB.FindRegistrationByName(ctx, f.name); err == nil {
 		return fmt.Errorf("a registration named %q already exists", f.name)
 	}
@@ -157,39 +157,34 @@ func (e *keyEnv) regAdd(ctx context.Context, f regFlags) error {
 	reg := &core.Registration{
 		Name: f.name, FHIRBaseURL: strings.TrimRight(f.fhirURL, "/"), ClientID: f.clientID,
 		TokenURL: f.tokenURL, JWKSURL: f.jwksURL, Headers: f.headers,
-		MaxParallel: f.maxParallel, PollMin: f.pollMin, PollMax: f.pollMax,
+		MaxParallel: f.maxParallel, PollMin: f.pollMin, PollMax: f.pollMax, Alg: f.alg,
 	}
-	if err := reg.CheckURLs(); err != nil {
+	if err := reg.Validate(); err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	d, err := smart.Discover(ctx, e.HTTPClient, reg.FHIRBaseURL)
+	d, err := e.Reg.Discover(ctx, reg.FHIRBaseURL)
 	switch {
 	case err != nil && reg.TokenURL == "":
 		return fmt.Errorf("%w (pass --token-url to set it by hand)", err)
 	case err != nil:
 		fmt.Fprintf(e.Stderr, "Discovery failed, using --token-url: %v\n", err)
+		d = nil
 	default:
-		fmt.Fprintf(e.Stderr, "Discovered: %s\n", d.Summary())
+		fmt.Fprintf(e.Stderr, "Discovered: %s\n", d.Summary)
 		if reg.TokenURL == "" {
-			reg.TokenURL = d.TokenEndpoint
+			reg.TokenURL = d.TokenURL
 		}
 	}
 	reg.Scopes = f.scope
 	if reg.Scopes == "" {
-		reg.Scopes = "system/*.rs"
-		if d != nil && d.ScopesV1() && !d.ScopesV2() {
-			reg.Scopes = "system/*.read"
-		}
+		reg.Scopes = d.DefaultScopes()
 	}
 	alg := f.alg
 	if alg == "" {
-		alg = smart.RS384
-		if d != nil && !d.SupportsAlg(smart.RS384) && d.SupportsAlg(smart.ES384) {
-			alg = smart.ES384
-		}
+		alg = d.DefaultAlg()
 	}
-	if d != nil && !d.SupportsAlg(alg) {
-		fmt.Fprintf(e.Stderr, "Warning: the server lists algorithms %v, not %s.\n", d.SigningAlgs, alg)
+	if !d.SupportsAlg(alg) {
+		fmt.Fprintf(e.Stderr, "Warning: the server lists algorithms %v, not %s.\n", d.Algorithms, alg)
 	}
 	var k jwk.Key
 	if f.keyFile != "" {
@@ -203,11 +198,11 @@ func (e *keyEnv) regAdd(ctx context.Context, f regFlags) error {
 	} else if k, err = smart.GenerateKey(alg, f.bits); err != nil {
 		return err
 	}
-	if err := e.saveKey(reg, k); err != nil {
+	if err := e.Reg.SetKey(reg, k); err != nil {
 		return err
 	}
-	if err := e.DB.CreateRegistration(ctx, reg); err != nil {
-		e.deleteKey(reg.KeyRef) // no orphan key
+	if err := e.Reg.CreateRegistration(ctx, reg); err != nil {
+		e.Reg.DeleteKey(reg.KeyRef) // no orphan key
 		return fmt.Errorf("save registration: %w", err)
 	}
 	if f.sink != "" {
@@ -215,11 +210,12 @@ func (e *keyEnv) regAdd(ctx context.Context, f regFlags) error {
 			return fmt.Errorf("save registration: %w", err)
 		}
 	}
-	fmt.Fprintf(e.Stderr, "Added registration %q: key %s (%s) in %s.\n", reg.Name, reg.KeyID, reg.Alg, e.where(reg.KeyRef))
+	fmt.Fprintf(e.Stderr, "Added registration %q: key %s (%s) in %s.\n", reg.Name, reg.KeyID, reg.Alg, registry.KeyPlace(reg.KeyRef))
 	switch {
-	case reg.ClientID == "" && d != nil && d.RegistrationEndpoint != "":
-		fmt.Fprintf(e.Stderr, "Next: tranche registrations register %q (the server offers dynamic registration),\n"+
-			"or give the data holder the public JWKS below and set --client-id with edit.\n", reg.Name)
+	case reg.ClientID == "" && d != nil && d.RegistrationURL != "":
+		fmt.Fprintf(e.Stderr, "Next: tranche registrations register %q (the server lists a registration endpoint;\n"+
+			"Tranche speaks RFC 7591 there), or give the data holder the public JWKS below and set\n"+
+			"--client-id with edit.\n", reg.Name)
 	case reg.ClientID == "":
 		fmt.Fprintf(e.Stderr, "Next: give the data holder the public JWKS below, then\n"+
 			"tranche registrations edit %q --client-id ID\n", reg.Name)
@@ -263,7 +259,7 @@ func (e *keyEnv) regShow(ctx context.Context, name string) error {
 	rows := [][2]string{
 		{"Name", r.Name}, {"FHIR base URL", r.FHIRBaseURL}, {"Token URL", orDash(r.TokenURL)},
 		{"Client id", orDash(r.ClientID)}, {"Scopes", orDash(r.Scopes)}, {"Algorithm", orDash(r.Alg)},
-		{"Key id", orDash(r.KeyID)}, {"Private key", e.where(r.KeyRef)}, {"JWKS URL", orDash(r.JWKSURL)},
+		{"Key id", orDash(r.KeyID)}, {"Private key", registry.KeyPlace(r.KeyRef)}, {"JWKS URL", orDash(r.JWKSURL)},
 	}
 	for k, v := range r.Headers {
 		rows = append(rows, [2]string{"Header", k + ": " + v})
@@ -298,9 +294,6 @@ func (e *keyEnv) regEdit(ctx context.Context, name string, f regFlags, set map[s
 		r.Name = f.name
 	}
 	if set["fhir-url"] {
-		if _, err := core.Origin(f.fhirURL); err != nil {
-			return fmt.Errorf("--fhir-url: %w", err)
-		}
 		r.FHIRBaseURL = strings.TrimRight(f.fhirURL, "/")
 	}
 	if set["client-id"] {
@@ -338,10 +331,10 @@ func (e *keyEnv) regEdit(ctx context.Context, name string, f regFlags, set map[s
 			return &exitError{code: 2, err: fmt.Errorf("--sink: %w", err)}
 		}
 	}
-	if err := r.CheckURLs(); err != nil {
+	if err := r.Validate(); err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	if err := e.DB.UpdateRegistration(ctx, r); err != nil {
+	if err := e.Reg.UpdateRegistration(ctx, r); err != nil {
 		return fmt.Errorf("save registration: %w", err)
 	}
 	if set["sink"] {
@@ -358,12 +351,7 @@ func (e *keyEnv) regDelete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if r.KeyRef != "" {
-		if err := e.deleteKey(r.KeyRef); err != nil {
-			return fmt.Errorf("remove private key (the registration is kept): %w", err)
-		}
-	}
-	if err := e.DB.DeleteRegistration(ctx, r.ID); err != nil {
+	if err := e.Reg.DeleteRegistration(ctx, r.ID); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.Stderr, "Deleted registration %q and its private key.\n", r.Name)
@@ -375,34 +363,31 @@ func (e *keyEnv) regRegister(ctx context.Context, name string, f regFlags) error
 	if err != nil {
 		return err
 	}
-	d, err := smart.Discover(ctx, e.HTTPClient, r.FHIRBaseURL)
+	d, err := e.Reg.Discover(ctx, r.FHIRBaseURL)
 	if err != nil {
 		return err
 	}
-	if d.RegistrationEndpoint == "" {
-		return errors.New("the server offers no dynamic registration (no registration_endpoint): " +
-			"give the data holder the public JWKS (tranche keys show) and set the client id with edit")
-	}
-	md := smart.ClientMetadata{ClientName: f.clientName, Scope: r.Scopes, JWKSURI: r.JWKSURL}
-	if r.JWKSURL == "" {
-		if r.PublicJWKS == "" {
-			return fmt.Errorf("registration %q has no key yet", r.Name)
-		}
-		md.JWKS = json.RawMessage(r.PublicJWKS)
-	}
-	rc, err := smart.Register(ctx, e.HTTPClient, d.RegistrationEndpoint, md)
-	if err != nil {
+	byHand := fmt.Sprintf("register by hand: give the data holder the public JWKS (tranche keys show %q),\n"+
+		"then set the client id they issue with: tranche registrations edit %q --client-id ID", r.Name, r.Name)
+	id, err := e.Reg.RegisterAs(ctx, r, d.RegistrationURL, f.clientName)
+	switch {
+	case errors.Is(err, registry.ErrNoRegistrationEndpoint):
+		return fmt.Errorf("%w: %s", err, byHand)
+	case errors.Is(err, smart.ErrNotRFC7591):
+		return fmt.Errorf("the server's registration endpoint %s is not an RFC 7591 endpoint (it answered: %v); %s",
+			d.RegistrationURL, err, byHand)
+	case err != nil:
 		return err
 	}
-	r.ClientID = rc.ClientID
+	r.ClientID = id
 	if r.TokenURL == "" {
-		r.TokenURL = d.TokenEndpoint
+		r.TokenURL = d.TokenURL
 	}
-	if err := e.DB.UpdateRegistration(ctx, r); err != nil {
+	if err := e.Reg.UpdateRegistration(ctx, r); err != nil {
 		return fmt.Errorf("save registration: %w", err)
 	}
-	fmt.Fprintf(e.Stderr, "Registered %q at %s.\n", r.Name, d.RegistrationEndpoint)
-	fmt.Fprintf(e.Stdout, "client_id: %s\n", rc.ClientID)
+	fmt.Fprintf(e.Stderr, "Registered %q at %s.\n", r.Name, d.RegistrationURL)
+	fmt.Fprintf(e.Stdout, "client_id: %s\n", id)
 	return nil
 }
 
@@ -411,14 +396,10 @@ func (e *keyEnv) regTest(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if r.ClientID == "" {
-		return fmt.Errorf("registration %q has no client id yet: register it or set --client-id with edit", r.Name)
-	}
-	cfg, err := e.smartConfig(r)
+	report, err := e.Reg.Test(ctx, r)
 	if err != nil {
 		return err
 	}
-	report := smart.CheckConnection(ctx, r.FHIRBaseURL, cfg)
 	fmt.Fprint(e.Stdout, report.String())
 	if !report.OK() {
 		return errors.New("connection test failed")

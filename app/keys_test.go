@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -274,5 +277,40 @@ func TestReadPassphrase(t *testing.T) {
 				t.Errorf("stderr %q echoes the passphrase", stderr.String())
 			}
 		})
+	}
+}
+
+// TestRegistrations_FormStyleEndpoint: a registration endpoint that is not
+// RFC 7591's (the SMART reference server's takes a form) is said to be so,
+// with how to register by hand, instead of a raw invalid_request.
+func TestRegistrations_FormStyleEndpoint(t *testing.T) {
+	mockKeyring(t, nil)
+	var base string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/fhir/.well-known/smart-configuration":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"token_endpoint":%q,"registration_endpoint":%q,"token_endpoint_auth_methods_supported":["private_key_jwt"]}`,
+				base+"/auth/token", base+"/auth/register")
+		case "/auth/register":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":"invalid_request","error_description":"Invalid request content-type header (must be \"application/x-www-form-urlencoded\")"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	base = srv.URL
+	c := cli{t: t, db: filepath.Join(t.TempDir(), "tranche.db")}
+	c.must("registrations", "add", "--name", "ref", "--fhir-url", base+"/fhir", "--alg", "ES384")
+	_, _, err := c.run("registrations", "register", "ref")
+	if err == nil {
+		t.Fatal("register at a form-style endpoint: no error, want one")
+	}
+	for _, want := range []string{"not an RFC 7591 endpoint", "tranche keys show", "registrations edit \"ref\" --client-id ID"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("register error = %q, want it to say %q", err, want)
+		}
 	}
 }

@@ -69,10 +69,10 @@ func TestGUIRefusesPlainHTTP(t *testing.T) {
 	ctx := t.Context()
 
 	reg := &core.Registration{Name: "lab", FHIRBaseURL: "http://192.0.2.10/fhir", TokenURL: "https://192.0.2.10/token", ClientID: "c", Scopes: "system/*.rs"}
-	if err := g.services.CreateRegistration(ctx, reg); !errors.Is(err, core.ErrInsecureURL) {
+	if err := g.services.env.Reg.CreateRegistration(ctx, reg); !errors.Is(err, core.ErrInsecureURL) {
 		t.Fatalf("CreateRegistration = %v, want a refusal", err)
 	}
-	if _, err := g.services.Discover(ctx, "http://192.0.2.10/fhir"); !errors.Is(err, core.ErrInsecureURL) {
+	if _, err := g.services.env.Reg.Discover(ctx, "http://192.0.2.10/fhir"); !errors.Is(err, core.ErrInsecureURL) {
 		t.Fatalf("Discover = %v, want a refusal", err)
 	}
 	// A registration stored before the rule existed.
@@ -87,7 +87,7 @@ func TestGUIRefusesPlainHTTP(t *testing.T) {
 		t.Errorf("%d exports recorded, want none for a refused URL", len(exps))
 	}
 	reg.FHIRBaseURL, reg.TokenURL = "https://192.0.2.10/fhir", "http://192.0.2.10/token"
-	if err := g.services.UpdateRegistration(ctx, reg); !errors.Is(err, core.ErrInsecureURL) {
+	if err := g.services.env.Reg.UpdateRegistration(ctx, reg); !errors.Is(err, core.ErrInsecureURL) {
 		t.Fatalf("UpdateRegistration = %v, want a refusal of the token URL", err)
 	}
 }

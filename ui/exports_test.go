@@ -48,7 +48,7 @@ func TestNewExport_FlagsInvalidInputBeforeKickoff(t *testing.T) {
 
 func TestNewExport_GroupsTypesAndStart(t *testing.T) {
 	f := newFixture(t)
-	f.servers.groups = []Group{{ID: "g1", Name: "Diabetes", Quantity: 12}}
+	f.exports.groups = []core.Group{{ID: "g1", Name: "Diabetes", Quantity: 12}}
 	f.addRegistration(t, "Hospital")
 	f.ui.SelectTab(TabNewExport) // discovery fills the types
 	s := f.ui.newExport

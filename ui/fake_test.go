@@ -14,6 +14,7 @@ import (
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/registry"
 )
 
 // fakeRegistrations is an in-memory Registrations.
@@ -76,30 +77,29 @@ func (f *fakeRegistrations) DeleteRegistration(_ context.Context, id int64) erro
 
 // fakeServers answers as a server with dynamic registration would.
 type fakeServers struct {
-	disc         *Discovery
+	disc         *registry.Discovery
 	discoverErr  error
-	groups       []Group
 	registered   []string // base URLs registered with
 	generatedFor []string
 }
 
-func (f *fakeServers) Discover(_ context.Context, base string) (*Discovery, error) {
+func (f *fakeServers) Discover(_ context.Context, base string) (*registry.Discovery, error) {
 	if f.discoverErr != nil {
 		return nil, f.discoverErr
 	}
 	return f.disc, nil
 }
 
-func (f *fakeServers) GenerateKey(_ context.Context, name, alg string) (*Key, error) {
+func (f *fakeServers) GenerateKey(_ context.Context, name, alg string) (*registry.Key, error) {
 	f.generatedFor = append(f.generatedFor, name)
-	return &Key{Alg: alg, KeyID: "kid-" + name, KeyRef: "ref-" + name, PublicJWKS: `{"keys":[{"kid":"kid-` + name + `"}]}`}, nil
+	return &registry.Key{Alg: alg, KeyID: "kid-" + name, KeyRef: "ref-" + name, PublicJWKS: `{"keys":[{"kid":"kid-` + name + `"}]}`}, nil
 }
 
-func (f *fakeServers) ImportKey(_ context.Context, name string, data []byte) (*Key, error) {
+func (f *fakeServers) ImportKey(_ context.Context, name string, data []byte) (*registry.Key, error) {
 	if len(data) == 0 {
 		return nil, errors.New("empty key")
 	}
-	return &Key{Alg: "ES384", KeyID: "imported", KeyRef: "ref-" + name, PublicJWKS: "{}"}, nil
+	return &registry.Key{Alg: "ES384", KeyID: "imported", KeyRef: "ref-" + name, PublicJWKS: "{}"}, nil
 }
 
 func (f *fakeServers) Register(_ context.Context, reg *core.Registration, url string) (string, error) {
@@ -107,15 +107,11 @@ func (f *fakeServers) Register(_ context.Context, reg *core.Registration, url st
 	return "client-" + reg.Name, nil
 }
 
-func (f *fakeServers) TestConnection(_ context.Context, reg *core.Registration) ([]Check, error) {
+func (f *fakeServers) TestConnection(_ context.Context, reg *core.Registration) ([]registry.Check, error) {
 	if reg.ClientID == "bad" {
-		return []Check{{Name: "Discovery", OK: true}, {Name: "Access token", OK: false, Detail: "invalid_client: unknown kid"}}, nil
+		return []registry.Check{{Name: "Discovery", OK: true}, {Name: "Access token", OK: false, Detail: "invalid_client: unknown kid"}}, nil
 	}
-	return []Check{{Name: "Discovery", OK: true}, {Name: "Access token", OK: true}, {Name: "Metadata read", OK: true}}, nil
-}
-
-func (f *fakeServers) Groups(context.Context, *core.Registration) ([]Group, error) {
-	return f.groups, nil
+	return []registry.Check{{Name: "Discovery", OK: true}, {Name: "Access token", OK: true}, {Name: "Metadata read", OK: true}}, nil
 }
 
 // fakeExports runs a scripted export: the events in script, then the
@@ -130,6 +126,13 @@ type fakeExports struct {
 	cancelled []int64
 	released  []int64
 	reads     int // FindExport calls
+	groups    []core.Group
+}
+
+func (f *fakeExports) Groups(context.Context, *core.Registration) ([]core.Group, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.groups, nil
 }
 
 func newFakeExports() *fakeExports {
@@ -338,7 +341,7 @@ func newFixture(t *testing.T) *fixture {
 	a := test.NewTempApp(t)
 	f := &fixture{
 		regs: &fakeRegistrations{},
-		servers: &fakeServers{disc: &Discovery{TokenURL: "https://ehr.example.org/token", RegistrationURL: "https://ehr.example.org/register",
+		servers: &fakeServers{disc: &registry.Discovery{TokenURL: "https://ehr.example.org/token", RegistrationURL: "https://ehr.example.org/register",
 			Types: []string{"Patient", "Observation", "Condition"}, Operations: []string{"export", "patient-export", "group-export"}}},
 		exports: newFakeExports(),
 		catalog: &fakeCatalog{observations: 250},

@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/registry"
 )
 
 // Level choices as the screen shows them.
@@ -25,7 +26,7 @@ type newExportScreen struct {
 	content fyne.CanvasObject
 
 	regs      []*core.Registration
-	discovery map[string]*Discovery // by FHIR base URL
+	discovery map[string]*registry.Discovery // by FHIR base URL
 
 	registration *widget.Select
 	level        *widget.RadioGroup
@@ -58,7 +59,7 @@ var commonTypes = []string{
 }
 
 func newNewExportScreen(u *UI) *newExportScreen {
-	s := &newExportScreen{u: u, discovery: map[string]*Discovery{}}
+	s := &newExportScreen{u: u, discovery: map[string]*registry.Discovery{}}
 	s.registration = widget.NewSelect(nil, func(string) { s.onRegistration() })
 	s.registration.PlaceHolder = "(add one under Registrations)"
 	s.level = widget.NewRadioGroup([]string{levelSystemText, levelPatientText, levelGroupText}, func(string) { s.onLevel() })
@@ -195,14 +196,14 @@ func (s *newExportScreen) selectedRegistration() *core.Registration {
 }
 
 // setDiscovery remembers what a server supports and offers its types.
-func (s *newExportScreen) setDiscovery(baseURL string, d *Discovery) {
+func (s *newExportScreen) setDiscovery(baseURL string, d *registry.Discovery) {
 	s.discovery[baseURL] = d
 	if r := s.selectedRegistration(); r != nil && r.FHIRBaseURL == baseURL {
 		s.showTypes(d)
 	}
 }
 
-func (s *newExportScreen) showTypes(d *Discovery) {
+func (s *newExportScreen) showTypes(d *registry.Discovery) {
 	if d == nil || len(d.Types) == 0 {
 		return
 	}
@@ -223,7 +224,7 @@ func (s *newExportScreen) onRegistration() {
 		return
 	}
 	base := r.FHIRBaseURL
-	var d *Discovery
+	var d *registry.Discovery
 	// Discovery failing here is not worth a dialog: the common types stay.
 	s.u.runAsync(func() {
 		got, err := s.u.deps.Servers.Discover(s.u.ctx, base)
@@ -248,9 +249,9 @@ func (s *newExportScreen) loadGroups() {
 		s.problems.SetText("Pick a registration first.")
 		return
 	}
-	var groups []Group
+	var groups []core.Group
 	s.u.background("Could not load the server's Groups.", func(ctx context.Context) (err error) {
-		groups, err = s.u.deps.Servers.Groups(ctx, r)
+		groups, err = s.u.deps.Exports.Groups(ctx, r)
 		return err
 	}, func() {
 		opts := make([]string, len(groups))

@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/registry"
 )
 
 // jwksInstructions tells a person what to do with the public JWKS.
@@ -32,8 +33,8 @@ type registrationsScreen struct {
 	regs     []*core.Registration
 	list     *widget.List
 	selected *core.Registration // nil while adding a new one
-	disc     *Discovery
-	key      *Key // the form's key (generated, imported or from the registration)
+	disc     *registry.Discovery
+	key      *registry.Key // the form's key (generated, imported or from the registration)
 
 	title       *widget.Label
 	name        *widget.Entry
@@ -186,7 +187,7 @@ func (s *registrationsScreen) fill(r *core.Registration) {
 	s.disc = nil
 	s.key = nil
 	if r.KeyRef != "" {
-		s.key = &Key{Alg: r.Alg, KeyID: r.KeyID, KeyRef: r.KeyRef, PublicJWKS: r.PublicJWKS}
+		s.key = &registry.Key{Alg: r.Alg, KeyID: r.KeyID, KeyRef: r.KeyRef, PublicJWKS: r.PublicJWKS}
 	}
 	s.name.SetText(r.Name)
 	s.baseURL.SetText(r.FHIRBaseURL)
@@ -330,7 +331,7 @@ func (s *registrationsScreen) discover() {
 		return
 	}
 	s.supports.SetText("Asking the server…")
-	var d *Discovery
+	var d *registry.Discovery
 	s.u.background("Could not read the server's SMART configuration.", func(ctx context.Context) (err error) {
 		d, err = s.u.deps.Servers.Discover(ctx, base)
 		return err
@@ -345,7 +346,7 @@ func (s *registrationsScreen) discover() {
 	})
 }
 
-func describeDiscovery(d *Discovery) string {
+func describeDiscovery(d *registry.Discovery) string {
 	var parts []string
 	if len(d.Operations) > 0 {
 		parts = append(parts, "Exports: "+strings.Join(d.Operations, ", ")+".")
@@ -378,7 +379,7 @@ func (s *registrationsScreen) generateKey() {
 		return
 	}
 	alg := s.alg.Selected
-	var k *Key
+	var k *registry.Key
 	s.u.background("Could not create a key.", func(ctx context.Context) (err error) {
 		k, err = s.u.deps.Servers.GenerateKey(ctx, name, alg)
 		return err
@@ -396,7 +397,7 @@ func (s *registrationsScreen) nameTaken(name string) bool {
 	return false
 }
 
-func (s *registrationsScreen) setKey(k *Key) {
+func (s *registrationsScreen) setKey(k *registry.Key) {
 	s.key = k
 	s.alg.SetSelected(k.Alg)
 	s.showKey()
@@ -427,7 +428,7 @@ func (s *registrationsScreen) importKey() {
 }
 
 func (s *registrationsScreen) importFrom(name string, r io.ReadCloser) {
-	var k *Key
+	var k *registry.Key
 	s.u.background("Could not import the key. Tranche reads private keys as JWK, JWKS or PEM.", func(ctx context.Context) error {
 		defer r.Close()
 		data, err := io.ReadAll(io.LimitReader(r, 1<<20))

@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/registry"
 )
 
 // save creates or updates the registration in the form.
@@ -133,7 +134,7 @@ func (s *registrationsScreen) test() {
 		return
 	}
 	s.results.SetText("Testing the connection…")
-	var checks []Check
+	var checks []registry.Check
 	s.u.background("Could not test the connection.", func(ctx context.Context) (err error) {
 		checks, err = s.u.deps.Servers.TestConnection(ctx, r)
 		return err
@@ -142,7 +143,7 @@ func (s *registrationsScreen) test() {
 
 // describeChecks turns test steps into a short report: a verdict line,
 // then one line per step.
-func describeChecks(checks []Check) string {
+func describeChecks(checks []registry.Check) string {
 	ok := len(checks) > 0
 	var b strings.Builder
 	for _, c := range checks {

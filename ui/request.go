@@ -144,7 +144,7 @@ func groupID(choice string) string {
 }
 
 // groupChoice shows a Group in the picker.
-func groupChoice(g Group) string {
+func groupChoice(g core.Group) string {
 	s := g.ID
 	if g.Name != "" {
 		s += " — " + g.Name

@@ -84,7 +84,7 @@ func TestExportForm_Request(t *testing.T) {
 }
 
 func TestGroupChoice(t *testing.T) {
-	for _, g := range []Group{{ID: "g1"}, {ID: "g2", Name: "Diabetes"}, {ID: "g3", Name: "Over 65", Quantity: 40}} {
+	for _, g := range []core.Group{{ID: "g1"}, {ID: "g2", Name: "Diabetes"}, {ID: "g3", Name: "Over 65", Quantity: 40}} {
 		if got := groupID(groupChoice(g)); got != g.ID {
 			t.Errorf("groupID(groupChoice(%+v)) = %q, want %q", g, got, g.ID)
 		}

@@ -5,6 +5,7 @@ import (
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/registry"
 )
 
 // The interfaces below are what the screens need, each as narrow as its
@@ -22,50 +23,19 @@ type Registrations interface {
 	DeleteRegistration(ctx context.Context, id int64) error
 }
 
-// Discovery is what a FHIR server says about itself: its
-// .well-known/smart-configuration and CapabilityStatement.
-type Discovery struct {
-	TokenURL        string
-	RegistrationURL string   // RFC 7591 endpoint; empty when the server offers none
-	Algorithms      []string // token_endpoint_auth_signing_alg_values_supported
-	Scopes          []string // scopes_supported
-	Types           []string // resource types in the CapabilityStatement
-	Operations      []string // "export", "patient-export", "group-export"
-}
-
-// Key is a client key whose private half is in the keychain under KeyRef.
-type Key struct {
-	Alg        string
-	KeyID      string
-	KeyRef     string
-	PublicJWKS string
-}
-
-// Check is one step of "Test connection".
-type Check struct {
-	Name   string // "Discovery", "Access token", "Metadata read"
-	OK     bool
-	Detail string // what happened, for a person
-}
-
-// Group is one Group resource a server offers for Group-level export.
-type Group = core.Group
-
 // Servers talks to a registration's FHIR server and keys (core/smart and
 // core/keychain).
 type Servers interface {
-	Discover(ctx context.Context, baseURL string) (*Discovery, error)
+	Discover(ctx context.Context, baseURL string) (*registry.Discovery, error)
 	// GenerateKey makes a key pair for a registration named name and keeps
 	// the private half in the keychain.
-	GenerateKey(ctx context.Context, name, alg string) (*Key, error)
+	GenerateKey(ctx context.Context, name, alg string) (*registry.Key, error)
 	// ImportKey reads a private key (JWK, JWKS or PEM) into the keychain.
-	ImportKey(ctx context.Context, name string, data []byte) (*Key, error)
+	ImportKey(ctx context.Context, name string, data []byte) (*registry.Key, error)
 	// Register registers reg's public key dynamically (RFC 7591) and
 	// returns the client id the server issued.
 	Register(ctx context.Context, reg *core.Registration, registrationURL string) (string, error)
-	TestConnection(ctx context.Context, reg *core.Registration) ([]Check, error)
-	// Groups searches the server's Groups (GET [base]/Group).
-	Groups(ctx context.Context, reg *core.Registration) ([]Group, error)
+	TestConnection(ctx context.Context, reg *core.Registration) ([]registry.Check, error)
 }
 
 // Exports runs bulk exports (core/bulk) and reads their records (core/catalog).
@@ -82,6 +52,8 @@ type Exports interface {
 	Cancel(ctx context.Context, id int64) error
 	// Release tells the server a finished job's files may go (DELETE).
 	Release(ctx context.Context, id int64) error
+	// Groups searches a registration's server for Groups (GET [base]/Group).
+	Groups(ctx context.Context, reg *core.Registration) ([]core.Group, error)
 }
 
 // Demo controls the loopback demo server (core/demo).

@@ -13,6 +13,8 @@ import (
 
 	"tranche.dev/tranche/core/profile"
 	"tranche.dev/tranche/core/views"
+
+	"tranche.dev/tranche/core/registry"
 )
 
 // fakeViews is a Views whose runs return what the test sets.
@@ -63,7 +65,7 @@ func newViewsFixture(t *testing.T, fv *fakeViews, now func() time.Time) *UI {
 	t.Helper()
 	a := test.NewTempApp(t)
 	w := test.NewTempWindow(t, nil)
-	f := &fixture{regs: &fakeRegistrations{}, servers: &fakeServers{disc: &Discovery{}}, exports: newFakeExports(),
+	f := &fixture{regs: &fakeRegistrations{}, servers: &fakeServers{disc: &registry.Discovery{}}, exports: newFakeExports(),
 		catalog: &fakeCatalog{observations: 3}, demo: &fakeDemo{}}
 	return newTestUI(t, a, w, Deps{Registrations: f.regs, Servers: f.servers, Exports: f.exports, Catalog: f.catalog,
 		Demo: f.demo, Views: fv, Now: now})

@@ -159,3 +159,37 @@ func TestRegister(t *testing.T) {
 		t.Fatal("Register() without keys: err = nil, want an error")
 	}
 }
+
+// TestRegisterTellsOtherEndpoints: an endpoint that is not RFC 7591's (the
+// SMART reference server's form-style one) is told apart from an RFC 7591
+// refusal, so a person hears to register by hand.
+func TestRegisterTellsOtherEndpoints(t *testing.T) {
+	jwks := mustJWKS(t, mustGenerate(t, smart.ES384))
+	for _, tt := range []struct {
+		name   string
+		status int
+		body   string
+		other  bool
+	}{
+		{"RFC 7591 refusal", 400, `{"error":"invalid_client_metadata","error_description":"bad scope"}`, false},
+		{"content type refused", 400, `{"error":"invalid_request","error_description":"Invalid request content-type header (must be \"application/x-www-form-urlencoded\")"}`, true},
+		{"unsupported media type", 415, `{"error":"invalid_request"}`, true},
+		{"HTML error page", 400, `<html><body>Bad Request</body></html>`, true},
+		{"JSON without an error code", 400, `{"message":"jwks is required"}`, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				fmt.Fprint(w, tt.body)
+			}))
+			t.Cleanup(srv.Close)
+			_, err := smart.Register(t.Context(), srv.Client(), srv.URL, smart.ClientMetadata{JWKS: jwks})
+			if err == nil {
+				t.Fatal("Register() = nil error, want a refusal")
+			}
+			if got := errors.Is(err, smart.ErrNotRFC7591); got != tt.other {
+				t.Errorf("errors.Is(%v, ErrNotRFC7591) = %v, want %v", err, got, tt.other)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"tranche.dev/tranche/core"
 )
@@ -31,12 +32,25 @@ type RegisteredClient struct {
 	Scope            string `json:"scope,omitempty"`
 }
 
+// ErrNotRFC7591 reports a registration endpoint that does not take RFC 7591
+// registrations: it refused a JSON body, or answered an error that is not
+// RFC 7591's JSON (the SMART reference server's form-style endpoint does
+// both). A person must register by hand there.
+var ErrNotRFC7591 = errors.New("the registration endpoint does not take RFC 7591 dynamic registrations")
+
 // RegistrationError is an RFC 7591 §3.2.2 error answer.
 type RegistrationError struct {
 	Code        string // e.g. "invalid_client_metadata"
 	Description string
 	Status      int
+	// NotRFC7591: the answer shows the endpoint is of another kind
+	// (errors.Is(err, ErrNotRFC7591)).
+	NotRFC7591 bool
 }
+
+// Is makes a RegistrationError from another kind of endpoint match
+// ErrNotRFC7591.
+func (e *RegistrationError) Is(target error) bool { return target == ErrNotRFC7591 && e.NotRFC7591 }
 
 func (e *RegistrationError) Error() string {
 	switch {
@@ -89,8 +103,14 @@ func Register(ctx context.Context, client *http.Client, endpoint string, md Clie
 			Error       string `json:"error"`
 			Description string `json:"error_description"`
 		}
-		json.Unmarshal(raw, &e) // a non-JSON body leaves Code empty
-		return nil, &RegistrationError{Code: e.Error, Description: e.Description, Status: resp.StatusCode}
+		jsonErr := json.Unmarshal(raw, &e) // a non-JSON body leaves Code empty
+		re := &RegistrationError{Code: e.Error, Description: e.Description, Status: resp.StatusCode}
+		// RFC 7591 §3.2.2: errors are JSON with an "error" code. A 415,
+		// an error body of another shape, or a complaint about the
+		// content type means the endpoint is not RFC 7591's.
+		re.NotRFC7591 = resp.StatusCode == http.StatusUnsupportedMediaType || jsonErr != nil || e.Error == "" ||
+			(e.Error == "invalid_request" && strings.Contains(strings.ToLower(e.Description), "content-type"))
+		return nil, re
 	}
 	var rc RegisteredClient
 	if err := json.Unmarshal(raw, &rc); err != nil {
