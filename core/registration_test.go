@@ -16,7 +16,9 @@ func TestRegistrationValidate(t *testing.T) {
 		want   string // "" for valid; else a part of the error
 	}{
 		{"valid", func(r *Registration) {}, ""},
-		{"loopback http", func(r *Registration) { r.FHIRBaseURL, r.TokenURL = "http://127.0.0.1:9/fhir", "http://127.0.0.1:9/token" }, ""},
+		{"loopback http", func(r *Registration) {
+			r.FHIRBaseURL, r.TokenURL = "http://127.0.0.1:9/fhir", "http://127.0.0.1:9/token"
+		}, ""},
 		{"no name", func(r *Registration) { r.Name = " " }, "needs a name"},
 		{"no base", func(r *Registration) { r.FHIRBaseURL = "" }, "FHIR base URL"},
 		{"plain http off loopback", func(r *Registration) { r.TokenURL = "http://192.0.2.1/token" }, "token URL"},
