@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +23,7 @@ import (
 	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/rss"
 )
 
 // benchResult is what a benchmark phase (a child process) reports.
@@ -161,27 +160,10 @@ func benchPhase(stdout io.Writer, run func() (benchResult, error)) error {
 	if err != nil {
 		return err
 	}
-	r.PeakRSSMB = peakRSSMB()
+	r.PeakRSSMB = rss.Peak()
 	r.AtPeak = mem.atPeak()
 	r.CPUSeconds = cpuTime().Seconds()
 	return json.NewEncoder(stdout).Encode(r)
-}
-
-// peakRSSMB reads VmHWM from /proc/self/status (Linux); 0 elsewhere.
-func peakRSSMB() float64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 // benchBaseline kicks off an export, waits for the manifest and downloads

@@ -48,11 +48,15 @@ type Client struct {
 	// MaxExpansion bounds how many times its compressed size a file may
 	// expand to; 0 = DefaultMaxExpansion.
 	MaxExpansion int
-	// MaxManifest bounds a manifest (status answer or page) in bytes;
-	// 0 = DefaultMaxManifest.
+	// MaxManifest bounds the JSON bytes of the file items of a manifest
+	// (status answer or page), which is read as a stream whatever its
+	// size; 0 = DefaultMaxManifest.
 	MaxManifest int64
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// MaxManifestFiles bounds the file items of a manifest, all its pages
+	// together; 0 = DefaultMaxManifestFiles.
+	MaxManifestFiles int
+	Logger           *slog.Logger
+	Now              func() time.Time
 }
 
 // HTTPError is a response with an unexpected status.
@@ -388,30 +392,27 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 	}
 	switch resp.StatusCode {
 	case http.StatusOK, http.StatusAccepted:
-		body, err := c.readManifest(resp)
-		if err != nil {
-			return nil, err
-		}
+		u := resp.Request.URL.String()
+		m, raw, info, err := c.readManifest(resp)
 		if resp.StatusCode == http.StatusAccepted {
 			// A 202 may carry a partial manifest (§3.3) or an
 			// OperationOutcome; only the former matters.
-			if bytes.Contains(body, []byte(`"output"`)) {
-				if m, err := ParseManifest(body, resp.Request.URL); err == nil {
-					st.Manifest, st.Raw = m, body
-				}
+			if err == nil && info.sawOutput {
+				st.Manifest, st.Raw = m, raw
 			}
 			return st, nil
 		}
-		if msg, transient, _ := outcomeText(body); msg != "" {
+		if info.resourceType == "OperationOutcome" || err != nil {
 			// An OperationOutcome is not a manifest, whatever the status.
-			return nil, &HTTPError{Op: "status", URL: resp.Request.URL.String(), StatusCode: resp.StatusCode,
-				ExportStatus: fromHeader, Message: msg, Transient: transient, Headers: correlation(resp.Header)}
+			if msg, transient, _ := outcomeText(raw); msg != "" {
+				return nil, &HTTPError{Op: "status", URL: u, StatusCode: resp.StatusCode,
+					ExportStatus: fromHeader, Message: msg, Transient: transient, Headers: correlation(resp.Header)}
+			}
 		}
-		m, err := ParseManifest(body, resp.Request.URL)
 		if err != nil {
-			return nil, manifestError(resp.Request.URL.String(), body, err)
+			return nil, err
 		}
-		st.Done, st.Manifest, st.Raw = true, m, body
+		st.Done, st.Manifest, st.Raw = true, m, raw
 		return st, nil
 	}
 	e := c.responseError("status", resp)
@@ -422,46 +423,64 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 	return nil, e
 }
 
-// DefaultMaxManifest is the largest manifest read: about 300,000 file
-// items, far beyond any server's file count, and a bound on what a
-// manifest costs in memory and in the catalogue.
-const DefaultMaxManifest = 64 << 20
-
-// ErrManifestTooLarge reports a manifest over Client.MaxManifest.
-var ErrManifestTooLarge = errors.New("manifest too large")
-
-// readManifest reads a status or page body, at most MaxManifest bytes.
-func (c *Client) readManifest(resp *http.Response) ([]byte, error) {
-	limit := c.MaxManifest
-	if limit <= 0 {
-		limit = DefaultMaxManifest
-	}
+// readManifest decodes a status or page body as it streams in
+// (decodeManifest), within MaxManifest and MaxManifestFiles. It returns the
+// manifest, what to store of it (the body as received when it is at most
+// maxManifestRaw bytes, else encodeManifest's form) and what was learnt of
+// the body. Every error names the URL; one from the connection wraps it
+// (worth a retry), one from the body says what was wrong with it. When the
+// body is not a manifest, raw holds it if it was small, for outcomeText.
+func (c *Client) readManifest(resp *http.Response) (m *Manifest, raw []byte, info decoded, err error) {
 	u := redactURL(resp.Request.URL.String())
-	if resp.ContentLength > limit {
-		return nil, fmt.Errorf("manifest from %s: %w: %d bytes, over the %d MiB bound", u, ErrManifestTooLarge, resp.ContentLength, limit>>20)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	w := &manifestReader{r: resp.Body}
+	m, info, err = decodeManifest(w, resp.Request.URL, manifestLimits{
+		files: orDefault(c.MaxManifestFiles, DefaultMaxManifestFiles),
+		bytes: orDefault64(c.MaxManifest, DefaultMaxManifest),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("status: read manifest from %s: %w", u, err)
+		// Read the rest (a little) so the connection may be reused.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, w.raw, info, manifestError(u, w, err)
 	}
-	if int64(len(body)) > limit {
-		return nil, fmt.Errorf("manifest from %s: %w: over the %d MiB bound", u, ErrManifestTooLarge, limit>>20)
+	if w.overRaw {
+		if info.resourceType == "OperationOutcome" {
+			return nil, nil, info, fmt.Errorf("manifest from %s is an OperationOutcome of over %d MiB, not a manifest", u, maxManifestRaw>>20)
+		}
+		return m, encodeManifest(m), info, nil
 	}
-	return body, nil
+	return m, w.raw, info, nil
+}
+
+func orDefault64(v, def int64) int64 {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // manifestError names the manifest's URL and, where it can, what the body
 // was instead of a manifest.
-func manifestError(u string, body []byte, err error) error {
-	u = redactURL(u)
-	b := bytes.TrimSpace(body)
+func manifestError(u string, w *manifestReader, err error) error {
+	if w.err != nil {
+		// The connection failed, or stalled: not the body's fault.
+		return fmt.Errorf("status: read manifest from %s after %d bytes: %w", u, w.n, w.err)
+	}
+	if errors.Is(err, ErrManifestTooLarge) {
+		return fmt.Errorf("manifest from %s: %w (at byte %d)", u, err, w.n)
+	}
+	var first byte
+	if b := bytes.TrimSpace(w.raw); len(b) > 0 {
+		first = b[0]
+	}
 	switch {
-	case len(b) == 0:
+	case w.n == 0 || (first == 0 && errors.Is(err, io.EOF)):
 		return fmt.Errorf("manifest from %s is empty", u)
-	case b[0] == '<':
+	case first == '<':
 		return fmt.Errorf("manifest from %s is HTML, not JSON (a login or error page?)", u)
-	case b[0] == '{' && b[len(b)-1] != '}':
-		return fmt.Errorf("manifest from %s is cut short after %d bytes: %w", u, len(body), err)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		// The body ended cleanly, the JSON did not. %v: this is no
+		// transport error to retry.
+		return fmt.Errorf("manifest from %s is cut short after %d bytes: %v", u, w.n, err)
 	}
 	return fmt.Errorf("manifest from %s: %w", u, err)
 }

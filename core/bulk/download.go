@@ -24,6 +24,7 @@ type downloads struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	seen  map[string]bool // kind+url already queued
+	files int             // file items of the manifests added
 	err   error           // first fatal error (store failure)
 }
 
@@ -56,6 +57,7 @@ func (r *Runner) startDownloads(ctx context.Context, exp *core.Export) *download
 // add records m's files (committing them before any download starts) and
 // queues those not already loaded.
 func (d *downloads) add(ctx context.Context, m *Manifest) error {
+	d.files += len(m.Output) + len(m.Deleted) + len(m.Error)
 	files := m.Files()
 	if len(files) == 0 {
 		return nil
@@ -74,6 +76,17 @@ func (d *downloads) add(ctx context.Context, m *Manifest) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	return nil
+}
+
+// room refuses m, read from u, when it would take the file items of all
+// the manifests of the run (partial manifests and pages) over the bound:
+// each manifest is bounded alone as it is read, this bounds their sum.
+func (d *downloads) room(m *Manifest, u string) error {
+	n := len(m.Output) + len(m.Deleted) + len(m.Error)
+	if max := orDefault(d.r.Client.MaxManifestFiles, DefaultMaxManifestFiles); d.files+n > max {
+		return fmt.Errorf("manifest from %s: %w: its pages list more than %d files together", redactURL(u), ErrManifestTooLarge, max)
 	}
 	return nil
 }

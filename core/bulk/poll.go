@@ -51,6 +51,9 @@ func (r *Runner) poll(ctx context.Context, exp *core.Export, dl *downloads) ([]p
 		transient = 0
 		if st.Manifest != nil && !seen[string(st.Raw)] {
 			seen[string(st.Raw)] = true
+			if err := dl.room(st.Manifest, exp.StatusURL); err != nil {
+				return nil, err
+			}
 			if err := dl.add(ctx, st.Manifest); err != nil {
 				return nil, err
 			}
@@ -153,6 +156,9 @@ func (r *Runner) followLinks(ctx context.Context, exp *core.Export, dl *download
 		}
 		transient = 0
 		seen[next] = true
+		if err := dl.room(st.Manifest, next); err != nil {
+			return nil, err
+		}
 		if err := dl.add(ctx, st.Manifest); err != nil {
 			return nil, err
 		}

@@ -111,10 +111,14 @@ func (ins *inserter) count(typ string, n int64) {
 // is what lets SQLite skip the statement journal that a multi-row INSERT
 // under ABORT semantics keeps (about a tenth of ingest CPU time).
 const (
-	// insertResources is followed by one resourceRow per row.
-	insertResources   = `INSERT OR IGNORE INTO resources (rid, file_id, export_id, line, type, res_id, last_updated, patient, raw) VALUES `
-	resourceRow       = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	insertResource    = insertResources + resourceRow
+	// insertResources is followed by one resourceRow per row and a closing
+	// parenthesis. The file, export and type, the same in every row, are
+	// bound once, as its first three parameters, and the line is the low
+	// bits of the rid: binding each of them per row (nine values instead of
+	// five) cost about a tenth of ingest CPU time.
+	insertResources = `INSERT OR IGNORE INTO resources (rid, file_id, export_id, line, type, res_id, last_updated, patient, raw)
+		SELECT column1, ?, ?, column1 & 4294967295, ?, column2, column3, column4, column5 FROM (VALUES `
+	resourceRow       = `(?, ?, ?, ?, ?)`
 	insertDeletedLine = `INSERT INTO deleted_lines (file_id, line, raw) VALUES (?, ?, ?)
 		ON CONFLICT (file_id, line) DO NOTHING`
 	insertTombstone = `INSERT INTO tombstones (file_id, export_id, line, type, res_id) VALUES (?, ?, ?, ?, ?)`
@@ -213,7 +217,7 @@ func (ins *inserter) resourceRun(kind core.FileKind, recs []core.Record) int {
 var multiRowResources = func() map[int]string {
 	m := make(map[int]string)
 	for n := 1; n <= resourceBatch; n *= 2 {
-		m[n] = insertResources + strings.TrimSuffix(strings.Repeat(resourceRow+",", n), ",")
+		m[n] = insertResources + strings.TrimSuffix(strings.Repeat(resourceRow+",", n), ",") + ")"
 	}
 	return m
 }()
@@ -232,17 +236,16 @@ func (ins *inserter) insertResources(recs []core.Record) error {
 }
 
 // insertResourcesN inserts len(recs), a power of two, valid output lines
-// with one statement.
+// of one type with one statement.
 func (ins *inserter) insertResourcesN(recs []core.Record) error {
 	query := multiRowResources[len(recs)]
-	args := ins.args[:0]
+	args := append(ins.args[:0], ins.fileID, ins.exportID, recs[0].ResourceType)
 	for i := range recs {
 		r := &recs[i]
 		if err := checkLine(r.Line); err != nil {
 			return err
 		}
-		args = append(args, rowID(ins.fileID, r.Line), ins.fileID, ins.exportID, r.Line, r.ResourceType, r.ID,
-			r.LastUpdated, r.Patient, rawText(r.Raw))
+		args = append(args, rowID(ins.fileID, r.Line), r.ID, r.LastUpdated, r.Patient, rawText(r.Raw))
 	}
 	ins.args = args
 	n, err := ins.exec(query, args...)
@@ -285,13 +288,7 @@ func (ins *inserter) insert(kind core.FileKind, r *core.Record) error {
 	}
 	switch kind {
 	case core.KindOutput:
-		if err := checkLine(r.Line); err != nil {
-			return err
-		}
-		n, err := ins.exec(insertResource, rowID(ins.fileID, r.Line), ins.fileID, ins.exportID, r.Line, r.ResourceType,
-			r.ID, r.LastUpdated, r.Patient, rawText(r.Raw))
-		ins.count(r.ResourceType, n)
-		return err
+		return ins.insertResourcesN([]core.Record{*r})
 	case core.KindDeleted:
 		n, err := ins.exec(insertDeletedLine, ins.fileID, r.Line, rawText(r.Raw))
 		if err != nil || n == 0 {

@@ -8,7 +8,8 @@ import (
 )
 
 // mergeLatest merges the lines of file fileID stored since the last merge
-// into the latest table, if the file is no longer being downloaded. It runs
+// into the latest table and the patient index (resource_patients), if the
+// file is no longer being downloaded. It runs
 // inside the transaction that stores the file's final progress, so the
 // latest view changes atomically with it. Merging a file's rows in one
 // sorted statement writes each page of the latest table once, where a
@@ -52,6 +53,15 @@ func mergeLatest(ctx context.Context, tx *sql.Tx, fileID int64, state core.FileS
 			rid = excluded.rid, tt = excluded.tt, export_id = excluded.export_id, deleted = 0
 		WHERE (excluded.tt, excluded.export_id) >= (latest.tt, latest.export_id)`,
 		tt, exportID, rowID(fileID, merged), last.Int64); err != nil {
+		return err
+	}
+	// The patient index, in line order: a file's lines are mostly grouped
+	// by patient, so this writes each page of it about once without the
+	// cost of sorting (see migration/0003_resource_patients.sql).
+	if _, err := tx.ExecContext(ctx, `
+		INSERT OR IGNORE INTO resource_patients (patient, rid)
+		SELECT patient, rid FROM resources WHERE rid > ? AND rid <= ? AND patient <> ''`,
+		rowID(fileID, merged), last.Int64); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE files SET merged = ? WHERE id = ?`, lastLine, fileID)

@@ -54,7 +54,7 @@ func buildQuery(f ResourceFilter, limit int) (query, error) {
 //   - latest view, no Patient or Query: the latest table in (type, id) order;
 //   - one export, no Patient or Query: per-file rid ranges (see query);
 //   - otherwise: in rid order, driven by the FTS index (Query) or the
-//     patient index (Patient).
+//     patient index (Patient, resource_patients).
 func buildSelect(sel string, f ResourceFilter, limit int) (query, error) {
 	var where []string
 	var args []any
@@ -109,6 +109,12 @@ func buildSelect(sel string, f ResourceFilter, limit int) (query, error) {
 			q.sql = sel + ` FROM resources_fts CROSS JOIN resources r ON r.rid = resources_fts.rowid`
 			add(`resources_fts MATCH ?`, ftsQuery(f.Query))
 			order = `resources_fts.rowid`
+		} else if f.Patient != "" {
+			// The patient index drives the loop, in rid order for one
+			// patient.
+			q.sql = sel + ` FROM resource_patients p CROSS JOIN resources r ON r.rid = p.rid`
+			add(`p.patient = ?`, patientRef(f.Patient))
+			order = `p.rid`
 		} else {
 			q.sql = sel + ` FROM resources r`
 		}
@@ -120,10 +126,8 @@ func buildSelect(sel string, f ResourceFilter, limit int) (query, error) {
 		if f.Type != "" {
 			add(`r.type = ?`, f.Type)
 		}
-		if f.Patient != "" {
-			// patient <> '' lets SQLite use the partial index, which it
-			// cannot infer from patient = ? alone.
-			add(`r.patient = ? AND r.patient <> ''`, patientRef(f.Patient))
+		if f.Patient != "" && f.Query != "" {
+			add(`r.patient = ?`, patientRef(f.Patient))
 		}
 		if f.After != "" {
 			add(order+` > ?`, after)

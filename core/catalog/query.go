@@ -24,7 +24,10 @@ type ResourceFilter struct {
 	// newer tombstone deletes it.
 	ExportID int64
 	Type     string // resourceType, e.g. "Observation"
-	Patient  string // "Patient/123" or "123": resources in that patient's compartment
+	// Patient is "Patient/123" or "123": resources in that patient's
+	// compartment, of files merged into the latest view (loaded, invalid
+	// or failed), where the patient index holds them.
+	Patient string
 	// Query is an FTS5 query over the raw JSON, e.g. `diabetes` or
 	// `"blood pressure"` or `glucos*`. It only finds rows Reindex has indexed.
 	Query string

@@ -1,7 +1,6 @@
 package sink_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,7 +13,6 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +25,7 @@ import (
 	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/rss"
 	"tranche.dev/tranche/core/s3test"
 	"tranche.dev/tranche/core/sink"
 	"tranche.dev/tranche/core/sink/sinktest"
@@ -105,7 +104,7 @@ func benchChild() error {
 		defer f.Close()
 		pprof.WriteHeapProfile(f)
 	}
-	res := benchResult{Seconds: time.Since(dlStart).Seconds(), PeakRSSMB: peakRSSMB()}
+	res := benchResult{Seconds: time.Since(dlStart).Seconds(), PeakRSSMB: rss.Peak()}
 	files, err := db.FindFiles(ctx, exp.ID)
 	if err != nil {
 		return err
@@ -116,23 +115,6 @@ func benchChild() error {
 		res.Files = append(res.Files, f.Bytes)
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
-}
-
-// peakRSSMB reads VmHWM from /proc/self/status (Linux); 0 elsewhere.
-func peakRSSMB() float64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 // BenchmarkSink exports the demo server's patients into versitygw through
