@@ -201,8 +201,8 @@ func runExportDial(args []string, stdout, stderr io.Writer, dial engine.Dial) er
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var memLimit goMemoryLimit
-	defer memLimit.begin()()
+	var memLimit engine.MemoryLimit
+	defer memLimit.Begin()()
 
 	dbPath := f.db
 	if dbPath == "" {

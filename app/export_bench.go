@@ -3,51 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime/pprof"
-	"strconv"
-	"sync/atomic"
-	"time"
 
-	"golang.org/x/sync/errgroup"
-
-	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/bench"
 	"tranche.dev/tranche/core/bulk"
-	"tranche.dev/tranche/core/catalog"
-	"tranche.dev/tranche/core/demo"
-	"tranche.dev/tranche/core/rss"
 )
 
-// benchResult is what a benchmark phase (a child process) reports.
-type benchResult struct {
-	Phase     string  `json:"phase"`
-	Seconds   float64 `json:"seconds"`   // the download phase
-	Total     float64 `json:"total"`     // including kick-off and polling
-	Resources int64   `json:"resources"` // lines
-	Bytes     int64   `json:"bytes"`     // uncompressed NDJSON bytes
-	PeakRSSMB float64 `json:"peakRssMB"` // VmHWM of the phase's process
-	// CPUSeconds is the CPU time of the phase's process, start-up included.
-	CPUSeconds float64 `json:"cpuSeconds"`
-	// The ingest phase's CPU seconds: the bare-insert floor and the
-	// catalogue's insert path (see benchIngest).
-	FloorCPU  float64 `json:"floorCpu,omitempty"`
-	IngestCPU float64 `json:"ingestCpu,omitempty"`
-	// AtPeak splits the highest RSS sampled during the phase.
-	AtPeak memSample `json:"atPeak"`
-}
-
-// runBench runs "tranche bench": the demo server in this process, then two
-// child processes so each peak RSS is its own: a plain parallel download of
-// one export's files to disk (the baseline) and a full export into a fresh
-// catalogue.
+// runBench runs "tranche bench" (core/bench): the demo server in this
+// process, then each phase in a child process, and prints the comparison.
 func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tranche bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -61,71 +28,24 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ctx := context.Background()
-	switch *phase {
-	case "baseline":
-		return benchPhase(stdout, func() (benchResult, error) { return benchBaseline(ctx, *target, *dir, *parallel) })
-	case "export":
-		if *cpuProfile != "" {
-			f, err := os.Create(*cpuProfile)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if err := pprof.StartCPUProfile(f); err != nil {
-				return err
-			}
-			defer pprof.StopCPUProfile()
+	if *phase != "" {
+		r, err := bench.RunPhase(ctx, *phase, *target, *dir, *parallel, *cpuProfile)
+		if err != nil {
+			return err
 		}
-		return benchPhase(stdout, func() (benchResult, error) { return benchExport(ctx, *target, *dir, *parallel) })
-	case "ingest":
-		return benchPhase(stdout, func() (benchResult, error) {
-			return benchIngest(ctx, filepath.Join(*dir, "..", "baseline"), *dir)
-		})
-	case "":
-	default:
-		return &exitError{code: 2, err: fmt.Errorf("unknown phase %q", *phase)}
+		return json.NewEncoder(stdout).Encode(r)
 	}
-
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	fmt.Fprintf(stdout, "Starting the demo server with %d patients...\n", *patients)
-	srv := demo.NewServer(demo.Config{Patients: *patients, Seed: 1, Open: true, RetryAfter: 200 * time.Millisecond, MinPoll: -1, Logger: quiet})
-	if err := srv.Open(); err != nil {
-		return fmt.Errorf("demo server: %w", err)
-	}
-	defer srv.Close()
-	work, err := os.MkdirTemp("", "tranche-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	var results []benchResult
-	for _, ph := range []string{"baseline", "export", "ingest"} {
-		d := filepath.Join(work, ph)
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return err
-		}
-		cmd := exec.Command(self, "bench", "--phase", ph, "--url", srv.URL(), "--dir", d, "--parallel", strconv.Itoa(*parallel))
-		if ph == "export" && *cpuProfile != "" {
-			abs, err := filepath.Abs(*cpuProfile)
-			if err != nil {
-				return err
-			}
-			cmd.Args = append(cmd.Args, "--cpuprofile", abs)
-		}
-		cmd.Stderr = stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("bench phase %s: %w", ph, err)
-		}
-		var r benchResult
-		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("bench phase %s: %w (output %q)", ph, err, out)
-		}
-		results = append(results, r)
+	results, err := bench.Compare(ctx, bench.Config{Patients: *patients, Parallel: *parallel, CPUProfile: *cpuProfile, Stderr: stderr,
+		Started: func() { fmt.Fprintf(stdout, "Demo server started with %d patients.\n", *patients) },
+		Command: func(phase, base, dir string) *exec.Cmd {
+			return exec.Command(self, "bench", "--phase", phase, "--url", base, "--dir", dir)
+		}})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "%-9s %9s %9s %12s %9s %8s %10s\n", "phase", "seconds", "total s", "resources/s", "MB/s", "MB", "peak RSS")
 	for _, r := range results[:2] {
@@ -147,125 +67,4 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			in.IngestCPU/in.FloorCPU, in.IngestCPU, in.FloorCPU, in.Resources)
 	}
 	return nil
-}
-
-func benchPhase(stdout io.Writer, run func() (benchResult, error)) error {
-	var mem memSampler
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); mem.run(ctx, 20*time.Millisecond) }()
-	r, err := run()
-	stop()
-	<-done
-	if err != nil {
-		return err
-	}
-	r.PeakRSSMB = rss.Peak()
-	r.AtPeak = mem.atPeak()
-	r.CPUSeconds = cpuTime().Seconds()
-	return json.NewEncoder(stdout).Encode(r)
-}
-
-// benchBaseline kicks off an export, waits for the manifest and downloads
-// its files to disk in parallel with nothing else: no parsing, no database.
-func benchBaseline(ctx context.Context, base, dir string, parallel int) (benchResult, error) {
-	start := time.Now()
-	c := &bulk.Client{BaseURL: base, HTTPClient: http.DefaultClient, FileClient: http.DefaultClient}
-	statusURL, _, err := c.Kickoff(ctx, core.ExportRequest{Level: core.LevelPatient})
-	if err != nil {
-		return benchResult{}, err
-	}
-	var m *bulk.Manifest
-	for m == nil {
-		st, err := c.Status(ctx, statusURL)
-		if err != nil {
-			return benchResult{}, err
-		}
-		if st.Done {
-			m = st.Manifest
-			break
-		}
-		time.Sleep(max(st.RetryAfter, 100*time.Millisecond))
-	}
-	dlStart := time.Now()
-	var lines, size atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallel)
-	for i, f := range m.Files() {
-		g.Go(func() error {
-			req, err := http.NewRequestWithContext(gctx, http.MethodGet, f.URL, nil)
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Accept", "application/fhir+ndjson")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("GET %s: %s", f.URL, resp.Status)
-			}
-			out, err := os.Create(filepath.Join(dir, strconv.Itoa(i)+".ndjson"))
-			if err != nil {
-				return err
-			}
-			defer out.Close()
-			n, err := io.Copy(out, resp.Body)
-			size.Add(n)
-			lines.Add(max(f.Count, 0))
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return benchResult{}, err
-	}
-	c.Cancel(ctx, statusURL)
-	end := time.Now()
-	return benchResult{Phase: "baseline", Seconds: end.Sub(dlStart).Seconds(), Total: end.Sub(start).Seconds(),
-		Resources: lines.Load(), Bytes: size.Load()}, nil
-}
-
-// benchExport runs a full export into a fresh catalogue, under the memory
-// limit `tranche export` sets.
-func benchExport(ctx context.Context, base, dir string, parallel int) (benchResult, error) {
-	var memLimit goMemoryLimit
-	defer memLimit.begin()()
-	db := catalog.NewDB(filepath.Join(dir, "tranche.db"))
-	db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := db.Open(); err != nil {
-		return benchResult{}, err
-	}
-	defer db.Close()
-	start := time.Now()
-	var dlStart time.Time
-	r := &bulk.Runner{
-		Client:      &bulk.Client{BaseURL: base, HTTPClient: http.DefaultClient, FileClient: http.DefaultClient},
-		Store:       db,
-		MaxParallel: parallel,
-		PollMin:     100 * time.Millisecond,
-		OnEvent: func(ev core.Event) {
-			if ev.Kind == core.EventStatusComplete && dlStart.IsZero() {
-				dlStart = ev.Time
-			}
-		},
-	}
-	exp := &core.Export{FHIRBaseURL: base, Request: core.ExportRequest{Level: core.LevelPatient}}
-	if err := r.Start(ctx, exp); err != nil {
-		return benchResult{}, err
-	}
-	end := time.Now()
-	files, err := db.FindFiles(ctx, exp.ID)
-	if err != nil {
-		return benchResult{}, err
-	}
-	res := benchResult{Phase: "export", Seconds: end.Sub(dlStart).Seconds(), Total: end.Sub(start).Seconds()}
-	for _, f := range files {
-		res.Resources += f.Lines
-		res.Bytes += f.Bytes
-	}
-	if dlStart.IsZero() {
-		return res, errors.New("no status_complete event")
-	}
-	return res, nil
 }

@@ -26,7 +26,7 @@ type guiServices struct {
 	bgCancel  context.CancelFunc
 	bg        sync.WaitGroup
 	reindexMu sync.Mutex
-	memLimit  goMemoryLimit // while exports run
+	memLimit  engine.MemoryLimit // while exports run
 }
 
 var _ ui.Exports = (*guiServices)(nil)
@@ -64,7 +64,7 @@ func (g *guiServices) FindFiles(ctx context.Context, id int64) ([]*core.ExportFi
 }
 
 func (g *guiServices) Start(ctx context.Context, reg *core.Registration, req core.ExportRequest, onEvent func(core.Event)) (*core.Export, error) {
-	defer g.memLimit.begin()()
+	defer g.memLimit.Begin()()
 	exp := &core.Export{Request: req}
 	err := g.engine().Start(ctx, exp, reg, g.options(onEvent))
 	return g.after(ctx, exp.ID, err)
@@ -120,7 +120,7 @@ func (g *guiServices) closeBackground() {
 }
 
 func (g *guiServices) Resume(ctx context.Context, id int64, onEvent func(core.Event)) (*core.Export, error) {
-	defer g.memLimit.begin()()
+	defer g.memLimit.Begin()()
 	_, err := g.engine().Resume(ctx, id, g.options(onEvent))
 	return g.after(ctx, id, err)
 }
@@ -128,7 +128,7 @@ func (g *guiServices) Resume(ctx context.Context, id int64, onEvent func(core.Ev
 // RetryFailed downloads the files that failed again; the runner skips
 // every file already loaded.
 func (g *guiServices) RetryFailed(ctx context.Context, id int64, onEvent func(core.Event)) (*core.Export, error) {
-	defer g.memLimit.begin()()
+	defer g.memLimit.Begin()()
 	_, err := g.engine().RetryFailed(ctx, id, g.options(onEvent))
 	return g.after(ctx, id, err)
 }

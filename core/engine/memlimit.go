@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"math"
@@ -25,16 +25,18 @@ import (
 // slowed by extra collections, never stopped.
 const exportGoHeadroom = 24 << 20
 
-// goMemoryLimit sets the Go runtime's soft memory limit for the duration
-// of exports: begin raises the count of running exports (setting the limit
+// MemoryLimit sets the Go runtime's soft memory limit for the duration
+// of exports, for the command line and the desktop app alike: Begin raises the count of running exports (setting the limit
 // on the first), and the func it returns lowers it (lifting the limit on
 // the last). A GOMEMLIMIT in the environment is left to rule.
-type goMemoryLimit struct {
+type MemoryLimit struct {
 	mu      sync.Mutex
 	running int
 }
 
-func (l *goMemoryLimit) begin() (end func()) {
+// Begin counts one more running export and returns the func that counts
+// it done (safe to call more than once).
+func (l *MemoryLimit) Begin() (end func()) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}

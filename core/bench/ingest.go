@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 	"tranche.dev/tranche/core/ndjson"
 )
 
-// benchIngest measures the catalogue's insert path on the files the
+// ingest measures the catalogue's insert path on the files the
 // baseline downloaded to src, against the least SQLite can do with the
 // same lines (the floor, as in catalog's BenchmarkAppendRecords): first
 // the lines go, in the export's batches, into a bare (rowid, raw) table
@@ -28,7 +28,7 @@ import (
 // merged into the latest view at its end. Both are CPU time of this
 // process (the catalogue's background checkpointer included), so their
 // ratio, x-floor, holds on a busy machine better than wall time does.
-func benchIngest(ctx context.Context, src, dir string) (benchResult, error) {
+func ingest(ctx context.Context, src, dir string) (Result, error) {
 	batches, res, err := readBatches(src)
 	if err != nil {
 		return res, err
@@ -55,8 +55,8 @@ type benchFile struct {
 
 // readBatches reads and parses every file in src, batched as the export
 // engine batches (bulk.DefaultBatchLines, bulk.DefaultBatchBytes).
-func readBatches(src string) ([]benchFile, benchResult, error) {
-	var res benchResult
+func readBatches(src string) ([]benchFile, Result, error) {
+	var res Result
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		return nil, res, err

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -10,12 +10,12 @@ import (
 	"time"
 )
 
-// memSample splits the process's resident memory at one moment: what the Go
+// MemSample splits the process's resident memory at one moment: what the Go
 // runtime holds (heap in use, heap free but not yet returned to the OS, and
 // the rest: stacks, GC metadata) and what lies outside it (SQLite's page
 // caches and other C-side memory of the modernc driver, which allocates
 // through its own mmap'ed heap, and the shared WAL index).
-type memSample struct {
+type MemSample struct {
 	RSSMB      float64 `json:"rssMB"`
 	HeapMB     float64 `json:"heapMB"`     // Go heap objects (live and not yet swept)
 	HeapFreeMB float64 `json:"heapFreeMB"` // Go heap spans free but still mapped
@@ -26,7 +26,7 @@ type memSample struct {
 // memSampler records the sample taken when RSS was highest.
 type memSampler struct {
 	mu   sync.Mutex
-	peak memSample
+	peak MemSample
 }
 
 var memMetrics = []string{
@@ -50,7 +50,7 @@ func (m *memSampler) run(ctx context.Context, interval time.Duration) {
 		metrics.Read(samples)
 		v := func(i int) float64 { return float64(samples[i].Value.Uint64()) / (1 << 20) }
 		goMapped := v(0) - v(1)
-		s := memSample{RSSMB: rss, HeapMB: v(2) + v(3), HeapFreeMB: v(4)}
+		s := MemSample{RSSMB: rss, HeapMB: v(2) + v(3), HeapFreeMB: v(4)}
 		s.GoOtherMB = goMapped - s.HeapMB - s.HeapFreeMB
 		s.OutsideMB = rss - goMapped
 		m.mu.Lock()
@@ -66,7 +66,7 @@ func (m *memSampler) run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-func (m *memSampler) atPeak() memSample {
+func (m *memSampler) atPeak() MemSample {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.peak
