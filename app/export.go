@@ -218,7 +218,7 @@ func runExportDial(args []string, stdout, stderr io.Writer, dial engine.Dial) er
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	x := &exporter{env: env, flags: f, stdout: stdout, stderr: stderr,
 		eng:  &engine.Engine{Store: env.DB, LoadKey: env.loadKey, HTTPClient: env.HTTPClient, Dial: env.Dial, Logger: logger},
-		logs: &exportLogs{dir: exportLogDir(filepath.Dir(dbPath)), stderr: stderr}}
+		logs: &bulk.LogDir{Dir: exportLogDir(filepath.Dir(dbPath)), OnError: func(err error) { fmt.Fprintln(stderr, err) }}}
 	defer x.logs.Close()
 	if x.opts.Auth, err = f.auth(); err != nil {
 		return err
@@ -328,7 +328,7 @@ type exporter struct {
 	stdout io.Writer
 	stderr io.Writer
 	prog   *progress
-	logs   *exportLogs
+	logs   *bulk.LogDir
 }
 
 // options are the engine options of one run, with a fresh progress line.
@@ -337,7 +337,7 @@ func (x *exporter) options() engine.Options {
 	o := x.opts
 	o.OnEvent = func(ev core.Event) {
 		x.prog.handle(ev)
-		x.logs.handle(ev)
+		x.logs.Handle(ev)
 	}
 	return o
 }
@@ -425,6 +425,7 @@ func (x *exporter) report(ctx context.Context, id int64, runErr error) error {
 	if id == 0 {
 		return runErr
 	}
+	x.logs.Done(id)
 	exp, err := x.env.DB.FindExport(context.WithoutCancel(ctx), id)
 	if err != nil {
 		return errors.Join(runErr, err)

@@ -4,13 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
 	"tranche.dev/tranche/core"
-	"tranche.dev/tranche/core/bulk"
 )
 
 // progress renders export events as one status line, redrawn in place on a
@@ -177,54 +174,4 @@ func (p *progress) done() {
 		fmt.Fprintln(p.w)
 		p.wroteInline = false
 	}
-}
-
-// exportLogs writes each export's events to <dir>/<id>/log.ndjson, opened
-// on the first event of that export.
-type exportLogs struct {
-	dir    string
-	stderr io.Writer
-	mu     sync.Mutex
-	files  map[int64]*os.File
-	lws    map[int64]*bulk.LogWriter
-}
-
-func (l *exportLogs) handle(ev core.Event) {
-	if ev.ExportID == 0 {
-		return
-	}
-	l.mu.Lock()
-	lw, ok := l.lws[ev.ExportID]
-	if !ok {
-		if l.lws == nil {
-			l.lws, l.files = map[int64]*bulk.LogWriter{}, map[int64]*os.File{}
-		}
-		dir := filepath.Join(l.dir, strconv.FormatInt(ev.ExportID, 10))
-		var f *os.File
-		err := os.MkdirAll(dir, 0o700)
-		if err == nil {
-			f, err = os.OpenFile(filepath.Join(dir, "log.ndjson"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		}
-		if err != nil {
-			fmt.Fprintf(l.stderr, "export log: %v\n", err)
-			lw = &bulk.LogWriter{W: io.Discard}
-		} else {
-			l.files[ev.ExportID] = f
-			lw = &bulk.LogWriter{W: f}
-		}
-		l.lws[ev.ExportID] = lw
-	}
-	l.mu.Unlock()
-	lw.Handle(ev)
-}
-
-func (l *exportLogs) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for id, f := range l.files {
-		f.Close()
-		delete(l.files, id)
-		delete(l.lws, id)
-	}
-	return nil
 }

@@ -14,6 +14,7 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"tranche.dev/tranche/assets"
+	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
 	"tranche.dev/tranche/core/engine"
@@ -138,7 +139,7 @@ func openGUI(dir string, logger *slog.Logger, sampleKeys bool) (*gui, error) {
 	return &gui{
 		db: db,
 		services: &guiServices{env: env, dataDir: dir, logger: logger.With("system", "bulk"),
-			logs: &exportLogs{dir: exportLogDir(dir), stderr: io.Discard}},
+			logs: &bulk.LogDir{Dir: exportLogDir(dir)}},
 		catalog: &catalog.Browser{DB: db},
 		logger:  logger,
 	}, nil

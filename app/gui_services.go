@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/ui"
 )
@@ -19,7 +20,7 @@ type guiServices struct {
 	env     *keyEnv
 	dataDir string
 	logger  *slog.Logger
-	logs    *exportLogs
+	logs    *bulk.LogDir
 
 	bgMu      sync.Mutex
 	bgCtx     context.Context // background work (search indexing); cancelled by closeBackground
@@ -44,7 +45,7 @@ func (g *guiServices) engine() *engine.Engine {
 // options sends a run's events to onEvent and to the export's log.ndjson.
 func (g *guiServices) options(onEvent func(core.Event)) engine.Options {
 	return engine.Options{OnEvent: func(ev core.Event) {
-		g.logs.handle(ev)
+		g.logs.Handle(ev)
 		if onEvent != nil {
 			onEvent(ev)
 		}
@@ -77,6 +78,7 @@ func (g *guiServices) after(ctx context.Context, id int64, runErr error) (*core.
 	if id == 0 {
 		return nil, runErr
 	}
+	g.logs.Done(id) // no log file stays open between runs
 	ctx = context.WithoutCancel(ctx)
 	exp, err := g.env.DB.FindExport(ctx, id)
 	if err != nil {
