@@ -261,9 +261,9 @@ func (g *guiViews) Profile(ctx context.Context, src ui.ProfileSource, column str
 	return &p, nil
 }
 
-// TableRows reads a page of a view table: SQLite seeks it by rowid. A
-// search reads the whole table and matches each row's text, so it costs
-// the table's size.
+// TableRows reads a page of a view table: SQLite seeks it by rowid, or
+// reads only as far as the page's last match of a search. A search's page
+// comes without its total (-1): TableCount counts the matches.
 func (g *guiViews) TableRows(ctx context.Context, table, search string, offset, limit int) (*ui.TablePage, error) {
 	t, err := g.db.FindViewTable(ctx, table)
 	if err != nil {
@@ -274,27 +274,13 @@ func (g *guiViews) TableRows(ctx context.Context, table, search string, offset, 
 		page.Rows, page.Total, err = g.db.ViewTablePage(ctx, table, offset, limit)
 		return page, err
 	}
-	search = strings.ToLower(search)
-	err = g.db.ViewTableRows(ctx, table, func(row []any) error {
-		if search != "" && !rowContains(row, search) {
-			return nil
-		}
-		if page.Total >= int64(offset) && len(page.Rows) < limit {
-			page.Rows = append(page.Rows, row)
-		}
-		page.Total++
-		return nil
-	})
+	page.Total = -1
+	page.Rows, err = g.db.ViewTableSearch(ctx, table, search, offset, limit)
 	return page, err
 }
 
-func rowContains(row []any, lower string) bool {
-	for _, v := range row {
-		if v != nil && strings.Contains(strings.ToLower(fmt.Sprint(v)), lower) {
-			return true
-		}
-	}
-	return false
+func (g *guiViews) TableCount(ctx context.Context, table, search string) (int64, error) {
+	return g.db.ViewTableCount(ctx, table, search)
 }
 
 func (g *guiViews) WriteTable(ctx context.Context, table string, w io.Writer, format string) (int64, error) {

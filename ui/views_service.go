@@ -101,8 +101,12 @@ type Views interface {
 	// Profile summarises one column.
 	Profile(ctx context.Context, src ProfileSource, column string) (*profile.Profile, error)
 	// TableRows reads a page of a materialised table's rows whose text
-	// contains search (all rows when search is "").
+	// contains search (all rows when search is ""). Total may be -1
+	// (unknown) for a search: TableCount counts its matches.
 	TableRows(ctx context.Context, table, search string, offset, limit int) (*TablePage, error)
+	// TableCount counts a materialised table's rows whose text contains
+	// search.
+	TableCount(ctx context.Context, table, search string) (int64, error)
 	// Demographics reads one patient's row of the built-in demographics
 	// view; ref is "Patient/123". Returns core.ErrNotFound when the
 	// catalogue has no such patient.

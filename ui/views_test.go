@@ -54,6 +54,10 @@ func (f *fakeViews) Profile(context.Context, ProfileSource, string) (*profile.Pr
 func (f *fakeViews) TableRows(context.Context, string, string, int, int) (*TablePage, error) {
 	return &TablePage{}, nil
 }
+func (f *fakeViews) TableCount(context.Context, string, string) (int64, error)    { return 0, nil }
+func (f *fakeViews) SaveView(context.Context, []byte) (bool, error)               { return true, f.err }
+func (f *fakeViews) RenameView(context.Context, string, string) error             { return f.err }
+func (f *fakeViews) DeleteView(context.Context, string) error                     { return f.err }
 func (f *fakeViews) Demographics(context.Context, string) (map[string]any, error) { return nil, nil }
 func (f *fakeViews) WriteTable(context.Context, string, io.Writer, string) (int64, error) {
 	return 0, nil
