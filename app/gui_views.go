@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,55 +55,42 @@ func (g *guiViews) Tables(ctx context.Context) ([]ui.ViewTable, error) {
 	return out, nil
 }
 
-// Library lists the built-in views, then the user's own: the views of
-// tables in the catalogue that no built-in view made.
+// Library lists the built-in views, the views saved in the catalogue and
+// the tables neither made (tables.Library).
 func (g *guiViews) Library(ctx context.Context) ([]ui.ViewSummary, error) {
-	ts, err := g.db.ViewTables(ctx)
+	lib, err := tables.Library(ctx, g.db)
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string]*catalog.ViewTable{}
-	for _, t := range ts {
-		byName[t.Name] = t
-	}
-	var out []ui.ViewSummary
-	builtIn := map[string]bool{}
-	for _, v := range viewlib.All() {
-		c, err := tables.Compile(v.JSON)
-		if err != nil {
-			return nil, fmt.Errorf("built-in view %s: %w", v.Name, err)
+	out := make([]ui.ViewSummary, len(lib))
+	for i, e := range lib {
+		s := ui.ViewSummary{Name: e.Name, Title: e.Title, Description: e.Description, Resource: e.Resource,
+			BuiltIn: e.BuiltIn, Saved: e.Saved != nil, Columns: viewColumns(e.Columns), JSON: e.JSON,
+			TableOtherVersion: e.TableOtherVersion}
+		if e.Saved != nil {
+			s.Updated = e.Saved.Updated
 		}
-		s := ui.ViewSummary{Name: v.Name, Title: v.Title, Description: v.Description, Resource: v.Resource,
-			BuiltIn: true, Columns: c.View.Columns(), JSON: v.JSON}
-		if t, ok := byName[v.Name]; ok && string(t.ViewJSON) == string(v.JSON) {
-			tt := uiTable(t)
-			s.Table = &tt
-			builtIn[v.Name] = true
+		if e.Table != nil {
+			t := uiTable(e.Table)
+			s.Table = &t
 		}
-		out = append(out, s)
-	}
-	for _, t := range ts {
-		if builtIn[t.Name] {
-			continue
-		}
-		c, err := tables.Compile(t.ViewJSON)
-		if err != nil {
-			continue // a table built by another version's rules: listed in the catalogue only
-		}
-		tt := uiTable(t)
-		d, _ := descriptionOf(t.ViewJSON)
-		out = append(out, ui.ViewSummary{Name: t.Name, Title: t.Name, Description: d, Resource: t.Resource,
-			Columns: c.View.Columns(), JSON: t.ViewJSON, Table: &tt})
+		out[i] = s
 	}
 	return out, nil
 }
 
-func descriptionOf(def []byte) (string, error) {
-	var m struct {
-		Description string `json:"description"`
-	}
-	err := json.Unmarshal(def, &m)
-	return m.Description, err
+func (g *guiViews) SaveView(ctx context.Context, def []byte) (bool, error) {
+	_, created, err := tables.SaveView(ctx, g.db, def)
+	return created, err
+}
+
+func (g *guiViews) RenameView(ctx context.Context, old, name string) error {
+	_, err := tables.RenameView(ctx, g.db, old, name)
+	return err
+}
+
+func (g *guiViews) DeleteView(ctx context.Context, name string) error {
+	return g.db.DeleteViewDef(ctx, name)
 }
 
 func (g *guiViews) Paths(ctx context.Context, resource string) (*ui.PathSample, error) {

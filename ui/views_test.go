@@ -142,3 +142,54 @@ func TestBuilder_PreviewSuperseded(t *testing.T) {
 		t.Errorf("duplicate column: %d runs queued, state %q; want none and the fault said", len(queue), b.previewState.Text)
 	}
 }
+
+// TestBuilder_EditRows: a column row's name, expression and type, and a
+// filter row's expression and a constant's value, edit the view in place;
+// an invalid expression is flagged on its row; the row's button removes it.
+func TestBuilder_EditRows(t *testing.T) {
+	fv := &fakeViews{}
+	u := newViewsFixture(t, fv, nil)
+	b := u.views.b
+	b.loadDef([]byte(`{"resourceType":"ViewDefinition","name":"t","resource":"Patient",
+		"constant":[{"name":"sys","valueCode":"x"}],"where":[{"path":"active"}],
+		"select":[{"column":[{"name":"id","path":"id"}]},{"forEach":"name","column":[{"name":"family","path":"family"}]}]}`))
+	if got := b.editTabs.Items[0].Text + " / " + b.editTabs.Items[1].Text; got != "Columns (2) / Filters and constants (2)" {
+		t.Errorf("tabs = %q, want the counts", got)
+	}
+
+	r := newColumnRow()
+	b.showColumnRow(1, r)
+	if r.name.Text != "family" || r.path.Text != "family" || r.each.Text != "each name" || !r.eachBox.Visible() {
+		t.Fatalf("row 1 shows %q %q %q, want family, family, each name", r.name.Text, r.path.Text, r.each.Text)
+	}
+	r.name.SetText("family_name")
+	r.path.SetText("family.first()")
+	r.typ.SetSelected("string")
+	if c, _ := b.def.columnAt(1); c.Name != "family_name" || c.Path != "family.first()" || c.Type != "string" {
+		t.Errorf("column 1 after editing its row = %+v", c)
+	}
+	r.path.SetText("family.fooo(")
+	if r.path.Validate() == nil || !strings.Contains(b.previewState.Text, "cannot run yet") {
+		t.Errorf("invalid expression: row error %v, preview state %q; want both flagged", r.path.Validate(), b.previewState.Text)
+	}
+	r.remove.OnTapped()
+	if cs := b.def.columns(); len(cs) != 1 || cs[0].Name != "id" {
+		t.Errorf("columns after the row's remove = %+v, want id alone", cs)
+	}
+
+	f := newFilterRow()
+	b.showFilterRow(0, f)
+	f.where.SetText("active = true")
+	b.showFilterRow(1, f) // the row is reused for the constant
+	if !f.constBox.Visible() || f.whereBox.Visible() || f.constName.Text != "%sys" || f.constVal.Text != "x" {
+		t.Fatalf("constant row shows %q = %q", f.constName.Text, f.constVal.Text)
+	}
+	f.constVal.SetText("y")
+	if b.def.Where[0] != "active = true" || string(b.def.Constants[0].Value) != `"y"` {
+		t.Errorf("after editing the rows: where %q, constant %s", b.def.Where[0], b.def.Constants[0].Value)
+	}
+	f.remove.OnTapped()
+	if len(b.def.Constants) != 0 || len(b.def.Where) != 1 {
+		t.Errorf("after the constant's remove: %d where, %d constants; want 1, 0", len(b.def.Where), len(b.def.Constants))
+	}
+}
