@@ -261,7 +261,10 @@ func (s *viewsScreen) openSelected() {
 	if s.libSel < 0 || s.libSel >= len(s.library) {
 		return
 	}
-	s.b.loadDef(s.library[s.libSel].JSON)
+	v := s.library[s.libSel]
+	if s.b.loadDef(v.JSON) && v.Saved {
+		s.b.opened = v.Name
+	}
 	s.tabs.SelectIndex(viewsBuilder)
 }
 

@@ -37,6 +37,10 @@ type builder struct {
 	paths   map[string]shape.Path
 	kids    map[string][]string
 	picked  string // the path selected in the tree
+	// opened is the name of the saved view the builder holds, when it was
+	// opened from the library or saved from here: saving under it again
+	// needs no confirmation.
+	opened string
 
 	resource  *widget.Select
 	startFrom *widget.Select
@@ -532,6 +536,7 @@ func (b *builder) loadDef(data []byte) bool {
 		return false
 	}
 	b.def = d
+	b.opened = ""
 	b.name.SetText(d.Name)
 	if b.resource.Selected != d.Resource {
 		b.resource.SetSelected(d.Resource) // samples the paths and refreshes

@@ -11,18 +11,37 @@ import (
 )
 
 // saveView saves the view being built in the catalogue, without running
-// it, and shows it in the library.
+// it, and shows it in the library. Saving over another saved view of the
+// same name asks first.
 func (s *viewsScreen) saveView(def []byte) {
 	if err := validate(def); err != nil {
-		s.u.showError("This view cannot be saved yet: "+err.Error(), err)
+		s.u.showError("This view cannot be saved yet: fix what the builder flags.", err)
 		return
 	}
 	name := viewName(def)
+	for _, v := range s.library {
+		if v.Saved && strings.EqualFold(v.Name, name) && !strings.EqualFold(s.b.opened, name) {
+			dialog.ShowConfirm("Replace saved view",
+				fmt.Sprintf("You have a saved view called %s already. Replace it with this one?", v.Name),
+				func(ok bool) {
+					if ok {
+						s.store(def, name)
+					}
+				}, s.u.Window)
+			return
+		}
+	}
+	s.store(def, name)
+}
+
+// store saves def in the catalogue as the view called name.
+func (s *viewsScreen) store(def []byte, name string) {
 	var created bool
 	s.u.background("Could not save the view "+name+".", func(ctx context.Context) (err error) {
 		created, err = s.u.deps.Views.SaveView(ctx, def)
 		return err
 	}, func() {
+		s.b.opened = name
 		if created {
 			s.runInfo.SetText(fmt.Sprintf("Saved view %s in the catalogue: it is in the Library.", name))
 		} else {
@@ -68,6 +87,9 @@ func (s *viewsScreen) rename(old, name string) {
 		return s.u.deps.Views.RenameView(ctx, old, name)
 	}, func() {
 		s.runInfo.SetText(fmt.Sprintf("Renamed view %s to %s.", old, name))
+		if strings.EqualFold(s.b.opened, old) {
+			s.b.opened = name
+		}
 		// Keep it selected under its new name.
 		if s.libSel >= 0 && s.libSel < len(s.library) && s.library[s.libSel].Name == old {
 			s.library[s.libSel].Name = name
@@ -98,6 +120,9 @@ func (s *viewsScreen) deleteView(name string) {
 		return s.u.deps.Views.DeleteView(ctx, name)
 	}, func() {
 		s.runInfo.SetText(fmt.Sprintf("Deleted view %s.", name))
+		if strings.EqualFold(s.b.opened, name) {
+			s.b.opened = ""
+		}
 		s.reload()
 	})
 }

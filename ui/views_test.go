@@ -10,6 +10,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"tranche.dev/tranche/core/profile"
 	"tranche.dev/tranche/core/views"
@@ -22,9 +23,11 @@ type fakeViews struct {
 	previews  int
 	cancelled int // previews whose context was cancelled when they ran
 	ctxs      []context.Context
+	lib       []ViewSummary
+	saves     [][]byte
 }
 
-func (f *fakeViews) Library(context.Context) ([]ViewSummary, error) { return nil, nil }
+func (f *fakeViews) Library(context.Context) ([]ViewSummary, error) { return f.lib, nil }
 func (f *fakeViews) Tables(context.Context) ([]ViewTable, error)    { return nil, nil }
 func (f *fakeViews) Paths(_ context.Context, r string) (*PathSample, error) {
 	return &PathSample{Resource: r}, nil
@@ -54,8 +57,11 @@ func (f *fakeViews) Profile(context.Context, ProfileSource, string) (*profile.Pr
 func (f *fakeViews) TableRows(context.Context, string, string, int, int) (*TablePage, error) {
 	return &TablePage{}, nil
 }
-func (f *fakeViews) TableCount(context.Context, string, string) (int64, error)    { return 0, nil }
-func (f *fakeViews) SaveView(context.Context, []byte) (bool, error)               { return true, f.err }
+func (f *fakeViews) TableCount(context.Context, string, string) (int64, error) { return 0, nil }
+func (f *fakeViews) SaveView(_ context.Context, def []byte) (bool, error) {
+	f.saves = append(f.saves, def)
+	return true, f.err
+}
 func (f *fakeViews) RenameView(context.Context, string, string) error             { return f.err }
 func (f *fakeViews) DeleteView(context.Context, string) error                     { return f.err }
 func (f *fakeViews) Demographics(context.Context, string) (map[string]any, error) { return nil, nil }
@@ -191,5 +197,73 @@ func TestBuilder_EditRows(t *testing.T) {
 	f.remove.OnTapped()
 	if len(b.def.Constants) != 0 || len(b.def.Where) != 1 {
 		t.Errorf("after the constant's remove: %d where, %d constants; want 1, 0", len(b.def.Where), len(b.def.Constants))
+	}
+}
+
+// overlayButton is the button labelled text in the window's top overlay.
+func overlayButton(t *testing.T, w fyne.Window, text string) *widget.Button {
+	t.Helper()
+	var found *widget.Button
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch o := o.(type) {
+		case *widget.Button:
+			if o.Text == text {
+				found = o
+			}
+			return
+		case *fyne.Container:
+			for _, c := range o.Objects {
+				walk(c)
+			}
+			return
+		}
+		if wid, ok := o.(fyne.Widget); ok {
+			for _, c := range test.WidgetRenderer(wid).Objects() {
+				walk(c)
+			}
+		}
+	}
+	if top := w.Canvas().Overlays().Top(); top != nil {
+		walk(top)
+	}
+	if found == nil {
+		t.Fatalf("no %q button in a dialog", text)
+	}
+	return found
+}
+
+// TestViews_SaveOverSavedAsks: saving a view under the name of another
+// saved view asks before replacing it; saving the saved view that was
+// opened from the library does not.
+func TestViews_SaveOverSavedAsks(t *testing.T) {
+	def := []byte(`{"resourceType":"ViewDefinition","name":"mine","resource":"Patient","select":[{"column":[{"name":"id","path":"id"}]}]}`)
+	fv := &fakeViews{lib: []ViewSummary{{Name: "mine", Resource: "Patient", Saved: true, JSON: def}}}
+	u := newViewsFixture(t, fv, nil)
+	s := u.views
+
+	s.reload()
+	s.loadDef(def) // as from a file: not the saved view
+	s.saveView(s.b.def.JSON())
+	if !strings.Contains(overlayTexts(u.Window), "You have a saved view called mine already") || len(fv.saves) != 0 {
+		t.Fatalf("saving over a saved view: dialog %q, %d saves; want a question and none", overlayTexts(u.Window), len(fv.saves))
+	}
+	test.Tap(overlayButton(t, u.Window, "Yes"))
+	if len(fv.saves) != 1 {
+		t.Fatalf("after Yes: %d saves, want 1", len(fv.saves))
+	}
+
+	// Opened from the library, it saves without a question.
+	for u.Window.Canvas().Overlays().Top() != nil {
+		u.Window.Canvas().Overlays().Remove(u.Window.Canvas().Overlays().Top())
+	}
+	s.libList.Select(0)
+	s.openSelected()
+	s.saveView(s.b.def.JSON())
+	if top := u.Window.Canvas().Overlays().Top(); top != nil || len(fv.saves) != 2 {
+		t.Errorf("saving the opened view: dialog %q, %d saves; want no question and a second save", overlayTexts(u.Window), len(fv.saves))
+	}
+	if got := s.runInfo.Text; got != "Saved view mine in the catalogue: it is in the Library." {
+		t.Errorf("run info = %q", got)
 	}
 }
