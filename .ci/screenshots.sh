@@ -86,6 +86,18 @@ shot views-profile
 click 204 90 # the ViewDefinition tab
 sleep 2
 shot views-json
+click 107 90 # back to the builder
+click 634 170 # its Filters and constants tab
+shot views-builder-filters
+click 120 170 # the Columns tab again
+click 740 129 # the table name: save the view under a name of one's own
+key ctrl+a
+xdotool type --window "$WID" --delay 60 my_blood_pressures
+sleep 2
+click 1222 129 # Save view
+click 37 90 # the Library, with the saved view after the built-in ones
+click 110 519
+shot views-library-saved
 
 key ctrl+6
 shot demo-server

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,55 +55,42 @@ func (g *guiViews) Tables(ctx context.Context) ([]ui.ViewTable, error) {
 	return out, nil
 }
 
-// Library lists the built-in views, then the user's own: the views of
-// tables in the catalogue that no built-in view made.
+// Library lists the built-in views, the views saved in the catalogue and
+// the tables neither made (tables.Library).
 func (g *guiViews) Library(ctx context.Context) ([]ui.ViewSummary, error) {
-	ts, err := g.db.ViewTables(ctx)
+	lib, err := tables.Library(ctx, g.db)
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string]*catalog.ViewTable{}
-	for _, t := range ts {
-		byName[t.Name] = t
-	}
-	var out []ui.ViewSummary
-	builtIn := map[string]bool{}
-	for _, v := range viewlib.All() {
-		c, err := tables.Compile(v.JSON)
-		if err != nil {
-			return nil, fmt.Errorf("built-in view %s: %w", v.Name, err)
+	out := make([]ui.ViewSummary, len(lib))
+	for i, e := range lib {
+		s := ui.ViewSummary{Name: e.Name, Title: e.Title, Description: e.Description, Resource: e.Resource,
+			BuiltIn: e.BuiltIn, Saved: e.Saved != nil, Columns: viewColumns(e.Columns), JSON: e.JSON,
+			TableOtherVersion: e.TableOtherVersion}
+		if e.Saved != nil {
+			s.Updated = e.Saved.Updated
 		}
-		s := ui.ViewSummary{Name: v.Name, Title: v.Title, Description: v.Description, Resource: v.Resource,
-			BuiltIn: true, Columns: c.View.Columns(), JSON: v.JSON}
-		if t, ok := byName[v.Name]; ok && string(t.ViewJSON) == string(v.JSON) {
-			tt := uiTable(t)
-			s.Table = &tt
-			builtIn[v.Name] = true
+		if e.Table != nil {
+			t := uiTable(e.Table)
+			s.Table = &t
 		}
-		out = append(out, s)
-	}
-	for _, t := range ts {
-		if builtIn[t.Name] {
-			continue
-		}
-		c, err := tables.Compile(t.ViewJSON)
-		if err != nil {
-			continue // a table built by another version's rules: listed in the catalogue only
-		}
-		tt := uiTable(t)
-		d, _ := descriptionOf(t.ViewJSON)
-		out = append(out, ui.ViewSummary{Name: t.Name, Title: t.Name, Description: d, Resource: t.Resource,
-			Columns: c.View.Columns(), JSON: t.ViewJSON, Table: &tt})
+		out[i] = s
 	}
 	return out, nil
 }
 
-func descriptionOf(def []byte) (string, error) {
-	var m struct {
-		Description string `json:"description"`
-	}
-	err := json.Unmarshal(def, &m)
-	return m.Description, err
+func (g *guiViews) SaveView(ctx context.Context, def []byte) (bool, error) {
+	_, created, err := tables.SaveView(ctx, g.db, def)
+	return created, err
+}
+
+func (g *guiViews) RenameView(ctx context.Context, old, name string) error {
+	_, err := tables.RenameView(ctx, g.db, old, name)
+	return err
+}
+
+func (g *guiViews) DeleteView(ctx context.Context, name string) error {
+	return g.db.DeleteViewDef(ctx, name)
 }
 
 func (g *guiViews) Paths(ctx context.Context, resource string) (*ui.PathSample, error) {
@@ -261,9 +247,9 @@ func (g *guiViews) Profile(ctx context.Context, src ui.ProfileSource, column str
 	return &p, nil
 }
 
-// TableRows reads a page of a view table: SQLite seeks it by rowid. A
-// search reads the whole table and matches each row's text, so it costs
-// the table's size.
+// TableRows reads a page of a view table: SQLite seeks it by rowid, or
+// reads only as far as the page's last match of a search. A search's page
+// comes without its total (-1): TableCount counts the matches.
 func (g *guiViews) TableRows(ctx context.Context, table, search string, offset, limit int) (*ui.TablePage, error) {
 	t, err := g.db.FindViewTable(ctx, table)
 	if err != nil {
@@ -274,27 +260,13 @@ func (g *guiViews) TableRows(ctx context.Context, table, search string, offset, 
 		page.Rows, page.Total, err = g.db.ViewTablePage(ctx, table, offset, limit)
 		return page, err
 	}
-	search = strings.ToLower(search)
-	err = g.db.ViewTableRows(ctx, table, func(row []any) error {
-		if search != "" && !rowContains(row, search) {
-			return nil
-		}
-		if page.Total >= int64(offset) && len(page.Rows) < limit {
-			page.Rows = append(page.Rows, row)
-		}
-		page.Total++
-		return nil
-	})
+	page.Total = -1
+	page.Rows, err = g.db.ViewTableSearch(ctx, table, search, offset, limit)
 	return page, err
 }
 
-func rowContains(row []any, lower string) bool {
-	for _, v := range row {
-		if v != nil && strings.Contains(strings.ToLower(fmt.Sprint(v)), lower) {
-			return true
-		}
-	}
-	return false
+func (g *guiViews) TableCount(ctx context.Context, table, search string) (int64, error) {
+	return g.db.ViewTableCount(ctx, table, search)
 }
 
 func (g *guiViews) WriteTable(ctx context.Context, table string, w io.Writer, format string) (int64, error) {

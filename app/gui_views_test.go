@@ -236,9 +236,17 @@ func TestDemo_CatalogueTablesAndPatient(t *testing.T) {
 	family := fmt.Sprint(rows[0][10]) // family_name
 	test.Type(search, family)
 	search.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	// The page and then its total: every row holding the name, counted
+	// here from all the table's rows.
+	var matches int
+	for _, r := range rows {
+		if strings.Contains(strings.ToLower(fmt.Sprint(r...)), strings.ToLower(family)) {
+			matches++
+		}
+	}
 	info := labelPrefixed(t, root, "Rows 1–")
-	if !strings.Contains(info.Text, "search") || strings.Contains(info.Text, "of 0") {
-		t.Errorf("table search for %q: %q", family, info.Text)
+	if want := fmt.Sprintf("Rows 1–%d of %d · search %q", matches, matches, family); matches == 0 || info.Text != want {
+		t.Errorf("table search for %q: %q, want %q", family, info.Text, want)
 	}
 
 	// A patient's record has a header saying whose it is.
@@ -274,4 +282,142 @@ func typeIndex(t *testing.T, l *widget.List, typ string) int {
 	}
 	t.Fatalf("no %s in the types list", typ)
 	return 0
+}
+
+// listLine is the text of line i of a list of labels.
+func listLine(l *widget.List, i int) string {
+	o := l.CreateItem()
+	l.UpdateItem(i, o)
+	return o.(*widget.Label).Text
+}
+
+// selectLine selects the line of l that starts with prefix.
+func selectLine(t *testing.T, l *widget.List, prefix string) {
+	t.Helper()
+	for i := range l.Length() {
+		if strings.HasPrefix(listLine(l, i), prefix) {
+			l.Select(i)
+			return
+		}
+	}
+	t.Fatalf("no line %q in the list", prefix)
+}
+
+// hasLine reports whether a line of l starts with prefix.
+func hasLine(l *widget.List, prefix string) bool {
+	for i := range l.Length() {
+		if strings.HasPrefix(listLine(l, i), prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// builderJSON is the builder's view as the ViewDefinition tab shows it,
+// without white space at its ends.
+func builderJSON(t *testing.T, root fyne.CanvasObject, tabs *container.AppTabs) string {
+	t.Helper()
+	was := tabs.SelectedIndex()
+	tabs.SelectIndex(2)
+	defer tabs.SelectIndex(was)
+	return strings.TrimSpace(find(t, root, func(*widget.TextGrid) bool { return true }).Text())
+}
+
+// overlay is the dialog on top of the window.
+func overlay(t *testing.T, w fyne.Window) fyne.CanvasObject {
+	t.Helper()
+	o := w.Canvas().Overlays().Top()
+	if o == nil {
+		t.Fatal("no dialog shown")
+	}
+	return o
+}
+
+// TestDemo_SaveViewReopen saves a view from the builder without running
+// it, finds it in the library beside the built-in views, opens it again
+// in the builder after another view was loaded, then renames and deletes
+// it from the library.
+func TestDemo_SaveViewReopen(t *testing.T) {
+	d := newDemoGUI(t, 2)
+	root := d.win.Content()
+	ctx := context.Background()
+	d.shortcut(t, fyne.KeyE) // export the demo data
+
+	d.shortcut(t, fyne.KeyT)
+	tabs := viewsTabs(t, root)
+	selectPlaceholder(t, root, "Resource type").SetSelected("Patient")
+	find(t, root, func(*widget.Tree) bool { return true }).Select("gender")
+	test.Tap(button(t, root, "Add column"))
+	find(t, root, func(e *widget.Entry) bool { return e.Text == "my_table" }).SetText("my_patients")
+	saved := builderJSON(t, root, tabs)
+
+	test.Tap(button(t, root, "Save view"))
+	labelPrefixed(t, root, "Saved view my_patients in the catalogue")
+	def, err := d.g.db.FindViewDef(ctx, "my_patients")
+	if err != nil {
+		t.Fatalf("FindViewDef after Save view: %v", err)
+	}
+	if strings.TrimSpace(string(def.JSON)) != saved || def.Resource != "Patient" {
+		t.Errorf("saved view = %s of %s, want the builder's JSON of Patient:\n%s", def.JSON, def.Resource, saved)
+	}
+	if _, err := d.g.db.FindViewTable(ctx, "my_patients"); err == nil {
+		t.Errorf("Save view made a table; it must only save the view")
+	}
+
+	// The builder moves on to another view.
+	selectPlaceholder(t, root, "Start from a built-in view…").SetSelected("Blood pressures")
+	find(t, root, func(e *widget.Entry) bool { return e.Text == "blood_pressures" })
+
+	// The library lists it beside the built-in views, with what it holds.
+	tabs.SelectIndex(0)
+	lib := find(t, root, func(l *widget.List) bool { return l.Length() > 3 })
+	if !hasLine(lib, "Blood pressures (Observation)") {
+		t.Errorf("the library lost the built-in views")
+	}
+	selectLine(t, lib, "my_patients (Patient) · saved")
+	info := labelPrefixed(t, root, "my_patients\n")
+	for _, want := range []string{"Reads: Patient", "Your own view, saved in the catalogue", "gender  (string)", "No table yet"} {
+		if !strings.Contains(info.Text, want) {
+			t.Errorf("library info = %q, want %q in it", info.Text, want)
+		}
+	}
+
+	// Open it again: the builder holds it as saved.
+	test.Tap(button(t, root, "Open in builder"))
+	if tabs.SelectedIndex() != 1 {
+		t.Fatalf("Open in builder showed views tab %d, want the builder", tabs.SelectedIndex())
+	}
+	find(t, root, func(e *widget.Entry) bool { return e.Text == "my_patients" })
+	if s := selectPlaceholder(t, root, "Resource type"); s.Selected != "Patient" {
+		t.Errorf("reopened view reads %q, want Patient", s.Selected)
+	}
+	find(t, root, func(e *widget.Entry) bool { return e.Text == "gender" && e.PlaceHolder == "name" })
+	if got := builderJSON(t, root, tabs); got != saved {
+		t.Errorf("reopened view = %s, want it as saved:\n%s", got, saved)
+	}
+
+	// Rename it from the library.
+	tabs.SelectIndex(0)
+	selectLine(t, lib, "my_patients (Patient)")
+	test.Tap(button(t, root, "Rename…"))
+	dlg := overlay(t, d.win)
+	find(t, dlg, func(e *widget.Entry) bool { return e.Text == "my_patients" }).SetText("patients_by_gender")
+	test.Tap(button(t, dlg, "Rename"))
+	if _, err := d.g.db.FindViewDef(ctx, "patients_by_gender"); err != nil {
+		t.Fatalf("after Rename: %v", err)
+	}
+	if hasLine(lib, "my_patients") || !hasLine(lib, "patients_by_gender (Patient) · saved") {
+		t.Errorf("library after rename does not list patients_by_gender instead of my_patients")
+	}
+
+	// Delete it.
+	selectLine(t, lib, "patients_by_gender")
+	test.Tap(button(t, root, "Delete…"))
+	test.Tap(button(t, overlay(t, d.win), "Yes"))
+	if ds, err := d.g.db.ViewDefs(ctx); err != nil || len(ds) != 0 {
+		t.Errorf("saved views after Delete = %v, %v; want none", ds, err)
+	}
+	if hasLine(lib, "patients_by_gender") {
+		t.Errorf("the library still lists the deleted view")
+	}
 }

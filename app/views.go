@@ -20,17 +20,24 @@ import (
 )
 
 const viewsUsage = `Usage:
-  tranche views list
-      the built-in views, with what each holds
-  tranche views show NAME|FILE
+  tranche views list [--db FILE]
+      the built-in views, then the views saved in the catalogue and the
+      tables no view there made, each with its table's state
+  tranche views show NAME|FILE [--db FILE]
       a view's columns and its ViewDefinition JSON
   tranche views validate FILE
       check a ViewDefinition (SQL on FHIR v2) without running it
+  tranche views save FILE [--db FILE]
+      save a ViewDefinition in the catalogue under its name, as it is,
+      without running it (the desktop app's library lists it)
+  tranche views rename NAME NEW_NAME [--db FILE]
+  tranche views delete NAME [--db FILE]
+      rename or delete a saved view; a table built from it stays
   tranche views run VIEW [--db FILE] [--export ID] [--format table|csv|ndjson|parquet]
                          [-o FILE] [--limit N]
-      run a view (a built-in name or a ViewDefinition file) over the
-      catalogue's latest view, or one export; --format table stores it in
-      the catalogue as a table named after the view
+      run a view (a built-in name, a saved view's name or a ViewDefinition
+      file) over the catalogue's latest view, or one export; --format table
+      stores it in the catalogue as a table named after the view
   tranche views conformance DIR [--report FILE]
       run the SQL on FHIR v2 test suite in DIR
 `
@@ -50,6 +57,9 @@ func runViews(args []string, stdout, stderr io.Writer) error {
 		"show":     viewsShow,
 		"validate": viewsValidate,
 		"run":      viewsRun,
+		"save":     viewsSave,
+		"rename":   viewsRename,
+		"delete":   viewsDelete,
 	}[cmd]
 	if !ok {
 		fmt.Fprint(stderr, viewsUsage)
@@ -86,27 +96,160 @@ func (c *viewsCmd) oneArg(args []string, what string) (string, error) {
 	return pos[0], nil
 }
 
-func viewsList(_ context.Context, c *viewsCmd, args []string) error {
+func viewsList(ctx context.Context, c *viewsCmd, args []string) error {
+	c.dbFlag()
 	if err := c.parseNone(args); err != nil {
 		return err
 	}
+	db, err := c.openIfAny()
+	if err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tRESOURCE\tTITLE")
-	for _, v := range viewlib.All() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, v.Resource, v.Title)
+	if db == nil {
+		fmt.Fprintln(tw, "NAME\tRESOURCE\tTITLE")
+		for _, v := range viewlib.All() {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, v.Resource, v.Title)
+		}
+		return tw.Flush()
+	}
+	defer db.Close()
+	lib, err := tables.Library(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(tw, "NAME\tRESOURCE\tKIND\tTABLE\tTITLE")
+	for _, e := range lib {
+		kind := "built-in"
+		switch {
+		case e.Saved != nil:
+			kind = "saved " + e.Saved.Updated.Local().Format("2006-01-02 15:04")
+		case !e.BuiltIn:
+			kind = "table only"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Resource, kind, tableState(e), e.Title)
 	}
 	return tw.Flush()
 }
 
-// loadView reads VIEW: a built-in view's name, or a ViewDefinition file.
-func loadView(arg string) (*tables.Compiled, error) {
+// tableState says whether a library entry's table exists and is fresh.
+func tableState(e tables.Entry) string {
+	switch {
+	case e.Table == nil:
+		return "none"
+	case e.Table.Stale():
+		return fmt.Sprintf("stale (export %d is newer)", e.Table.NewerExport)
+	case e.TableOtherVersion:
+		return "of another version"
+	}
+	return "fresh"
+}
+
+// dbFlag adds --db to a views subcommand that can use the catalogue.
+func (c *viewsCmd) dbFlag() {
+	c.fs.StringVar(&c.dbPath, "db", "", "catalogue database `file` (default: in the data directory)")
+}
+
+// openIfAny opens the catalogue at --db, or at the default path when
+// there is one there; nil (and no error) when there is none and no --db.
+func (c *viewsCmd) openIfAny() (*catalog.DB, error) {
+	if c.dbPath == "" {
+		path, err := defaultDBPath()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	return c.open()
+}
+
+func viewsSave(ctx context.Context, c *viewsCmd, args []string) error {
+	c.dbFlag()
+	file, err := c.oneArg(args, "ViewDefinition file")
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	db, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	d, created, err := tables.SaveView(ctx, db, data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if created {
+		fmt.Fprintf(c.stdout, "saved view %s of %s\n", d.Name, d.Resource)
+	} else {
+		fmt.Fprintf(c.stdout, "saved a new version of view %s of %s\n", d.Name, d.Resource)
+	}
+	return nil
+}
+
+func viewsRename(ctx context.Context, c *viewsCmd, args []string) error {
+	c.dbFlag()
+	pos, err := c.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return errors.New("a saved view's name and its new name are required")
+	}
+	db, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := tables.RenameView(ctx, db, pos[0], pos[1]); errors.Is(err, core.ErrNotFound) {
+		return fmt.Errorf("there is no saved view %s (see tranche views list)", pos[0])
+	} else if errors.Is(err, catalog.ErrNameTaken) {
+		return fmt.Errorf("there is a saved view called %s already", pos[1])
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "renamed view %s to %s\n", pos[0], pos[1])
+	return nil
+}
+
+func viewsDelete(ctx context.Context, c *viewsCmd, args []string) error {
+	c.dbFlag()
+	name, err := c.oneArg(args, "saved view's name")
+	if err != nil {
+		return err
+	}
+	db, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.DeleteViewDef(ctx, name); errors.Is(err, core.ErrNotFound) {
+		return fmt.Errorf("there is no saved view %s (see tranche views list)", name)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "deleted view %s\n", name)
+	return nil
+}
+
+// loadView reads VIEW: a built-in view's name, the name of a view saved
+// in db (when db is not nil), or a ViewDefinition file.
+func loadView(ctx context.Context, db *catalog.DB, arg string) (*tables.Compiled, error) {
 	var data []byte
 	if v, ok := viewlib.Lookup(arg); ok {
 		data = v.JSON
+	} else if d, err := findSaved(ctx, db, arg); err != nil {
+		return nil, err
+	} else if d != nil {
+		data = d.JSON
 	} else {
-		var err error
 		if data, err = os.ReadFile(arg); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%q is neither a built-in view (see tranche views list) nor a file", arg)
+			return nil, fmt.Errorf("%q is neither a built-in or saved view (see tranche views list) nor a file", arg)
 		} else if err != nil {
 			return nil, err
 		}
@@ -118,12 +261,33 @@ func loadView(arg string) (*tables.Compiled, error) {
 	return v, nil
 }
 
-func viewsShow(_ context.Context, c *viewsCmd, args []string) error {
-	arg, err := c.oneArg(args, "view (a built-in name or a ViewDefinition file)")
+// findSaved returns the view saved in db called name; nil when db is nil
+// or has none.
+func findSaved(ctx context.Context, db *catalog.DB, name string) (*catalog.ViewDef, error) {
+	if db == nil || strings.ContainsAny(name, "/\\.") {
+		return nil, nil // a file name
+	}
+	d, err := db.FindViewDef(ctx, name)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, nil
+	}
+	return d, err
+}
+
+func viewsShow(ctx context.Context, c *viewsCmd, args []string) error {
+	c.dbFlag()
+	arg, err := c.oneArg(args, "view (a built-in or saved view's name, or a ViewDefinition file)")
 	if err != nil {
 		return err
 	}
-	v, err := loadView(arg)
+	db, err := c.openIfAny()
+	if err != nil {
+		return err
+	}
+	if db != nil {
+		defer db.Close()
+	}
+	v, err := loadView(ctx, db, arg)
 	if err != nil {
 		return err
 	}
@@ -152,7 +316,7 @@ func viewsValidate(_ context.Context, c *viewsCmd, args []string) error {
 	if err != nil {
 		return err
 	}
-	v, err := loadView(arg)
+	v, err := loadView(context.Background(), nil, arg)
 	if err != nil {
 		return err
 	}
@@ -184,15 +348,15 @@ func viewsRun(ctx context.Context, c *viewsCmd, args []string) (err error) {
 	if *format == "table" && *out != "" {
 		return errors.New("--format table stores the table in the catalogue: -o does not apply")
 	}
-	v, err := loadView(arg)
-	if err != nil {
-		return err
-	}
 	db, err := c.open()
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	v, err := loadView(ctx, db, arg)
+	if err != nil {
+		return err
+	}
 	if *exportID != 0 {
 		if _, err := db.FindExport(ctx, *exportID); errors.Is(err, core.ErrNotFound) {
 			return fmt.Errorf("there is no export %d in the catalogue (see tranche catalog exports)", *exportID)

@@ -124,12 +124,63 @@ func TestViewsCLI(t *testing.T) {
 			t.Errorf("catalog export --table observations: %d rows, want %s", lines(csv)-1, counts["Observation"])
 		}
 	})
+	t.Run("SavedViews", func(t *testing.T) {
+		// A row of views list: name, resource, kind, table state.
+		row := func(list, name string) string {
+			for _, l := range strings.Split(list, "\n") {
+				if f := strings.Fields(l); len(f) > 0 && f[0] == name {
+					return strings.Join(f, " ")
+				}
+			}
+			return ""
+		}
+		got, _ := cliRun(t, "views", "save", myView)
+		if got != "saved view heights of Observation\n" {
+			t.Errorf("views save = %q", got)
+		}
+		list, _ := cliRun(t, "views", "list")
+		if r := row(list, "heights"); !strings.HasPrefix(r, "heights Observation saved ") || !strings.HasSuffix(r, " none") {
+			t.Errorf("views list row of heights = %q, want it saved, without a table:\n%s", r, list)
+		}
+		if r := row(list, "observations"); !strings.HasPrefix(r, "observations Observation built-in fresh") {
+			t.Errorf("views list row of observations = %q, want built-in, its table fresh", r)
+		}
+		// A saved view runs by its name; the same file again is a new version.
+		cliRun(t, "views", "run", "heights", "--format", "table")
+		if got, _ := cliRun(t, "views", "save", myView); got != "saved a new version of view heights of Observation\n" {
+			t.Errorf("views save again = %q", got)
+		}
+		list, _ = cliRun(t, "views", "list")
+		if r := row(list, "heights"); !strings.HasSuffix(r, " fresh") {
+			t.Errorf("views list row of heights after a run = %q, want its table fresh", r)
+		}
+		if got, _ := cliRun(t, "views", "rename", "heights", "tall"); got != "renamed view heights to tall\n" {
+			t.Errorf("views rename = %q", got)
+		}
+		show, _ := cliRun(t, "views", "show", "tall")
+		if !strings.HasPrefix(show, "tall: one table of Observation") || !strings.Contains(show, `"name":"tall"`) {
+			t.Errorf("views show tall =\n%s\nwant the renamed view, its JSON as saved but for the name", show)
+		}
+		list, _ = cliRun(t, "views", "list")
+		if r := row(list, "heights"); !strings.HasPrefix(r, "heights Observation table only fresh") {
+			t.Errorf("views list row of heights after the rename = %q, want its table, alone", r)
+		}
+		if got, _ := cliRun(t, "views", "delete", "tall"); got != "deleted view tall\n" {
+			t.Errorf("views delete = %q", got)
+		}
+		if list, _ = cliRun(t, "views", "list"); row(list, "tall") != "" {
+			t.Errorf("views list after delete =\n%s\nwant no tall", list)
+		}
+	})
 	t.Run("Errors", func(t *testing.T) {
 		for _, tt := range []struct {
 			args []string
 			want string
 		}{
-			{[]string{"views", "run", "nope"}, `"nope" is neither a built-in view`},
+			{[]string{"views", "run", "nope"}, `"nope" is neither a built-in or saved view`},
+			{[]string{"views", "save", badView}, "fooo"},
+			{[]string{"views", "rename", "nope", "other"}, "there is no saved view nope"},
+			{[]string{"views", "delete", "nope"}, "there is no saved view nope"},
 			{[]string{"views", "run", "observations", "--format", "xml"}, `unknown --format "xml"`},
 			{[]string{"views", "run", "observations", "--format", "parquet"}, "give one with -o FILE"},
 			{[]string{"views", "run", badView}, "fooo"},

@@ -60,7 +60,13 @@ type catalogScreen struct {
 	exportBtn   *widget.Button
 	typeIndex   int // selected line of typeList
 	initialised bool
-	onColumns   func([]string) // sizes the table's columns
+	// matches is the count of a table search's matches, kept while
+	// paging through them (see countMatches).
+	matches struct {
+		table, text string
+		n           int64
+	}
+	onColumns func([]string) // sizes the table's columns
 }
 
 func newCatalogScreen(u *UI) *catalogScreen {
@@ -378,12 +384,38 @@ func (s *catalogScreen) query() {
 			return
 		}
 		s.page = page
+		if q.Kind == KindTable && page.Total < 0 {
+			s.countMatches(seq, q)
+		}
 		s.onColumns(page.Columns)
 		s.row = nil
 		s.setJSON("Select a row to see its JSON.", nil)
 		s.table.UnselectAll()
 		s.table.Refresh()
 		s.table.ScrollToTop()
+		s.showPageInfo()
+		s.updateButtons()
+	})
+}
+
+// countMatches fills in the total of a table search's page, which comes
+// without one so that the page shows first: from the count kept while
+// paging through the same search, or counted in the background.
+func (s *catalogScreen) countMatches(seq int, q Query) {
+	if q.Offset > 0 && s.matches.table == q.Type && s.matches.text == q.Text {
+		s.page.Total = s.matches.n
+		return
+	}
+	var n int64
+	s.u.background("Could not count the matching rows.", func(ctx context.Context) (err error) {
+		n, err = s.u.deps.Views.TableCount(ctx, q.Type, q.Text)
+		return err
+	}, func() {
+		s.matches.table, s.matches.text, s.matches.n = q.Type, q.Text, n
+		if seq != s.seq || s.page == nil {
+			return
+		}
+		s.page.Total = n
 		s.showPageInfo()
 		s.updateButtons()
 	})

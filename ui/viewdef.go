@@ -207,6 +207,42 @@ func (d *viewDef) columns() []viewColumn {
 	return out
 }
 
+// columnAt returns the i-th column of columns(), to edit in place, and
+// what the select holding it iterates ("" when nothing): its forEach, or
+// its forEachOrNull followed by " (or null)". nil when there is no i-th.
+func (d *viewDef) columnAt(i int) (*viewColumn, string) {
+	var walk func(ss []viewSelect, each string) (*viewColumn, string)
+	walk = func(ss []viewSelect, each string) (*viewColumn, string) {
+		for j := range ss {
+			s := &ss[j]
+			e := each
+			switch {
+			case s.ForEach != "":
+				e = s.ForEach
+			case s.ForEachOrNull != "":
+				e = s.ForEachOrNull + " (or null)"
+			}
+			if i < len(s.Column) {
+				return &s.Column[i], e
+			}
+			i -= len(s.Column)
+			if c, ce := walk(s.Select, e); c != nil {
+				return c, ce
+			}
+			if len(s.UnionAll) > 0 {
+				if c, ce := walk(s.UnionAll[:1], e); c != nil {
+					return c, ce
+				}
+			}
+		}
+		return nil, ""
+	}
+	if i < 0 {
+		return nil, ""
+	}
+	return walk(d.Select, "")
+}
+
 // addColumn adds a column on path, under the top-level select that
 // iterates each (forEach, or forEachOrNull when orNull), creating it when
 // needed; each "" adds to the first select without iteration.

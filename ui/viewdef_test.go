@@ -101,3 +101,40 @@ func FuzzParseViewDef(f *testing.F) {
 		}
 	})
 }
+
+// TestViewDef_ColumnAt: columnAt walks the columns in columns()' order,
+// into nested selects and the first unionAll branch, and says what each
+// column's select iterates.
+func TestViewDef_ColumnAt(t *testing.T) {
+	d, err := parseViewDef([]byte(`{"resourceType":"ViewDefinition","name":"v","resource":"Patient","select":[
+		{"column":[{"name":"id","path":"id"}]},
+		{"forEach":"name","column":[{"name":"family","path":"family"}],
+		 "select":[{"forEachOrNull":"given","column":[{"name":"given","path":"$this"}]}]},
+		{"unionAll":[{"forEach":"telecom","column":[{"name":"tel","path":"value"}]},
+		             {"forEach":"contact.telecom","column":[{"name":"tel","path":"value"}]}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := range len(d.columns()) + 1 {
+		c, each := d.columnAt(i)
+		if c == nil {
+			got = append(got, "nil")
+			continue
+		}
+		got = append(got, c.Name+"|"+each)
+	}
+	want := []string{"id|", "family|name", "given|given (or null)", "tel|telecom", "nil"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("columnAt (-want +got):\n%s", diff)
+	}
+	if c, _ := d.columnAt(-1); c != nil {
+		t.Errorf("columnAt(-1) = %+v, want nil", c)
+	}
+	// The pointer edits the view in place.
+	c, _ := d.columnAt(2)
+	c.Name = "first_name"
+	if names := d.columns(); names[2].Name != "first_name" {
+		t.Errorf("after an edit through columnAt, columns = %+v", names)
+	}
+}

@@ -33,10 +33,12 @@ type viewsScreen struct {
 	content fyne.CanvasObject
 	tabs    *container.AppTabs
 
-	library []ViewSummary
-	libList *widget.List
-	libInfo *widget.Label
-	libSel  int
+	library   []ViewSummary
+	libList   *widget.List
+	libInfo   *widget.Label
+	libSel    int
+	renameBtn *widget.Button
+	deleteBtn *widget.Button
 
 	b *builder
 
@@ -73,11 +75,16 @@ func newViewsScreen(u *UI) *viewsScreen {
 		func(i widget.ListItemID, o fyne.CanvasObject) { o.(*widget.Label).SetText(libraryLine(s.library[i])) },
 	)
 	s.libList.OnSelected = func(i widget.ListItemID) { s.onLibrary(i) }
-	s.libInfo = widget.NewLabel("Pick a view to see what it holds.")
+	s.libInfo = widget.NewLabel(libraryHint)
 	s.libInfo.Wrapping = fyne.TextWrapWord
 	openBtn := widget.NewButtonWithIcon("Open in builder", theme.DocumentCreateIcon(), s.openSelected)
 	runBtn := widget.NewButtonWithIcon("Run to table", theme.MediaPlayIcon(), s.runSelected)
-	libRight := container.NewBorder(container.NewHBox(openBtn, runBtn), nil, nil, nil, container.NewVScroll(s.libInfo))
+	s.renameBtn = widget.NewButtonWithIcon("Rename…", theme.DocumentCreateIcon(), s.confirmRename)
+	s.deleteBtn = widget.NewButtonWithIcon("Delete…", theme.DeleteIcon(), s.confirmDelete)
+	s.renameBtn.Disable()
+	s.deleteBtn.Disable()
+	libRight := container.NewBorder(container.NewHBox(openBtn, runBtn, s.renameBtn, s.deleteBtn), nil, nil, nil,
+		container.NewVScroll(s.libInfo))
 	lib := container.NewHSplit(s.libList, libRight)
 	lib.Offset = 0.35
 
@@ -116,22 +123,33 @@ func newViewsScreen(u *UI) *viewsScreen {
 
 // libraryLine is one line of the library list.
 func libraryLine(v ViewSummary) string {
-	title := v.Title
-	if title == "" {
-		title = v.Name
-	}
+	title := libraryTitle(v)
 	line := fmt.Sprintf("%s (%s)", title, v.Resource)
-	if !v.BuiltIn {
-		line += " · yours"
+	switch {
+	case v.Saved:
+		line += " · saved"
+	case !v.BuiltIn:
+		line += " · table only"
 	}
 	if v.Table != nil {
-		if v.Table.Stale {
+		if v.Table.Stale || v.TableOtherVersion {
 			line += " · table stale"
 		} else {
 			line += " · table fresh"
 		}
 	}
 	return line
+}
+
+// libraryTitle names a view in the library: a built-in view by its
+// title, the user's own by their name (which names the table), so that
+// one started from a built-in view and saved under another name is told
+// apart from it.
+func libraryTitle(v ViewSummary) string {
+	if v.BuiltIn && v.Title != "" {
+		return v.Title
+	}
+	return v.Name
 }
 
 // reload reads the library and the builder's resource types.
@@ -145,27 +163,63 @@ func (s *viewsScreen) reload() {
 		lib, err = s.u.deps.Views.Library(ctx)
 		return err
 	}, func() {
-		s.library = lib
-		s.libList.Refresh()
+		s.setLibrary(lib)
 		s.b.setLibrary(lib)
 	})
 	s.b.reloadTypes()
 	s.prof.reloadTables()
 }
 
+// libraryHint is the library's text while no view is selected.
+const libraryHint = "Pick a view to see what it holds. Views you save from the builder are listed here with the built-in ones."
+
+// setLibrary shows lib, keeping the selected view selected when it is
+// still there.
+func (s *viewsScreen) setLibrary(lib []ViewSummary) {
+	var name string
+	if s.libSel >= 0 && s.libSel < len(s.library) {
+		name = s.library[s.libSel].Name
+	}
+	s.library = lib
+	s.libList.Refresh()
+	for i, v := range lib {
+		if name != "" && v.Name == name {
+			s.libList.Select(i) // shows it again, as it is now
+			return
+		}
+	}
+	s.libList.UnselectAll()
+	s.libSel = -1
+	s.libInfo.SetText(libraryHint)
+	s.renameBtn.Disable()
+	s.deleteBtn.Disable()
+}
+
 func (s *viewsScreen) onLibrary(i int) {
+	if i < 0 || i >= len(s.library) {
+		return
+	}
 	s.libSel = i
 	v := s.library[i]
+	setEnabled(s.renameBtn, v.Saved)
+	setEnabled(s.deleteBtn, v.Saved)
 	var b strings.Builder
-	title := v.Title
-	if title == "" {
-		title = v.Name
+	title := libraryTitle(v)
+	if !v.BuiltIn && v.Title != "" {
+		title += ": " + v.Title
 	}
-	fmt.Fprintf(&b, "%s\n\n%s\n\nReads: %s\nTable name: %s\n", title, v.Description, v.Resource, v.Name)
-	if v.BuiltIn {
+	fmt.Fprintf(&b, "%s\n\n", title)
+	if v.Description != "" {
+		fmt.Fprintf(&b, "%s\n\n", v.Description)
+	}
+	fmt.Fprintf(&b, "Reads: %s\nTable name: %s\n", v.Resource, v.Name)
+	switch {
+	case v.BuiltIn:
 		b.WriteString("Built in.\n")
-	} else {
-		b.WriteString("Your own view.\n")
+	case v.Saved:
+		fmt.Fprintf(&b, "Your own view, saved in the catalogue %s.\n", v.Updated.Local().Format("2006-01-02 15:04"))
+	default:
+		b.WriteString("Your own view, not saved: only its table is in the catalogue. Open it in the builder and Save view to keep it.\n")
 	}
 	b.WriteString("\nColumns:\n")
 	for _, c := range v.Columns {
@@ -177,6 +231,9 @@ func (s *viewsScreen) onLibrary(i int) {
 	}
 	b.WriteString("\n")
 	b.WriteString(tableStatus(v.Table))
+	if v.Table != nil && v.TableOtherVersion {
+		b.WriteString("\nThe table was built from another version of this view: Run to table builds it from this one.")
+	}
 	s.libInfo.SetText(b.String())
 }
 
@@ -204,7 +261,10 @@ func (s *viewsScreen) openSelected() {
 	if s.libSel < 0 || s.libSel >= len(s.library) {
 		return
 	}
-	s.b.loadDef(s.library[s.libSel].JSON)
+	v := s.library[s.libSel]
+	if s.b.loadDef(v.JSON) && v.Saved {
+		s.b.opened = v.Name
+	}
 	s.tabs.SelectIndex(viewsBuilder)
 }
 

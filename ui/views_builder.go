@@ -38,6 +38,10 @@ type builder struct {
 	paths   map[string]shape.Path
 	kids    map[string][]string
 	picked  string // the path selected in the tree
+	// opened is the name of the saved view the builder holds, when it was
+	// opened from the library or saved from here: saving under it again
+	// needs no confirmation.
+	opened string
 
 	resource  *widget.Select
 	startFrom *widget.Select
@@ -61,10 +65,9 @@ type builder struct {
 	constType *widget.Select
 	constVal  *widget.Entry
 
-	cols    *widget.List
-	colSel  int
-	filters *widget.List
-	filSel  int
+	cols     *widget.List
+	filters  *widget.List
+	editTabs *container.AppTabs // Columns, Filters and constants
 
 	preview      *widget.Table
 	previewData  *Preview
@@ -77,7 +80,7 @@ type builder struct {
 }
 
 func newBuilder(s *viewsScreen) *builder {
-	b := &builder{s: s, def: &viewDef{Name: "my_table", extra: map[string]json.RawMessage{}}, colSel: -1, filSel: -1}
+	b := &builder{s: s, def: &viewDef{Name: "my_table", extra: map[string]json.RawMessage{}}}
 	b.resource = widget.NewSelect(nil, func(t string) { b.onResource(t) })
 	b.resource.PlaceHolder = "Resource type"
 	b.startFrom = widget.NewSelect(nil, func(string) { b.onStartFrom() })
@@ -110,15 +113,16 @@ func newBuilder(s *viewsScreen) *builder {
 	b.exprName = widget.NewEntry()
 	b.exprName.SetPlaceHolder("column name")
 	b.expr = widget.NewEntry()
-	b.expr.SetPlaceHolder("FHIRPath, e.g. subject.getReferenceKey(Patient)")
+	b.expr.SetPlaceHolder("FHIRPath, e.g. code.text")
 	b.exprErr = widget.NewLabel("")
 	b.exprErr.Importance = widget.DangerImportance
 	b.exprErr.Wrapping = fyne.TextWrapWord
+	b.exprErr.Hide()
 	b.expr.OnChanged = func(string) { b.checkExpr() }
 	b.exprType = widget.NewSelect(columnTypes, nil)
 	b.exprType.PlaceHolder = "type"
 	b.exprEach = widget.NewEntry()
-	b.exprEach.SetPlaceHolder("forEach (optional), e.g. component")
+	b.exprEach.SetPlaceHolder("forEach (optional)")
 	b.exprEach.OnChanged = func(string) { b.checkExpr() }
 	b.exprAdd = widget.NewButtonWithIcon("Add", theme.ContentAddIcon(), b.addExpr)
 
@@ -126,7 +130,9 @@ func newBuilder(s *viewsScreen) *builder {
 	b.whereEdit.SetPlaceHolder("where, e.g. status = 'final'")
 	b.whereErr = widget.NewLabel("")
 	b.whereErr.Importance = widget.DangerImportance
-	b.whereEdit.OnChanged = func(src string) { b.whereErr.SetText(exprProblem(src)) }
+	b.whereErr.Wrapping = fyne.TextWrapWord
+	b.whereErr.Hide()
+	b.whereEdit.OnChanged = func(src string) { b.setWhereErr(exprProblem(src)) }
 	whereAdd := widget.NewButtonWithIcon("Add filter", theme.ContentAddIcon(), b.addWhere)
 
 	b.constName = widget.NewEntry()
@@ -139,24 +145,14 @@ func newBuilder(s *viewsScreen) *builder {
 
 	b.cols = widget.NewList(
 		func() int { return len(b.def.columns()) },
-		func() fyne.CanvasObject { return widget.NewLabel("systolic: value.ofType(Quantity).value (decimal)") },
-		func(i widget.ListItemID, o fyne.CanvasObject) {
-			cs := b.def.columns()
-			if i < len(cs) {
-				c := cs[i]
-				o.(*widget.Label).SetText(fmt.Sprintf("%s: %s (%s)", c.Name, c.Path, cmpOr(c.Type, "any")))
-			}
-		},
+		func() fyne.CanvasObject { return newColumnRow() },
+		func(i widget.ListItemID, o fyne.CanvasObject) { b.showColumnRow(i, o.(*columnRow)) },
 	)
-	b.cols.OnSelected = func(i widget.ListItemID) { b.colSel = i }
-	removeCol := widget.NewButtonWithIcon("Remove column", theme.ContentRemoveIcon(), b.removeSelected)
 	b.filters = widget.NewList(
 		func() int { return len(b.def.Where) + len(b.def.Constants) },
-		func() fyne.CanvasObject { return widget.NewLabel("where status = 'final'") },
-		func(i widget.ListItemID, o fyne.CanvasObject) { o.(*widget.Label).SetText(b.filterLine(i)) },
+		func() fyne.CanvasObject { return newFilterRow() },
+		func(i widget.ListItemID, o fyne.CanvasObject) { b.showFilterRow(i, o.(*filterRow)) },
 	)
-	b.filters.OnSelected = func(i widget.ListItemID) { b.filSel = i }
-	removeFil := widget.NewButtonWithIcon("Remove", theme.ContentRemoveIcon(), b.removeFilter)
 
 	b.preview = widget.NewTable(
 		func() (int, int) {
@@ -197,36 +193,253 @@ func newBuilder(s *viewsScreen) *builder {
 	toFile := widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), func() {
 		s.exportTo(b.def.JSON(), map[string]string{"Parquet": TableParquet, "CSV": TableCSV, "NDJSON": TableNDJSON}[b.format.Selected])
 	})
+	saveView := widget.NewButtonWithIcon("Save view", theme.DocumentSaveIcon(), func() { s.saveView(b.def.JSON()) })
 
+	b.content = b.layout(saveView, whereAdd, constAdd, container.NewHBox(b.previewBtn, b.format, toFile, toTable))
+	return b
+}
+
+// Widths of the builder's fixed-width fields, in the theme's units.
+const (
+	nameFieldWidth = 190
+	eachFieldWidth = 170
+)
+
+// fixedWidth gives o a fixed width at its own height.
+func fixedWidth(w float32, o fyne.CanvasObject) fyne.CanvasObject {
+	return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
+}
+
+// layout arranges the builder for a 1280x800 window: the resource, name
+// and actions on top; the path tree on the left; on the right the
+// columns and the filters and constants, each a list of editable rows with
+// its own add row, as two tabs so that each has the height; the live
+// preview below.
+func (b *builder) layout(saveView, whereAdd, constAdd *widget.Button, runButtons fyne.CanvasObject) fyne.CanvasObject {
 	top := container.NewBorder(nil, nil, nil,
-		container.NewHBox(b.startFrom),
+		container.NewHBox(b.startFrom, saveView),
 		container.NewGridWithColumns(2,
 			widget.NewForm(widget.NewFormItem("Resource", b.resource)),
 			widget.NewForm(widget.NewFormItem("Table name", b.name))))
+
 	left := container.NewBorder(nil,
 		container.NewVBox(b.pathInfo, b.each, b.orNull, b.addPath), nil, nil, b.tree)
-	exprForm := container.NewVBox(
-		widget.NewLabelWithStyle("Or type an expression", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		container.NewGridWithColumns(2, b.exprName, b.exprType),
-		b.expr, b.exprErr, b.exprEach,
-		container.NewHBox(b.exprAdd),
-		widget.NewLabelWithStyle("Filters and constants", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		b.whereEdit, b.whereErr, container.NewHBox(whereAdd),
-		container.NewGridWithColumns(3, b.constName, b.constType, b.constVal), container.NewHBox(constAdd),
-	)
-	middle := container.NewVSplit(
-		container.NewVScroll(exprForm),
-		container.NewBorder(nil, container.NewHBox(removeCol, removeFil), nil, nil,
-			container.NewVSplit(b.cols, b.filters)))
-	editor := container.NewHSplit(left, middle)
-	editor.Offset = 0.45
+
+	exprRow := container.NewBorder(nil, nil,
+		fixedWidth(nameFieldWidth, b.exprName),
+		container.NewHBox(fixedWidth(eachFieldWidth, b.exprEach), b.exprType, b.exprAdd),
+		b.expr)
+	columnsTab := container.NewBorder(nil,
+		container.NewVBox(widget.NewSeparator(),
+			widget.NewLabelWithStyle("Add a column by its FHIRPath expression", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+			exprRow, b.exprErr),
+		nil, nil, b.cols)
+
+	whereRow := container.NewBorder(nil, nil, nil, whereAdd, b.whereEdit)
+	constRow := container.NewBorder(nil, nil,
+		fixedWidth(nameFieldWidth, b.constName),
+		container.NewHBox(b.constType, constAdd),
+		b.constVal)
+	filtersTab := container.NewBorder(nil,
+		container.NewVBox(widget.NewSeparator(), whereRow, b.whereErr, constRow),
+		nil, nil, b.filters)
+
+	b.editTabs = container.NewAppTabs(
+		container.NewTabItem("Columns (0)", columnsTab),
+		container.NewTabItem("Filters and constants (0)", filtersTab))
+	editor := container.NewHSplit(left, b.editTabs)
+	editor.Offset = 0.34
+
 	previewBox := container.NewBorder(
-		container.NewBorder(nil, nil, nil, container.NewHBox(b.previewBtn, b.format, toFile, toTable), b.previewState),
+		container.NewBorder(nil, nil, nil, runButtons, b.previewState),
 		nil, nil, nil, b.preview)
 	body := container.NewVSplit(editor, previewBox)
-	body.Offset = 0.55
-	b.content = container.NewBorder(top, nil, nil, nil, body)
-	return b
+	body.Offset = 0.6
+	return container.NewBorder(top, nil, nil, nil, body)
+}
+
+// columnRow is one row of the columns list: the column's name, its
+// FHIRPath, what it iterates, its type, and a remove button.
+type columnRow struct {
+	widget.BaseWidget
+	name    *widget.Entry
+	path    *widget.Entry
+	each    *widget.Label
+	eachBox fyne.CanvasObject // each at a fixed width; hidden when the column does not iterate
+	typ     *widget.Select
+	remove  *widget.Button
+}
+
+func newColumnRow() *columnRow {
+	r := &columnRow{name: widget.NewEntry(), path: widget.NewEntry(), each: widget.NewLabel(""),
+		typ: widget.NewSelect(columnTypes, nil), remove: widget.NewButtonWithIcon("", theme.DeleteIcon(), nil)}
+	r.name.SetPlaceHolder("name")
+	r.path.SetPlaceHolder("expression")
+	r.typ.PlaceHolder = "any type"
+	r.each.TextStyle.Italic = true
+	r.each.Truncation = fyne.TextTruncateEllipsis
+	r.eachBox = fixedWidth(eachFieldWidth, r.each)
+	r.eachBox.Hide()
+	r.ExtendBaseWidget(r)
+	return r
+}
+
+func (r *columnRow) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil,
+		fixedWidth(nameFieldWidth, r.name),
+		container.NewHBox(r.eachBox, r.typ, r.remove),
+		r.path))
+}
+
+// showColumnRow binds row r to column i: edits change the view and its
+// preview.
+func (b *builder) showColumnRow(i int, r *columnRow) {
+	c, each := b.def.columnAt(i)
+	if c == nil {
+		return
+	}
+	r.name.OnChanged, r.path.OnChanged, r.typ.OnChanged = nil, nil, nil
+	if r.name.Text != c.Name {
+		r.name.SetText(c.Name)
+	}
+	if r.path.Text != c.Path {
+		r.path.SetText(c.Path)
+	}
+	r.path.Validator = func(src string) error {
+		if msg := exprProblem(src); msg != "" {
+			return errors.New(msg)
+		}
+		return nil
+	}
+	r.path.Validate()
+	r.each.SetText("each " + each)
+	if each != "" {
+		r.eachBox.Show()
+	} else {
+		r.eachBox.Hide()
+	}
+	if c.Type == "" {
+		r.typ.ClearSelected()
+	} else if r.typ.Selected != c.Type {
+		r.typ.SetSelected(c.Type)
+	}
+	r.name.OnChanged = func(n string) {
+		if c, _ := b.def.columnAt(i); c != nil {
+			c.Name = n
+			b.changed()
+		}
+	}
+	r.path.OnChanged = func(p string) {
+		if c, _ := b.def.columnAt(i); c != nil {
+			c.Path = p
+			b.changed()
+		}
+	}
+	r.typ.OnChanged = func(t string) {
+		if c, _ := b.def.columnAt(i); c != nil && c.Type != t {
+			c.Type = t
+			b.changed()
+		}
+	}
+	r.remove.OnTapped = func() { b.removeColumn(i) }
+}
+
+// filterRow is one row of the filters list: a where expression, or a
+// constant's name, type and value; and a remove button.
+type filterRow struct {
+	widget.BaseWidget
+	where     *widget.Entry
+	constName *widget.Label
+	constType *widget.Label
+	constVal  *widget.Entry
+	remove    *widget.Button
+	whereBox  fyne.CanvasObject
+	constBox  fyne.CanvasObject
+}
+
+func newFilterRow() *filterRow {
+	r := &filterRow{where: widget.NewEntry(), constName: widget.NewLabel(""), constType: widget.NewLabel(""),
+		constVal: widget.NewEntry(), remove: widget.NewButtonWithIcon("", theme.DeleteIcon(), nil)}
+	r.constName.TextStyle.Monospace = true
+	r.whereBox = container.NewBorder(nil, nil, widget.NewLabel("where"), nil, r.where)
+	r.constBox = container.NewBorder(nil, nil, fixedWidth(nameFieldWidth, r.constName), r.constType, r.constVal)
+	r.ExtendBaseWidget(r)
+	return r
+}
+
+func (r *filterRow) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, nil, r.remove,
+		container.NewStack(r.whereBox, r.constBox)))
+}
+
+// showFilterRow binds row r to the i-th where filter, or after them to a
+// constant: edits change the view and its preview.
+func (b *builder) showFilterRow(i int, r *filterRow) {
+	r.where.OnChanged, r.constVal.OnChanged = nil, nil
+	r.remove.OnTapped = func() { b.removeFilter(i) }
+	if i < len(b.def.Where) {
+		r.constBox.Hide()
+		r.whereBox.Show()
+		if r.where.Text != b.def.Where[i] {
+			r.where.SetText(b.def.Where[i])
+		}
+		r.where.Validator = func(src string) error {
+			if msg := exprProblem(src); msg != "" {
+				return errors.New(msg)
+			}
+			return nil
+		}
+		r.where.Validate()
+		r.where.OnChanged = func(src string) {
+			if i < len(b.def.Where) {
+				b.def.Where[i] = src
+				b.changed()
+			}
+		}
+		return
+	}
+	j := i - len(b.def.Where)
+	if j >= len(b.def.Constants) {
+		return
+	}
+	c := b.def.Constants[j]
+	r.whereBox.Hide()
+	r.constBox.Show()
+	r.constName.SetText("%" + c.Name)
+	r.constType.SetText(cmpOr(c.Type, "string"))
+	if v := constantText(c.Value); r.constVal.Text != v {
+		r.constVal.SetText(v)
+	}
+	r.constVal.OnChanged = func(v string) {
+		if j < len(b.def.Constants) {
+			if raw, err := constantValue(b.def.Constants[j].Type, v); err == nil {
+				b.def.Constants[j].Value = raw
+				b.changed()
+			}
+		}
+	}
+}
+
+// constantText is a constant's value as the person typed it: a string
+// without its quotes, anything else as its JSON.
+func constantText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+// constantValue is the JSON of a constant's value typed as text.
+func constantValue(typ, text string) (json.RawMessage, error) {
+	var val any = text
+	switch typ {
+	case "integer", "decimal":
+		val = json.Number(strings.TrimSpace(text))
+	case "boolean":
+		val = strings.TrimSpace(text) == "true"
+	}
+	return json.Marshal(val)
 }
 
 // cellText shows one preview value.
@@ -264,7 +477,7 @@ func (b *builder) checkExpr() {
 	if m := exprProblem(b.exprEach.Text); m != "" && msg == "" {
 		msg = "forEach: " + m
 	}
-	b.exprErr.SetText(msg)
+	b.setExprErr(msg)
 	if msg != "" {
 		b.exprAdd.Disable()
 	} else {
@@ -324,6 +537,7 @@ func (b *builder) loadDef(data []byte) bool {
 		return false
 	}
 	b.def = d
+	b.opened = ""
 	b.name.SetText(d.Name)
 	if b.resource.Selected != d.Resource {
 		b.resource.SetSelected(d.Resource) // samples the paths and refreshes
@@ -450,7 +664,7 @@ func (b *builder) addExpr() {
 		if msg == "" {
 			msg = "Type an expression first."
 		}
-		b.exprErr.SetText(msg)
+		b.setExprErr(msg)
 		return
 	}
 	name := strings.TrimSpace(b.exprName.Text)
@@ -472,7 +686,7 @@ func (b *builder) addWhere() {
 		return
 	}
 	if msg := exprProblem(src); msg != "" {
-		b.whereErr.SetText(msg)
+		b.setWhereErr(msg)
 		return
 	}
 	b.def.Where = append(b.def.Where, src)
@@ -486,16 +700,9 @@ func (b *builder) addConstant() {
 	if name == "" {
 		return
 	}
-	var val any = b.constVal.Text
-	switch b.constType.Selected {
-	case "integer", "decimal":
-		val = json.Number(strings.TrimSpace(b.constVal.Text))
-	case "boolean":
-		val = strings.TrimSpace(b.constVal.Text) == "true"
-	}
-	raw, err := json.Marshal(val)
+	raw, err := constantValue(b.constType.Selected, b.constVal.Text)
 	if err != nil {
-		b.whereErr.SetText("The constant's value is not a " + b.constType.Selected + ".")
+		b.setWhereErr("The constant's value is not a " + b.constType.Selected + ".")
 		return
 	}
 	b.def.Constants = append(b.def.Constants, viewConstant{Name: name, Type: b.constType.Selected, Value: raw})
@@ -505,32 +712,35 @@ func (b *builder) addConstant() {
 	b.changed()
 }
 
-func (b *builder) filterLine(i int) string {
-	if i < len(b.def.Where) {
-		return "where " + b.def.Where[i]
+// setExprErr shows what is wrong with the typed expression, under it;
+// nothing when msg is "".
+func (b *builder) setExprErr(msg string) { showProblem(b.exprErr, msg) }
+
+// setWhereErr shows what is wrong with the typed filter or constant.
+func (b *builder) setWhereErr(msg string) { showProblem(b.whereErr, msg) }
+
+func showProblem(l *widget.Label, msg string) {
+	l.SetText(msg)
+	if msg == "" {
+		l.Hide()
+	} else {
+		l.Show()
 	}
-	i -= len(b.def.Where)
-	if i < len(b.def.Constants) {
-		c := b.def.Constants[i]
-		return fmt.Sprintf("%%%s = %s (%s)", c.Name, c.Value, c.Type)
-	}
-	return ""
 }
 
-func (b *builder) removeSelected() {
-	cs := b.def.columns()
-	if b.colSel < 0 || b.colSel >= len(cs) {
+func (b *builder) removeColumn(i int) {
+	c, _ := b.def.columnAt(i)
+	if c == nil {
 		return
 	}
-	b.def.removeColumn(cs[b.colSel].Name)
+	b.def.removeColumn(c.Name)
 	b.cols.UnselectAll()
-	b.colSel = -1
 	b.cols.Refresh()
 	b.changed()
 }
 
-func (b *builder) removeFilter() {
-	i := b.filSel
+// removeFilter removes the i-th where filter, or after them a constant.
+func (b *builder) removeFilter(i int) {
 	switch {
 	case i < 0:
 		return
@@ -539,9 +749,10 @@ func (b *builder) removeFilter() {
 	case i-len(b.def.Where) < len(b.def.Constants):
 		j := i - len(b.def.Where)
 		b.def.Constants = append(b.def.Constants[:j], b.def.Constants[j+1:]...)
+	default:
+		return
 	}
 	b.filters.UnselectAll()
-	b.filSel = -1
 	b.filters.Refresh()
 	b.changed()
 }
@@ -556,6 +767,9 @@ func (b *builder) changed() {
 	b.previewSeq++
 	seq := b.previewSeq
 	def := b.def.JSON()
+	b.editTabs.Items[0].Text = fmt.Sprintf("Columns (%d)", len(b.def.columns()))
+	b.editTabs.Items[1].Text = fmt.Sprintf("Filters and constants (%d)", len(b.def.Where)+len(b.def.Constants))
+	b.editTabs.Refresh()
 	if len(b.def.columns()) == 0 || b.def.Resource == "" {
 		b.previewData = nil
 		b.preview.Refresh()

@@ -10,17 +10,23 @@ import (
 	"tranche.dev/tranche/core/views"
 )
 
-// ViewSummary is one view of the Views library: a built-in one, or the
-// user's own (the view a table in the catalogue was built from).
+// ViewSummary is one view of the Views library: a built-in one, one the
+// user saved in the catalogue, or the view a table in the catalogue was
+// built from and that was never saved.
 type ViewSummary struct {
 	Name        string
 	Title       string
 	Description string
 	Resource    string
 	BuiltIn     bool
+	Saved       bool      // saved in the catalogue (SaveView)
+	Updated     time.Time // when it was last saved
 	Columns     []views.Column
 	JSON        []byte
 	Table       *ViewTable // its materialised table; nil when there is none
+	// TableOtherVersion: the table was built from another version of the
+	// saved view.
+	TableOtherVersion bool
 }
 
 // ViewTable is a view materialised as a table in the catalogue.
@@ -88,6 +94,15 @@ type TablePage struct {
 type Views interface {
 	// Library lists the built-in views and the user's own.
 	Library(ctx context.Context) ([]ViewSummary, error)
+	// SaveView saves def in the catalogue under its name without running
+	// it: a new view (true), or a new version of the saved view of that
+	// name.
+	SaveView(ctx context.Context, def []byte) (bool, error)
+	// RenameView renames a saved view (and its name element); its table,
+	// if any, keeps its name.
+	RenameView(ctx context.Context, old, name string) error
+	// DeleteView deletes a saved view; its table, if any, stays.
+	DeleteView(ctx context.Context, name string) error
 	// Tables lists the materialised tables.
 	Tables(ctx context.Context) ([]ViewTable, error)
 	// Paths samples at most a bounded number of resources of type resource.
@@ -101,8 +116,12 @@ type Views interface {
 	// Profile summarises one column.
 	Profile(ctx context.Context, src ProfileSource, column string) (*profile.Profile, error)
 	// TableRows reads a page of a materialised table's rows whose text
-	// contains search (all rows when search is "").
+	// contains search (all rows when search is ""). Total may be -1
+	// (unknown) for a search: TableCount counts its matches.
 	TableRows(ctx context.Context, table, search string, offset, limit int) (*TablePage, error)
+	// TableCount counts a materialised table's rows whose text contains
+	// search.
+	TableCount(ctx context.Context, table, search string) (int64, error)
 	// Demographics reads one patient's row of the built-in demographics
 	// view; ref is "Patient/123". Returns core.ErrNotFound when the
 	// catalogue has no such patient.

@@ -10,6 +10,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"tranche.dev/tranche/core/profile"
 	"tranche.dev/tranche/core/views"
@@ -24,9 +25,11 @@ type fakeViews struct {
 	previews  int
 	cancelled int // previews whose context was cancelled when they ran
 	ctxs      []context.Context
+	lib       []ViewSummary
+	saves     [][]byte
 }
 
-func (f *fakeViews) Library(context.Context) ([]ViewSummary, error) { return nil, nil }
+func (f *fakeViews) Library(context.Context) ([]ViewSummary, error) { return f.lib, nil }
 func (f *fakeViews) Tables(context.Context) ([]ViewTable, error)    { return nil, nil }
 func (f *fakeViews) Paths(_ context.Context, r string) (*PathSample, error) {
 	return &PathSample{Resource: r}, nil
@@ -56,6 +59,13 @@ func (f *fakeViews) Profile(context.Context, ProfileSource, string) (*profile.Pr
 func (f *fakeViews) TableRows(context.Context, string, string, int, int) (*TablePage, error) {
 	return &TablePage{}, nil
 }
+func (f *fakeViews) TableCount(context.Context, string, string) (int64, error) { return 0, nil }
+func (f *fakeViews) SaveView(_ context.Context, def []byte) (bool, error) {
+	f.saves = append(f.saves, def)
+	return true, f.err
+}
+func (f *fakeViews) RenameView(context.Context, string, string) error             { return f.err }
+func (f *fakeViews) DeleteView(context.Context, string) error                     { return f.err }
 func (f *fakeViews) Demographics(context.Context, string) (map[string]any, error) { return nil, nil }
 func (f *fakeViews) WriteTable(context.Context, string, io.Writer, string) (int64, error) {
 	return 0, nil
@@ -138,5 +148,124 @@ func TestBuilder_PreviewSuperseded(t *testing.T) {
 	b.changed()
 	if len(queue) != 0 || !strings.Contains(b.previewState.Text, "cannot run yet") {
 		t.Errorf("duplicate column: %d runs queued, state %q; want none and the fault said", len(queue), b.previewState.Text)
+	}
+}
+
+// TestBuilder_EditRows: a column row's name, expression and type, and a
+// filter row's expression and a constant's value, edit the view in place;
+// an invalid expression is flagged on its row; the row's button removes it.
+func TestBuilder_EditRows(t *testing.T) {
+	fv := &fakeViews{}
+	u := newViewsFixture(t, fv, nil)
+	b := u.views.b
+	b.loadDef([]byte(`{"resourceType":"ViewDefinition","name":"t","resource":"Patient",
+		"constant":[{"name":"sys","valueCode":"x"}],"where":[{"path":"active"}],
+		"select":[{"column":[{"name":"id","path":"id"}]},{"forEach":"name","column":[{"name":"family","path":"family"}]}]}`))
+	if got := b.editTabs.Items[0].Text + " / " + b.editTabs.Items[1].Text; got != "Columns (2) / Filters and constants (2)" {
+		t.Errorf("tabs = %q, want the counts", got)
+	}
+
+	r := newColumnRow()
+	b.showColumnRow(1, r)
+	if r.name.Text != "family" || r.path.Text != "family" || r.each.Text != "each name" || !r.eachBox.Visible() {
+		t.Fatalf("row 1 shows %q %q %q, want family, family, each name", r.name.Text, r.path.Text, r.each.Text)
+	}
+	r.name.SetText("family_name")
+	r.path.SetText("family.first()")
+	r.typ.SetSelected("string")
+	if c, _ := b.def.columnAt(1); c.Name != "family_name" || c.Path != "family.first()" || c.Type != "string" {
+		t.Errorf("column 1 after editing its row = %+v", c)
+	}
+	r.path.SetText("family.fooo(")
+	if r.path.Validate() == nil || !strings.Contains(b.previewState.Text, "cannot run yet") {
+		t.Errorf("invalid expression: row error %v, preview state %q; want both flagged", r.path.Validate(), b.previewState.Text)
+	}
+	r.remove.OnTapped()
+	if cs := b.def.columns(); len(cs) != 1 || cs[0].Name != "id" {
+		t.Errorf("columns after the row's remove = %+v, want id alone", cs)
+	}
+
+	f := newFilterRow()
+	b.showFilterRow(0, f)
+	f.where.SetText("active = true")
+	b.showFilterRow(1, f) // the row is reused for the constant
+	if !f.constBox.Visible() || f.whereBox.Visible() || f.constName.Text != "%sys" || f.constVal.Text != "x" {
+		t.Fatalf("constant row shows %q = %q", f.constName.Text, f.constVal.Text)
+	}
+	f.constVal.SetText("y")
+	if b.def.Where[0] != "active = true" || string(b.def.Constants[0].Value) != `"y"` {
+		t.Errorf("after editing the rows: where %q, constant %s", b.def.Where[0], b.def.Constants[0].Value)
+	}
+	f.remove.OnTapped()
+	if len(b.def.Constants) != 0 || len(b.def.Where) != 1 {
+		t.Errorf("after the constant's remove: %d where, %d constants; want 1, 0", len(b.def.Where), len(b.def.Constants))
+	}
+}
+
+// overlayButton is the button labelled text in the window's top overlay.
+func overlayButton(t *testing.T, w fyne.Window, text string) *widget.Button {
+	t.Helper()
+	var found *widget.Button
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch o := o.(type) {
+		case *widget.Button:
+			if o.Text == text {
+				found = o
+			}
+			return
+		case *fyne.Container:
+			for _, c := range o.Objects {
+				walk(c)
+			}
+			return
+		}
+		if wid, ok := o.(fyne.Widget); ok {
+			for _, c := range test.WidgetRenderer(wid).Objects() {
+				walk(c)
+			}
+		}
+	}
+	if top := w.Canvas().Overlays().Top(); top != nil {
+		walk(top)
+	}
+	if found == nil {
+		t.Fatalf("no %q button in a dialog", text)
+	}
+	return found
+}
+
+// TestViews_SaveOverSavedAsks: saving a view under the name of another
+// saved view asks before replacing it; saving the saved view that was
+// opened from the library does not.
+func TestViews_SaveOverSavedAsks(t *testing.T) {
+	def := []byte(`{"resourceType":"ViewDefinition","name":"mine","resource":"Patient","select":[{"column":[{"name":"id","path":"id"}]}]}`)
+	fv := &fakeViews{lib: []ViewSummary{{Name: "mine", Resource: "Patient", Saved: true, JSON: def}}}
+	u := newViewsFixture(t, fv, nil)
+	s := u.views
+
+	s.reload()
+	s.loadDef(def) // as from a file: not the saved view
+	s.saveView(s.b.def.JSON())
+	if !strings.Contains(overlayTexts(u.Window), "You have a saved view called mine already") || len(fv.saves) != 0 {
+		t.Fatalf("saving over a saved view: dialog %q, %d saves; want a question and none", overlayTexts(u.Window), len(fv.saves))
+	}
+	test.Tap(overlayButton(t, u.Window, "Yes"))
+	if len(fv.saves) != 1 {
+		t.Fatalf("after Yes: %d saves, want 1", len(fv.saves))
+	}
+
+	// Opened from the library, it saves without a question.
+	for u.Window.Canvas().Overlays().Top() != nil {
+		u.Window.Canvas().Overlays().Remove(u.Window.Canvas().Overlays().Top())
+	}
+	s.libList.Select(0)
+	s.openSelected()
+	s.saveView(s.b.def.JSON())
+	if top := u.Window.Canvas().Overlays().Top(); top != nil || len(fv.saves) != 2 {
+		t.Errorf("saving the opened view: dialog %q, %d saves; want no question and a second save", overlayTexts(u.Window), len(fv.saves))
+	}
+	if got := s.runInfo.Text; got != "Saved view mine in the catalogue: it is in the Library." {
+		t.Errorf("run info = %q", got)
 	}
 }
