@@ -384,7 +384,7 @@ func (s *catalogScreen) query() {
 			return
 		}
 		s.page = page
-		if q.Kind == KindTable && page.Total < 0 {
+		if q.Kind == core.RecordsTable && page.Total < 0 {
 			s.countMatches(seq, q)
 		}
 		s.onColumns(page.Columns)
@@ -401,7 +401,7 @@ func (s *catalogScreen) query() {
 // countMatches fills in the total of a table search's page, which comes
 // without one so that the page shows first: from the count kept while
 // paging through the same search, or counted in the background.
-func (s *catalogScreen) countMatches(seq int, q Query) {
+func (s *catalogScreen) countMatches(seq int, q core.RecordQuery) {
 	if q.Offset > 0 && s.matches.table == q.Type && s.matches.text == q.Text {
 		s.page.Total = s.matches.n
 		return
