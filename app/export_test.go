@@ -20,6 +20,7 @@ import (
 	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/demo/demotest"
 	samplejwks "tranche.dev/tranche/sample-jwks"
 )
 
@@ -50,17 +51,12 @@ func helperCommand(t *testing.T, home string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// openDemo is an open (no authorization) demo server that polls fast.
 func openDemo(t *testing.T, cfg demo.Config) *demo.Server {
 	t.Helper()
 	cfg.Seed, cfg.Open, cfg.MinPoll = 1, true, -1
 	cfg.RetryAfter = 50 * time.Millisecond
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := demo.NewServer(cfg)
-	if err := s.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return demotest.Start(t, cfg)
 }
 
 // TestExportCrashResume kills `tranche export` with SIGKILL while a file is
@@ -255,12 +251,8 @@ func TestExportServerErrorsCLI(t *testing.T) {
 // TestExportClientKeyCLI runs a secured export with an ad hoc client id and
 // private key file (the demo's pre-registered ES384 client).
 func TestExportClientKeyCLI(t *testing.T) {
-	srv := demo.NewServer(demo.Config{Patients: 5, Seed: 1, FileLines: 100, MinPoll: -1, RetryAfter: 20 * time.Millisecond,
+	srv := demotest.Start(t, demo.Config{Patients: 5, Seed: 1, FileLines: 100, MinPoll: -1, RetryAfter: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 	home := t.TempDir()
 	t.Setenv("TRANCHE_HOME", home)
 	key, err := samplejwks.File("ES384.private.json")

@@ -23,6 +23,7 @@ import (
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/demo/demotest"
 	"tranche.dev/tranche/core/keychain"
 	"tranche.dev/tranche/ui"
 )
@@ -334,11 +335,7 @@ func TestGUI_RegisterDynamicallyAndExport(t *testing.T) {
 	defer g.Close()
 	keys := &memKeys{keys: map[string]crypto.Signer{}}
 	g.services.env.Reg.Keychain = func() (keychain.Keys, error) { return keys, nil }
-	srv := demo.NewServer(demo.Config{Patients: 3, Logger: logger})
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := demotest.Start(t, demo.Config{Patients: 3, Logger: logger})
 
 	a := test.NewTempApp(t)
 	w := test.NewTempWindow(t, nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/demo/demotest"
 	"tranche.dev/tranche/core/keychain"
 	"tranche.dev/tranche/core/smart"
 )
@@ -62,12 +63,7 @@ func mockKeyring(t *testing.T, err error) {
 
 func startDemo(t *testing.T) *demo.Server {
 	t.Helper()
-	s := demo.NewServer(demo.Config{Patients: 5})
-	if err := s.Open(); err != nil {
-		t.Fatalf("demo Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return demotest.Start(t, demo.Config{Patients: 5})
 }
 
 func kidOf(t *testing.T, jwks string) string {

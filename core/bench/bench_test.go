@@ -1,26 +1,20 @@
 package bench
 
 import (
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/demo/demotest"
 )
 
 // TestPhases runs the three phases in this process against a small demo
 // export: both downloads move the same lines, and the ingest phase
 // measures both of its paths over them.
 func TestPhases(t *testing.T) {
-	srv := demo.NewServer(demo.Config{Patients: 3, Seed: 1, Open: true, RetryAfter: 10 * time.Millisecond, MinPoll: -1,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := demotest.Start(t, demo.Config{Patients: 3, Seed: 1, Open: true, RetryAfter: 10 * time.Millisecond, MinPoll: -1})
 	work := t.TempDir()
 	got := map[string]Result{}
 	for _, ph := range Phases {

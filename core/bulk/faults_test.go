@@ -1,39 +1,20 @@
 package bulk_test
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/demo/demotest"
 )
 
-// fakeClock is shared by the demo server and the runner: the runner's
+// newFakeClock is shared by the demo server and the runner: the runner's
 // sleeps move it on, so a slow job or a 10 s token lifetime takes no time.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-	return ctx.Err()
+func newFakeClock() *demotest.Clock {
+	return demotest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 }
 
 func TestRunnerFaults(t *testing.T) {

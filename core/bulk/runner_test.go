@@ -17,6 +17,7 @@ import (
 	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/demo/demotest"
 )
 
 func mustOpenDB(tb testing.TB) *catalog.DB {
@@ -39,11 +40,7 @@ func mustOpenDemo(tb testing.TB, cfg demo.Config) *demo.Server {
 	cfg.RetryAfter = time.Millisecond * 10
 	cfg.MinPoll = -1
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := demo.NewServer(cfg)
-	if err := s.Open(); err != nil {
-		tb.Fatalf("open demo server: %v", err)
-	}
-	tb.Cleanup(func() { s.Close() })
+	s := demotest.Start(tb, cfg)
 	return s
 }
 

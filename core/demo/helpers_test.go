@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,33 +19,16 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/demo/demotest"
 	samplejwks "tranche.dev/tranche/sample-jwks"
 )
 
-// clock is a settable clock for Config.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *demotest.Clock { return demotest.NewClock(time.Now().Truncate(time.Second)) }
 
 // testServer is an open demo.Server with its clock.
 type testServer struct {
 	*demo.Server
-	clock *clock
+	clock *demotest.Clock
 	cfg   demo.Config
 }
 

@@ -13,6 +13,7 @@ import (
 	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/demo/demotest"
 	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/core/smart"
 )
@@ -20,11 +21,7 @@ import (
 func newEngine(t *testing.T) (*engine.Engine, *demo.Server) {
 	t.Helper()
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := demo.NewServer(demo.Config{Open: true, Patients: 5, Seed: 1, RetryAfter: 10 * time.Millisecond, MinPoll: -1, Logger: discard})
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := demotest.Start(t, demo.Config{Open: true, Patients: 5, Seed: 1, RetryAfter: 10 * time.Millisecond, MinPoll: -1})
 	db := catalog.NewDB(filepath.Join(t.TempDir(), "tranche.db"))
 	db.Logger = discard
 	if err := db.Open(); err != nil {
@@ -83,12 +80,7 @@ func TestEngineExpiredIsFinal(t *testing.T) {
 // A wrong key is the first thing said, as the token endpoint put it, and
 // nothing is recorded or kicked off.
 func TestEngineRefusedTokenFirst(t *testing.T) {
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := demo.NewServer(demo.Config{Patients: 2, Seed: 1, Logger: discard})
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := demotest.Start(t, demo.Config{Patients: 2, Seed: 1})
 	e, _ := newEngine(t)
 	key, err := smart.GenerateKey(smart.ES384, 0) // not the key the demo client registered
 	if err != nil {

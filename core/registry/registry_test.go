@@ -11,6 +11,7 @@ import (
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/demo/demotest"
 	"tranche.dev/tranche/core/keychain"
 	"tranche.dev/tranche/core/registry"
 	"tranche.dev/tranche/core/smart"
@@ -129,11 +130,7 @@ func TestRegistry_Keys(t *testing.T) {
 func TestRegistry_DiscoverRegisterTest(t *testing.T) {
 	r, _ := newRegistry(t)
 	ctx := t.Context()
-	srv := demo.NewServer(demo.Config{Patients: 2, Seed: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := demotest.Start(t, demo.Config{Patients: 2, Seed: 1})
 	d, err := r.Discover(ctx, srv.URL())
 	if err != nil {
 		t.Fatalf("Discover() = %v", err)

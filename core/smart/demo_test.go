@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/demo/demotest"
 	"tranche.dev/tranche/core/smart"
 	samplejwks "tranche.dev/tranche/sample-jwks"
 )
@@ -47,11 +48,7 @@ func (l *demoLog) counts() (int, map[int]int) {
 func startDemoServer(t *testing.T, now func() time.Time) (*demo.Server, *demoLog) {
 	t.Helper()
 	log := &demoLog{status: map[int]int{}}
-	s := demo.NewServer(demo.Config{Patients: 5, TokenTTL: 10 * time.Second, Now: now, OnRequest: log.record})
-	if err := s.Open(); err != nil {
-		t.Fatalf("demo Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := demotest.Start(t, demo.Config{Patients: 5, TokenTTL: 10 * time.Second, Now: now, OnRequest: log.record})
 	return s, log
 }
 

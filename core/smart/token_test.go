@@ -12,28 +12,11 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
+	"tranche.dev/tranche/core/demo/demotest"
 	"tranche.dev/tranche/core/smart"
 )
 
-// clock is an injectable, settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Unix(1_800_000_000, 0)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
+func newClock() *demotest.Clock { return demotest.NewClock(time.Unix(1_800_000_000, 0)) }
 
 // tokenServer is a fake token endpoint that checks every assertion with the
 // independent verifier and answers with respond(n) for the n-th request.
@@ -44,7 +27,7 @@ type tokenServer struct {
 	jtis       map[string]bool
 }
 
-func newTokenServer(t *testing.T, k jwk.Key, clk *clock, respond func(n int) (int, string)) *tokenServer {
+func newTokenServer(t *testing.T, k jwk.Key, clk *demotest.Clock, respond func(n int) (int, string)) *tokenServer {
 	t.Helper()
 	jwks := mustJWKS(t, k)
 	ts := &tokenServer{jtis: map[string]bool{}}
@@ -86,7 +69,7 @@ func (ts *tokenServer) requests() int {
 	return len(ts.assertions)
 }
 
-func (ts *tokenServer) config(k jwk.Key, clk *clock) *smart.Config {
+func (ts *tokenServer) config(k jwk.Key, clk *demotest.Clock) *smart.Config {
 	return &smart.Config{
 		ClientID:   "client-1",
 		TokenURL:   ts.URL + "/token",

@@ -18,6 +18,7 @@ import (
 	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
+	"tranche.dev/tranche/core/demo/demotest"
 	"tranche.dev/tranche/core/tables"
 	"tranche.dev/tranche/core/viewlib"
 )
@@ -27,12 +28,8 @@ import (
 func mustDemoCatalogue(t *testing.T, patients int) *catalog.DB {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := demo.NewServer(demo.Config{Patients: patients, Seed: 1, Open: true, FileLines: 500,
+	srv := demotest.Start(t, demo.Config{Patients: patients, Seed: 1, Open: true, FileLines: 500,
 		RetryAfter: 10 * time.Millisecond, MinPoll: -1, Logger: quiet})
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 
 	db := catalog.NewDB(filepath.Join(t.TempDir(), "tranche.db"))
 	db.Logger = quiet
