@@ -91,7 +91,7 @@ func TestManifestStreamBounded(t *testing.T) {
 			"more than 100000 files listed", true, 64},
 		// A few files and 210 MB of extension: skipped as it streams past.
 		{"HugeExtension", `{"transactionTime":"2024-01-01T00:00:00Z","output":[` + strings.TrimSuffix(item, ",") + `],"extension":[`,
-			repeat(`{"url":"http://x.example/e","valueString":"`+strings.Repeat("padding, ", 900)+`","extension":[{"url":"y","valueInteger":7}]},`),
+			repeat(`{"url":"http://x.example/e","valueString":"` + strings.Repeat("padding, ", 900) + `","extension":[{"url":"y","valueInteger":7}]},`),
 			`{"url":"z"}],"error":[]}`, size, "", false, 16},
 		// One 210 MB string: refused after its first MiB.
 		{"HugeValue", `{"output":[],"note":"`, repeat("x"), `"}`, size, "a single value (or run of space) over the 1 MiB bound", true, 16},
