@@ -128,6 +128,7 @@ func (w *manifestReader) Read(p []byte) (int, error) {
 // decoded is what decodeManifest learnt besides the manifest.
 type decoded struct {
 	sawOutput    bool   // an "output" member: a manifest, not just an object
+	cut          bool   // the connection failed mid-body (set by readManifest)
 	resourceType string // a top-level resourceType (an OperationOutcome?)
 }
 
