@@ -396,7 +396,11 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 		m, raw, info, err := c.readManifest(resp)
 		if resp.StatusCode == http.StatusAccepted {
 			// A 202 may carry a partial manifest (§3.3) or an
-			// OperationOutcome; only the former matters.
+			// OperationOutcome; only the former matters. One too large,
+			// or cut off, is reported as a complete manifest would be.
+			if err != nil && (info.cut || errors.Is(err, ErrManifestTooLarge)) {
+				return nil, err
+			}
 			if err == nil && info.sawOutput {
 				st.Manifest, st.Raw = m, raw
 			}
@@ -440,6 +444,7 @@ func (c *Client) readManifest(resp *http.Response) (m *Manifest, raw []byte, inf
 	if err != nil {
 		// Read the rest (a little) so the connection may be reused.
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		info.cut = w.err != nil
 		return nil, w.raw, info, manifestError(u, w, err)
 	}
 	if w.overRaw {

@@ -211,3 +211,37 @@ func TestManifestPagesBounded(t *testing.T) {
 		t.Errorf("state %s, want failed", got.State)
 	}
 }
+
+// TestPartialManifestBounded: a partial manifest (a 202 with a body) over
+// the bound is refused as a complete one is, not passed over; one that is
+// not a manifest (an OperationOutcome) is still ignored.
+func TestPartialManifestBounded(t *testing.T) {
+	tests := []struct {
+		name, body string
+		tooLarge   bool
+	}{
+		{"TooManyFiles", `{"output":[{"url":"a"},{"url":"b"},{"url":"c"}]}`, true},
+		{"Outcome", `{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"informational","diagnostics":"working"}]}`, false},
+		{"NotJSON", `working on it`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusAccepted)
+				io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			c := &bulk.Client{BaseURL: srv.URL, HTTPClient: http.DefaultClient, MaxManifestFiles: 2}
+			st, err := c.Status(t.Context(), srv.URL+"/status")
+			if tt.tooLarge {
+				if !errors.Is(err, bulk.ErrManifestTooLarge) || !strings.Contains(err.Error(), srv.URL+"/status") {
+					t.Fatalf("Status() = %v, want ErrManifestTooLarge naming the URL", err)
+				}
+				return
+			}
+			if err != nil || st.Done || st.Manifest != nil {
+				t.Fatalf("Status() = %+v, %v; want in progress with no manifest", st, err)
+			}
+		})
+	}
+}

@@ -45,3 +45,53 @@ func TestSinkSettings(t *testing.T) {
 		t.Fatalf("RegistrationSink = %q, %v; want s3://lake/ehr", got, err)
 	}
 }
+
+func TestExportSinkViews(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	e := &core.Export{FHIRBaseURL: "http://127.0.0.1:1/fhir", Request: core.ExportRequest{Level: core.LevelSystem}}
+	if err := db.CreateExport(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	// An export whose views were never recorded says so.
+	if defs, recorded, err := db.ExportSinkViews(ctx, e.ID); err != nil || recorded || len(defs) != 0 {
+		t.Fatalf("ExportSinkViews of a new export = %q, %v, %v; want none, not recorded", defs, recorded, err)
+	}
+	// None is recorded as a choice.
+	if err := db.SetExportSinkViews(ctx, e.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if defs, recorded, err := db.ExportSinkViews(ctx, e.ID); err != nil || !recorded || len(defs) != 0 {
+		t.Fatalf("ExportSinkViews after recording none = %q, %v, %v; want none, recorded", defs, recorded, err)
+	}
+	want := [][]byte{[]byte(`{"resourceType":"ViewDefinition","name":"a"}`), []byte(`{"resourceType":"ViewDefinition","name":"b"}`)}
+	if err := db.SetExportSinkViews(ctx, e.ID, want); err != nil {
+		t.Fatal(err)
+	}
+	// UpdateExport keeps them.
+	e.State = core.StateDownloading
+	if err := db.UpdateExport(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	got, recorded, err := db.ExportSinkViews(ctx, e.ID)
+	if err != nil || !recorded {
+		t.Fatalf("ExportSinkViews = %v, %v; want recorded", recorded, err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ExportSinkViews = %q, want %q", got, want)
+	}
+	for i := range want {
+		if string(got[i]) != string(want[i]) {
+			t.Errorf("view %d = %s, want %s", i, got[i], want[i])
+		}
+	}
+	if err := db.SetExportSinkViews(ctx, e.ID, [][]byte{[]byte("{")}); err == nil {
+		t.Error("SetExportSinkViews took a view that is not JSON")
+	}
+	if _, _, err := db.ExportSinkViews(ctx, e.ID+1); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("ExportSinkViews of no export: %v, want ErrNotFound", err)
+	}
+	if err := db.SetExportSinkViews(ctx, e.ID+1, nil); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("SetExportSinkViews of no export: %v, want ErrNotFound", err)
+	}
+}

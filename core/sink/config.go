@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -85,6 +86,12 @@ type Config struct {
 	Secure   bool   // https
 	Region   string // "" lets the client discover it
 	Creds    *credentials.Credentials
+	// PartSize is the profile's s3 multipart_chunksize: the compressed
+	// raw bytes per segment (Store.PartSize); 0 = DefaultPartSize.
+	PartSize int64
+	// Uploads is the profile's s3 max_concurrent_requests: requests a
+	// segment's landing sends at once (Store.Uploads); 0 = DefaultUploads.
+	Uploads int
 }
 
 // Environment builds a Config the way the AWS tools do: endpoint from
@@ -93,7 +100,9 @@ type Config struct {
 // AWS_DEFAULT_REGION or the profile's region; credentials from
 // AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN] or the shared
 // credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials) for
-// AWS_PROFILE. The profile is read from AWS_CONFIG_FILE or ~/.aws/config.
+// AWS_PROFILE. The profile is read from AWS_CONFIG_FILE or ~/.aws/config;
+// its s3 section's multipart_chunksize and max_concurrent_requests (AWS
+// CLI S3 Configuration) set the part size and the uploads at once.
 // Plain http is refused unless the endpoint is a loopback address.
 func Environment(getenv func(string) string) (Config, error) {
 	profile := getenv("AWS_PROFILE")
@@ -133,6 +142,22 @@ func Environment(getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	var partSize int64
+	if v := prof["s3.multipart_chunksize"]; v != "" {
+		n, err := parseSize(v)
+		if err != nil || n < MinPartSize || n > MaxPartSize {
+			return Config{}, fmt.Errorf("aws config %s: s3 multipart_chunksize %q: want a size from 5MB to 5GB", cfgFile, v)
+		}
+		partSize = n
+	}
+	var uploads int
+	if v := prof["s3.max_concurrent_requests"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxUploads {
+			return Config{}, fmt.Errorf("aws config %s: s3 max_concurrent_requests %q: want 1 to %d", cfgFile, v, MaxUploads)
+		}
+		uploads = n
+	}
 	credFile := getenv("AWS_SHARED_CREDENTIALS_FILE")
 	creds := credentials.NewChainCredentials([]credentials.Provider{
 		&credentials.EnvAWS{},
@@ -140,8 +165,32 @@ func Environment(getenv func(string) string) (Config, error) {
 	})
 	return Config{
 		Endpoint: host, Secure: secure, Creds: creds,
-		Region: first(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"), prof["region"]),
+		Region:   first(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"), prof["region"]),
+		PartSize: partSize, Uploads: uploads,
 	}, nil
+}
+
+// parseSize reads a size as the AWS CLI does: bytes, or a number with
+// KB, MB, GB or TB (powers of 1024, as KiB, MiB, GiB, TiB).
+func parseSize(s string) (int64, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for i, u := range []string{"kb", "mb", "gb", "tb"} {
+		unit := int64(1) << (10 * (i + 1))
+		if v, ok := strings.CutSuffix(s, u); ok {
+			s, mult = v, unit
+			break
+		}
+		if v, ok := strings.CutSuffix(s, strings.Replace(u, "b", "ib", 1)); ok {
+			s, mult = v, unit
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q: want bytes or a number with KB, MB or GB", s)
+	}
+	return n * mult, nil
 }
 
 // checkEndpoint accepts an https URL, or http to a loopback address only:
@@ -173,11 +222,13 @@ func isLoopback(host string) bool {
 
 // readProfile reads one profile's keys from an AWS shared config file
 // (INI: "[default]" or "[profile NAME]" sections, "key = value" lines, '#'
-// and ';' comments). Nested sections (indented sub-keys) are skipped.
+// and ';' comments). A nested section ("s3 =" then indented "key = value"
+// lines) gives keys "s3.key".
 func readProfile(r io.Reader, profile string) (map[string]string, error) {
 	want := "profile " + profile
 	out := map[string]string{}
 	in := false
+	nested := "" // the key of the nested section the indented lines are in
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for n := 1; sc.Scan(); n++ {
@@ -192,16 +243,30 @@ func readProfile(r io.Reader, profile string) (map[string]string, error) {
 			}
 			name := strings.Join(strings.Fields(line[1:len(line)-1]), " ")
 			in = name == want || (profile == "default" && name == "default")
+			nested = ""
 			continue
 		}
-		if !in || raw[0] == ' ' || raw[0] == '\t' {
+		if !in {
 			continue
+		}
+		indented := raw[0] == ' ' || raw[0] == '\t'
+		if indented && nested == "" {
+			continue // continues a value, or a section outside the profile
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
 			return nil, fmt.Errorf("line %d: want key = value", n)
 		}
-		out[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+		switch {
+		case indented:
+			out[nested+"."+k] = v
+		case v == "":
+			nested = k
+		default:
+			nested = ""
+			out[k] = v
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err

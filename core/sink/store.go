@@ -27,7 +27,15 @@ import (
 // (Amazon S3 API Reference, UploadPart), so a raw file's segments are too.
 const (
 	MinPartSize     = 5 << 20
+	MaxPartSize     = 5 << 30
 	DefaultPartSize = 16 << 20
+)
+
+// Requests a segment's landing sends at once: its raw part and its
+// Parquet objects, one per resource type and view.
+const (
+	DefaultUploads = 4
+	MaxUploads     = 64
 )
 
 // MemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit) a
@@ -55,7 +63,10 @@ type Store struct {
 	// DefaultPartSize. S3 refuses parts under MinPartSize but the last;
 	// a smaller size is for servers that take them (tests).
 	PartSize int64
-	TempDir  string // spool files; "" = os.TempDir()
+	// Uploads is how many requests a segment's landing sends at once (its
+	// raw part, its Parquet objects); 0 = DefaultUploads.
+	Uploads int
+	TempDir string // spool files; "" = os.TempDir()
 	// Views are SQL on FHIR views written as Parquet tables beside the
 	// resources, from the output lines of their resource type. Each needs
 	// a name that passes ValidViewName.
@@ -77,6 +88,13 @@ func (s *Store) logger() *slog.Logger {
 		return s.Logger
 	}
 	return slog.Default().With("system", "sink")
+}
+
+func (s *Store) uploads() int {
+	if s.Uploads <= 0 {
+		return DefaultUploads
+	}
+	return min(s.Uploads, MaxUploads)
 }
 
 func (s *Store) partSize() int64 {
@@ -463,6 +481,7 @@ func (s *Store) land(ctx context.Context, fs *fileSink, f *core.ExportFile, fina
 	var part rawPart
 	var tables []tableObject
 	var eg errgroup.Group
+	eg.SetLimit(s.uploads())
 	eg.Go(func() error {
 		if single {
 			_, err := s.Client.PutObject(ctx, s.Target.Bucket, st.RawKey, io.NewSectionReader(g.raw, 0, size), size, "", "",
