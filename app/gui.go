@@ -20,6 +20,7 @@ import (
 	"tranche.dev/tranche/core/engine"
 	"tranche.dev/tranche/core/keychain"
 	"tranche.dev/tranche/core/registry"
+	"tranche.dev/tranche/core/workbench"
 	"tranche.dev/tranche/ui"
 )
 
@@ -154,7 +155,7 @@ func (g *gui) Close() error {
 // deps are the screens' services; d may be nil (no demo server).
 func (g *gui) deps(d *demo.Training, note string) ui.Deps {
 	deps := ui.Deps{Registrations: g.services.env.Reg, Servers: g.services.env.Reg, Exports: g.services, Catalog: g.catalog,
-		Views: &guiViews{db: g.db}, Logger: g.logger.With("system", "ui"), DemoNote: note}
+		Views: &workbench.Workbench{DB: g.db}, Logger: g.logger.With("system", "ui"), DemoNote: note}
 	if d != nil {
 		deps.Demo = d
 	}

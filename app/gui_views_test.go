@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 	"github.com/parquet-go/parquet-go"
 
+	"tranche.dev/tranche/core/workbench"
 	"tranche.dev/tranche/ui/chart"
 )
 
@@ -193,7 +194,7 @@ func TestDemo_MakeTable(t *testing.T) {
 	}
 
 	// The library lists the new table as the user's own, fresh.
-	lib, err := (&guiViews{db: d.g.db}).Library(ctx)
+	lib, err := (&workbench.Workbench{DB: d.g.db}).Library(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestDemo_CatalogueTablesAndPatient(t *testing.T) {
 	ctx := context.Background()
 	root := d.win.Content()
 	d.shortcut(t, fyne.KeyE)
-	gv := &guiViews{db: d.g.db}
+	gv := &workbench.Workbench{DB: d.g.db}
 	lib, err := gv.Library(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +262,7 @@ func TestDemo_CatalogueTablesAndPatient(t *testing.T) {
 	}
 }
 
-func mustRows(t *testing.T, gv *guiViews, table string) [][]any {
+func mustRows(t *testing.T, gv *workbench.Workbench, table string) [][]any {
 	t.Helper()
 	p, err := gv.TableRows(context.Background(), table, "", 0, 10)
 	if err != nil {

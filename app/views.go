@@ -422,7 +422,7 @@ func writeView(ctx context.Context, r *tables.Runner, db *catalog.DB, v *tables.
 	format, out string, stdout io.Writer) (tables.Stats, error) {
 	var st tables.Stats
 	_, err := writeFile(out, stdout, func(w io.Writer) (int64, error) {
-		tw, err := newTableWriter(w, format, v.Name(), v.Resource(), v.Columns())
+		tw, err := tables.NewWriter(w, format, v.Name(), v.Resource(), v.Columns())
 		if err != nil {
 			return 0, err
 		}
@@ -461,18 +461,6 @@ func writeFile(out string, stdout io.Writer, write func(io.Writer) (int64, error
 		return n, err
 	}
 	return n, os.Rename(f.Name(), out)
-}
-
-func newTableWriter(w io.Writer, format, name, resource string, cols []tables.Column) (tables.Writer, error) {
-	switch format {
-	case "csv":
-		return tables.NewCSVWriter(w, cols)
-	case "ndjson":
-		return tables.NewNDJSONWriter(w, cols), nil
-	case "parquet":
-		return tables.NewParquetWriter(w, name, resource, cols)
-	}
-	return nil, fmt.Errorf("unknown format %q: want csv, ndjson or parquet", format)
 }
 
 func reportProblems(w io.Writer, st tables.Stats) {
@@ -634,7 +622,7 @@ func catalogExportTable(ctx context.Context, c *catalogCmd, name, format, out st
 			t.Name, t.NewerExport, t.Name)
 	}
 	n, err := writeFile(out, c.stdout, func(w io.Writer) (int64, error) {
-		tw, err := newTableWriter(w, format, t.Name, t.Resource, tables.TableColumns(t))
+		tw, err := tables.NewWriter(w, format, t.Name, t.Resource, tables.TableColumns(t))
 		if err != nil {
 			return 0, err
 		}

@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/workbench"
 )
 
 // maxJSONView bounds the JSON shown for one resource; Copy copies it all.
@@ -186,7 +187,7 @@ func (s *catalogScreen) loadCounts() {
 	exportID := s.q.ExportID
 	var counts []core.TypeCount
 	var deleted, errs int64
-	var tables []ViewTable
+	var tables []workbench.ViewTable
 	s.u.background("Could not count the catalogue's records.", func(ctx context.Context) (err error) {
 		if counts, err = s.u.deps.Catalog.Counts(ctx, exportID); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/tables"
 )
 
 // newRecordTable is the catalogue's record table: one row per record, the
@@ -96,7 +97,7 @@ func (s *catalogScreen) exportSelection() {
 			case strings.HasPrefix(format.Selected, "CSV"):
 				f, ext = core.FormatCSV, ".csv"
 			case strings.HasPrefix(format.Selected, "Parquet"):
-				f, ext = TableParquet, ".parquet"
+				f, ext = tables.FormatParquet, ".parquet"
 			}
 			s.saveSelection(q, f, ext)
 		}, s.u.Window)

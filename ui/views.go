@@ -16,6 +16,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"tranche.dev/tranche/core/views"
+
+	"tranche.dev/tranche/core/workbench"
 )
 
 // previewRows is how many rows the live preview shows.
@@ -33,7 +35,7 @@ type viewsScreen struct {
 	content fyne.CanvasObject
 	tabs    *container.AppTabs
 
-	library   []ViewSummary
+	library   []workbench.ViewSummary
 	libList   *widget.List
 	libInfo   *widget.Label
 	libSel    int
@@ -122,7 +124,7 @@ func newViewsScreen(u *UI) *viewsScreen {
 }
 
 // libraryLine is one line of the library list.
-func libraryLine(v ViewSummary) string {
+func libraryLine(v workbench.ViewSummary) string {
 	title := libraryTitle(v)
 	line := fmt.Sprintf("%s (%s)", title, v.Resource)
 	switch {
@@ -145,7 +147,7 @@ func libraryLine(v ViewSummary) string {
 // title, the user's own by their name (which names the table), so that
 // one started from a built-in view and saved under another name is told
 // apart from it.
-func libraryTitle(v ViewSummary) string {
+func libraryTitle(v workbench.ViewSummary) string {
 	if v.BuiltIn && v.Title != "" {
 		return v.Title
 	}
@@ -157,7 +159,7 @@ func (s *viewsScreen) reload() {
 	if s.u.deps.Views == nil {
 		return
 	}
-	var lib []ViewSummary
+	var lib []workbench.ViewSummary
 	s.u.background("Could not read the views.", func(ctx context.Context) error {
 		var err error
 		lib, err = s.u.deps.Views.Library(ctx)
@@ -175,7 +177,7 @@ const libraryHint = "Pick a view to see what it holds. Views you save from the b
 
 // setLibrary shows lib, keeping the selected view selected when it is
 // still there.
-func (s *viewsScreen) setLibrary(lib []ViewSummary) {
+func (s *viewsScreen) setLibrary(lib []workbench.ViewSummary) {
 	var name string
 	if s.libSel >= 0 && s.libSel < len(s.library) {
 		name = s.library[s.libSel].Name
@@ -238,7 +240,7 @@ func (s *viewsScreen) onLibrary(i int) {
 }
 
 // tableStatus says whether a view's table exists and is fresh.
-func tableStatus(t *ViewTable) string {
+func tableStatus(t *workbench.ViewTable) string {
 	if t == nil {
 		return "No table yet: Run to table stores one in the catalogue."
 	}
@@ -298,9 +300,9 @@ func (s *viewsScreen) materialise(def []byte) {
 		return
 	}
 	name := viewName(def)
-	s.startRun("Making table "+name, func(ctx context.Context, progress func(RunStats)) (RunStats, error) {
+	s.startRun("Making table "+name, func(ctx context.Context, progress func(workbench.RunStats)) (workbench.RunStats, error) {
 		return s.u.deps.Views.Materialise(ctx, def, progress)
-	}, func(st RunStats) string {
+	}, func(st workbench.RunStats) string {
 		return fmt.Sprintf("Table %s: %s rows from %s resources, %s problems.", name, thousands(st.Rows), thousands(st.Resources), thousands(st.Problems))
 	}, func() {
 		s.reload()
@@ -317,7 +319,7 @@ func viewName(def []byte) string {
 
 // startRun runs a long view run off the UI goroutine with a progress bar
 // and Cancel; done says what it did. One run at a time.
-func (s *viewsScreen) startRun(title string, run func(context.Context, func(RunStats)) (RunStats, error), done func(RunStats) string, after func()) {
+func (s *viewsScreen) startRun(title string, run func(context.Context, func(workbench.RunStats)) (workbench.RunStats, error), done func(workbench.RunStats) string, after func()) {
 	if s.runCancel != nil {
 		s.runInfo.SetText("A run is already going: cancel it or wait for it to finish.")
 		return
@@ -331,7 +333,7 @@ func (s *viewsScreen) startRun(title string, run func(context.Context, func(RunS
 	start := s.u.now()
 	var mu sync.Mutex
 	last := time.Time{}
-	progress := func(st RunStats) {
+	progress := func(st workbench.RunStats) {
 		// At most ten updates a second reach the UI goroutine.
 		mu.Lock()
 		now := time.Now()
@@ -391,13 +393,13 @@ func (s *viewsScreen) exportTo(def []byte, format string) {
 	}
 	name := viewName(def)
 	s.u.saveFile(name+"."+format, func(w fyne.URIWriteCloser) {
-		s.startRun("Writing "+w.URI().Name(), func(ctx context.Context, progress func(RunStats)) (RunStats, error) {
+		s.startRun("Writing "+w.URI().Name(), func(ctx context.Context, progress func(workbench.RunStats)) (workbench.RunStats, error) {
 			st, err := s.u.deps.Views.Export(ctx, def, w, format, progress)
 			if cerr := w.Close(); err == nil {
 				err = cerr
 			}
 			return st, err
-		}, func(st RunStats) string {
+		}, func(st workbench.RunStats) string {
 			return fmt.Sprintf("Saved %s rows to %s (%s problems).", thousands(st.Rows), w.URI().Name(), thousands(st.Problems))
 		}, nil)
 	})

@@ -16,6 +16,8 @@ import (
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/fhirpath"
 	"tranche.dev/tranche/core/shape"
+	"tranche.dev/tranche/core/tables"
+	"tranche.dev/tranche/core/workbench"
 )
 
 // columnTypes are the types a column may declare (SQL on FHIR v2,
@@ -33,8 +35,8 @@ type builder struct {
 	content fyne.CanvasObject
 	def     *viewDef
 
-	library []ViewSummary
-	sample  *PathSample
+	library []workbench.ViewSummary
+	sample  *workbench.PathSample
 	paths   map[string]shape.Path
 	kids    map[string][]string
 	picked  string // the path selected in the tree
@@ -70,7 +72,7 @@ type builder struct {
 	editTabs *container.AppTabs // Columns, Filters and constants
 
 	preview      *widget.Table
-	previewData  *Preview
+	previewData  *workbench.Preview
 	previewState *widget.Label
 	previewErr   error
 	previewBtn   *widget.Button
@@ -191,7 +193,7 @@ func newBuilder(s *viewsScreen) *builder {
 	b.format.SetSelected("Parquet")
 	toTable := widget.NewButtonWithIcon("Save as table", theme.StorageIcon(), func() { s.materialise(b.def.JSON()) })
 	toFile := widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), func() {
-		s.exportTo(b.def.JSON(), map[string]string{"Parquet": TableParquet, "CSV": TableCSV, "NDJSON": TableNDJSON}[b.format.Selected])
+		s.exportTo(b.def.JSON(), map[string]string{"Parquet": tables.FormatParquet, "CSV": tables.FormatCSV, "NDJSON": tables.FormatNDJSON}[b.format.Selected])
 	})
 	saveView := widget.NewButtonWithIcon("Save view", theme.DocumentSaveIcon(), func() { s.saveView(b.def.JSON()) })
 
@@ -485,7 +487,7 @@ func (b *builder) checkExpr() {
 	}
 }
 
-func (b *builder) setLibrary(lib []ViewSummary) {
+func (b *builder) setLibrary(lib []workbench.ViewSummary) {
 	b.library = nil
 	var opts []string
 	for _, v := range lib {
@@ -554,7 +556,7 @@ func (b *builder) onResource(t string) {
 		b.changed()
 	}
 	b.pathInfo.SetText("Reading a sample of " + t + " resources…")
-	var sample *PathSample
+	var sample *workbench.PathSample
 	b.s.u.background("Could not sample the catalogue's "+t+" resources.", func(ctx context.Context) error {
 		var err error
 		sample, err = b.s.u.deps.Views.Paths(ctx, t)
@@ -567,7 +569,7 @@ func (b *builder) onResource(t string) {
 	})
 }
 
-func (b *builder) setSample(ps *PathSample) {
+func (b *builder) setSample(ps *workbench.PathSample) {
 	b.sample = ps
 	b.paths = map[string]shape.Path{}
 	b.kids = map[string][]string{}

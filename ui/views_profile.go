@@ -12,6 +12,8 @@ import (
 	"tranche.dev/tranche/core/profile"
 	"tranche.dev/tranche/core/views"
 	"tranche.dev/tranche/ui/chart"
+
+	"tranche.dev/tranche/core/workbench"
 )
 
 // previewSource is the profile source meaning "the view in the builder".
@@ -24,7 +26,7 @@ type profilePane struct {
 	s       *viewsScreen
 	content fyne.CanvasObject
 
-	tables  []ViewTable
+	tables  []workbench.ViewTable
 	source  *widget.Select
 	column  *widget.Select
 	columns []views.Column
@@ -61,7 +63,7 @@ func newProfilePane(s *viewsScreen) *profilePane {
 }
 
 func (p *profilePane) reloadTables() {
-	var ts []ViewTable
+	var ts []workbench.ViewTable
 	p.s.u.background("Could not list the catalogue's tables.", func(ctx context.Context) error {
 		var err error
 		ts, err = p.s.u.deps.Views.Tables(ctx)
@@ -142,9 +144,9 @@ func (p *profilePane) run() {
 	if col == "" {
 		return
 	}
-	src := ProfileSource{View: p.s.b.def.JSON()}
+	src := workbench.ProfileSource{View: p.s.b.def.JSON()}
 	if p.source.Selected != previewSource {
-		src = ProfileSource{Table: strings.TrimPrefix(p.source.Selected, "Table ")}
+		src = workbench.ProfileSource{Table: strings.TrimPrefix(p.source.Selected, "Table ")}
 	}
 	p.seq++
 	seq := p.seq

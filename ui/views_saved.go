@@ -8,6 +8,8 @@ import (
 
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
+
+	"tranche.dev/tranche/core/workbench"
 )
 
 // saveView saves the view being built in the catalogue, without running
@@ -52,9 +54,9 @@ func (s *viewsScreen) store(def []byte, name string) {
 }
 
 // selectedSaved is the library's selected view when the person saved it.
-func (s *viewsScreen) selectedSaved() (ViewSummary, bool) {
+func (s *viewsScreen) selectedSaved() (workbench.ViewSummary, bool) {
 	if s.libSel < 0 || s.libSel >= len(s.library) || !s.library[s.libSel].Saved {
-		return ViewSummary{}, false
+		return workbench.ViewSummary{}, false
 	}
 	return s.library[s.libSel], true
 }

@@ -16,25 +16,27 @@ import (
 	"tranche.dev/tranche/core/views"
 
 	"tranche.dev/tranche/core/registry"
+
+	"tranche.dev/tranche/core/workbench"
 )
 
 // fakeViews is a Views whose runs return what the test sets.
 type fakeViews struct {
-	stats     RunStats
+	stats     workbench.RunStats
 	err       error
 	previews  int
 	cancelled int // previews whose context was cancelled when they ran
 	ctxs      []context.Context
-	lib       []ViewSummary
+	lib       []workbench.ViewSummary
 	saves     [][]byte
 }
 
-func (f *fakeViews) Library(context.Context) ([]ViewSummary, error) { return f.lib, nil }
-func (f *fakeViews) Tables(context.Context) ([]ViewTable, error)    { return nil, nil }
-func (f *fakeViews) Paths(_ context.Context, r string) (*PathSample, error) {
-	return &PathSample{Resource: r}, nil
+func (f *fakeViews) Library(context.Context) ([]workbench.ViewSummary, error) { return f.lib, nil }
+func (f *fakeViews) Tables(context.Context) ([]workbench.ViewTable, error)    { return nil, nil }
+func (f *fakeViews) Paths(_ context.Context, r string) (*workbench.PathSample, error) {
+	return &workbench.PathSample{Resource: r}, nil
 }
-func (f *fakeViews) Preview(ctx context.Context, def []byte, limit int) (*Preview, error) {
+func (f *fakeViews) Preview(ctx context.Context, def []byte, limit int) (*workbench.Preview, error) {
 	f.previews++
 	f.ctxs = append(f.ctxs, ctx)
 	if err := ctx.Err(); err != nil {
@@ -45,19 +47,19 @@ func (f *fakeViews) Preview(ctx context.Context, def []byte, limit int) (*Previe
 	if err != nil {
 		return nil, err
 	}
-	return &Preview{Columns: v.Columns(), Rows: [][]any{{"x"}}, Total: 7, Resources: 7}, nil
+	return &workbench.Preview{Columns: v.Columns(), Rows: [][]any{{"x"}}, Total: 7, Resources: 7}, nil
 }
-func (f *fakeViews) Materialise(_ context.Context, _ []byte, onProgress func(RunStats)) (RunStats, error) {
+func (f *fakeViews) Materialise(_ context.Context, _ []byte, onProgress func(workbench.RunStats)) (workbench.RunStats, error) {
 	return f.stats, f.err
 }
-func (f *fakeViews) Export(context.Context, []byte, io.Writer, string, func(RunStats)) (RunStats, error) {
+func (f *fakeViews) Export(context.Context, []byte, io.Writer, string, func(workbench.RunStats)) (workbench.RunStats, error) {
 	return f.stats, f.err
 }
-func (f *fakeViews) Profile(context.Context, ProfileSource, string) (*profile.Profile, error) {
+func (f *fakeViews) Profile(context.Context, workbench.ProfileSource, string) (*profile.Profile, error) {
 	return &profile.Profile{}, nil
 }
-func (f *fakeViews) TableRows(context.Context, string, string, int, int) (*TablePage, error) {
-	return &TablePage{}, nil
+func (f *fakeViews) TableRows(context.Context, string, string, int, int) (*workbench.TablePage, error) {
+	return &workbench.TablePage{}, nil
 }
 func (f *fakeViews) TableCount(context.Context, string, string) (int64, error) { return 0, nil }
 func (f *fakeViews) SaveView(_ context.Context, def []byte) (bool, error) {
@@ -84,7 +86,7 @@ func newViewsFixture(t *testing.T, fv *fakeViews, now func() time.Time) *UI {
 // TestViews_LongRunNotifies: a run that took longer than longRun ends
 // with a desktop notification; a short one does not.
 func TestViews_LongRunNotifies(t *testing.T) {
-	fv := &fakeViews{stats: RunStats{Resources: 10, Rows: 12}}
+	fv := &fakeViews{stats: workbench.RunStats{Resources: 10, Rows: 12}}
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := func() time.Time { clock = clock.Add(11 * time.Second); return clock }
 	u := newViewsFixture(t, fv, now)
@@ -240,7 +242,7 @@ func overlayButton(t *testing.T, w fyne.Window, text string) *widget.Button {
 // opened from the library does not.
 func TestViews_SaveOverSavedAsks(t *testing.T) {
 	def := []byte(`{"resourceType":"ViewDefinition","name":"mine","resource":"Patient","select":[{"column":[{"name":"id","path":"id"}]}]}`)
-	fv := &fakeViews{lib: []ViewSummary{{Name: "mine", Resource: "Patient", Saved: true, JSON: def}}}
+	fv := &fakeViews{lib: []workbench.ViewSummary{{Name: "mine", Resource: "Patient", Saved: true, JSON: def}}}
 	u := newViewsFixture(t, fv, nil)
 	s := u.views
 
