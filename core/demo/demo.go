@@ -76,7 +76,12 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now returns the current time; nil uses time.Now. Job progress, token
 	// expiry and assertion checks all read it, so tests can freeze time.
-	Now       func() time.Time
+	Now func() time.Time
+	// SyncJobs counts an export's resources before the kick-off answers,
+	// instead of in the background: with Now, a test then sees each
+	// status answer decided by its clock alone, with no goroutine to wait
+	// for.
+	SyncJobs  bool
 	Logger    *slog.Logger
 	OnRequest func(RequestLog) // called after each request, from the request's goroutine
 }

@@ -94,9 +94,7 @@ func (s *Server) handleKickoff(l level) http.HandlerFunc {
 		s.jobs[j.id] = j
 		s.mu.Unlock()
 
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
+		run := func() {
 			defer cancel()
 			if err := s.count(ctx, j); err != nil && ctx.Err() == nil {
 				s.logger.Error("export failed", "job", j.id, "err", err)
@@ -105,7 +103,16 @@ func (s *Server) handleKickoff(l level) http.HandlerFunc {
 				j.done, j.doneAt = true, s.now()
 				s.mu.Unlock()
 			}
-		}()
+		}
+		if s.cfg.SyncJobs {
+			run()
+		} else {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				run()
+			}()
+		}
 		s.logger.Info("export started", "job", j.id, "client", j.clientID, "level", l.String(), "types", len(ep.types))
 		w.Header().Set("Content-Location", s.root+jobsPath+j.id)
 		if j.separate {

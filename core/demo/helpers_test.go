@@ -42,7 +42,7 @@ func newServer(tb testing.TB, cfg demo.Config) *testServer {
 		cfg.FileLines = 100
 	}
 	c := newClock()
-	cfg.Now = c.Now
+	cfg.Now, cfg.SyncJobs = c.Now, true
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := demo.NewServer(cfg)
 	if err := s.Open(); err != nil {
@@ -257,10 +257,8 @@ func (s *testServer) kickoffPOST(tb testing.TB, token, path string, body []byte)
 func (s *testServer) manifest(tb testing.TB, token, statusURL string) map[string]any {
 	tb.Helper()
 	// Each 202 advances the fake clock one second (so polls are not "too
-	// fast") and waits a little real time, growing, for the counting
-	// goroutines: on a loaded machine the job takes longer in real time,
-	// and a fixed short sleep would run the fake clock past the token's life.
-	wait := 2 * time.Millisecond
+	// fast"); the job was counted before its kick-off answered (SyncJobs),
+	// so the clock alone decides each answer.
 	for range 2000 {
 		r := do(tb, "GET", statusURL, token, nil, "Accept: application/json")
 		switch r.status {
@@ -271,8 +269,6 @@ func (s *testServer) manifest(tb testing.TB, token, statusURL string) map[string
 			return r.json(tb)
 		case http.StatusAccepted:
 			s.clock.Advance(time.Second)
-			time.Sleep(wait)
-			wait = min(wait*2, 100*time.Millisecond)
 		default:
 			tb.Fatalf("GET %s = %d: %s", statusURL, r.status, r.body)
 		}

@@ -97,7 +97,6 @@ func TestJob_SeparateExportStatus(t *testing.T) {
 						t.Errorf("in-progress answer without Retry-After or X-Progress: %v", r.header)
 					}
 					s.clock.Advance(time.Second)
-					time.Sleep(2 * time.Millisecond)
 					continue
 				}
 				if p.manifest && !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
