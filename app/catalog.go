@@ -300,9 +300,22 @@ func catalogExports(ctx context.Context, c *catalogCmd, args []string) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tLEVEL\tCREATED\tTRANSACTION TIME\tSERVER\tERROR")
 	for _, e := range es {
+		problem := firstLine(e.Error)
+		if problem == "" {
+			// A complete export may still hold the server's error lines:
+			// its data is incomplete, and the column says so.
+			if sum, err := db.OutcomeSummary(ctx, e.ID); err == nil {
+				var n int64
+				for _, sc := range sum {
+					n += sc.Count
+				}
+				if n > 0 {
+					problem = fmt.Sprintf("the server reported %d error lines: the data is incomplete", n)
+				}
+			}
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Request.Level,
-			e.CreatedAt.Local().Format("2006-01-02 15:04"), e.TransactionTime, e.FHIRBaseURL,
-			firstLine(e.Error))
+			e.CreatedAt.Local().Format("2006-01-02 15:04"), e.TransactionTime, e.FHIRBaseURL, problem)
 	}
 	return tw.Flush()
 }

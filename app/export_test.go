@@ -246,6 +246,14 @@ func TestExportServerErrorsCLI(t *testing.T) {
 	if !regexp.MustCompile(`files verified, \d+ resources, \d+ server error lines,`).MatchString(out.String()) {
 		t.Errorf("stdout = %q, want the resources and the server's error lines counted apart", out.String())
 	}
+	// The export list says so too, not an empty error column.
+	var list bytes.Buffer
+	if err := run([]string{"catalog", "exports"}, &list, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`complete .*the server reported \d+ error lines: the data is incomplete`).MatchString(list.String()) {
+		t.Errorf("catalog exports = %q, want the complete export's error lines in its error column", list.String())
+	}
 }
 
 // TestExportClientKeyCLI runs a secured export with an ad hoc client id and
