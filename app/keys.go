@@ -212,9 +212,13 @@ func noEcho() func() {
 
 func (e *keyEnv) Close() error { return e.DB.Close() }
 
-// findRegistration is registry.Find.
+// findRegistration is registry.Find, saying how to list them.
 func (e *keyEnv) findRegistration(ctx context.Context, name string) (*core.Registration, error) {
-	return e.Reg.Find(ctx, name)
+	reg, err := e.Reg.Find(ctx, name)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, fmt.Errorf("%w (see tranche registrations list)", err)
+	}
+	return reg, err
 }
 
 // loadKey is registry.LoadKey.

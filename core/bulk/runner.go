@@ -249,14 +249,14 @@ func (r *Runner) suspend(ctx context.Context, exp *core.Export, err error) error
 }
 
 // ResumableError is an export that stopped but may carry on where it
-// stopped (tranche export --resume, the app's Resume).
+// stopped (core.Export.CanResume): each front end says how.
 type ResumableError struct {
 	ExportID int64
 	Err      error
 }
 
 func (e *ResumableError) Error() string {
-	return fmt.Sprintf("%v (export %d stays resumable: tranche export --resume %d)", e.Err, e.ExportID, e.ExportID)
+	return fmt.Sprintf("%v (export %d can be resumed)", e.Err, e.ExportID)
 }
 
 func (e *ResumableError) Unwrap() error { return e.Err }

@@ -68,11 +68,11 @@ func (r *Registry) logger() *slog.Logger {
 }
 
 // Find returns the registration named name; the error wraps
-// core.ErrNotFound and says how to list them.
+// core.ErrNotFound when there is none.
 func (r *Registry) Find(ctx context.Context, name string) (*core.Registration, error) {
 	reg, err := r.Store.FindRegistrationByName(ctx, name)
 	if errors.Is(err, core.ErrNotFound) {
-		return nil, fmt.Errorf("no registration named %q (see tranche registrations list): %w", name, core.ErrNotFound)
+		return nil, fmt.Errorf("no registration named %q: %w", name, core.ErrNotFound)
 	}
 	return reg, err
 }

@@ -62,8 +62,8 @@ func TestRegistry_ValidatesBeforeSaving(t *testing.T) {
 	if err := r.UpdateRegistration(ctx, good); err == nil {
 		t.Errorf("UpdateRegistration(MaxParallel -1) = nil, want a refusal")
 	}
-	if _, err := r.Find(ctx, "Nobody"); !errors.Is(err, core.ErrNotFound) || !strings.Contains(err.Error(), "registrations list") {
-		t.Errorf("Find(unknown) = %v, want core.ErrNotFound and how to list them", err)
+	if _, err := r.Find(ctx, "Nobody"); !errors.Is(err, core.ErrNotFound) || !strings.Contains(err.Error(), `"Nobody"`) {
+		t.Errorf("Find(unknown) = %v, want core.ErrNotFound naming it", err)
 	}
 }
 
