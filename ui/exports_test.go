@@ -246,3 +246,37 @@ func TestExports_Helpers(t *testing.T) {
 }
 
 var _ = widget.NewLabel
+
+// TestExports_ButtonsFollowTheEngineRules: the buttons offer what
+// core.Export allows, as tranche export does: a failed export is not
+// resumed (its failed files are retried), a complete one is released once,
+// an unfinished one is resumed or cancelled.
+func TestExports_ButtonsFollowTheEngineRules(t *testing.T) {
+	f := newFixture(t)
+	e := f.ui.exports
+	failedFile := &core.ExportFile{ExportID: 1, Kind: core.KindOutput, Type: "Patient", URL: "u1", State: core.FileFailed}
+	f.exports.put(&core.Export{ID: 1, State: core.StateFailed, StatusURL: "http://x/jobs/1", CreatedAt: testNow,
+		Manifest: []byte(`{"output":[]}`)}, failedFile)
+	f.exports.put(&core.Export{ID: 2, State: core.StateComplete, StatusURL: "http://x/jobs/2", CreatedAt: testNow})
+	f.exports.put(&core.Export{ID: 3, State: core.StateComplete, StatusURL: "http://x/jobs/3", CreatedAt: testNow, Released: true})
+	f.exports.put(&core.Export{ID: 4, State: core.StateDownloading, StatusURL: "http://x/jobs/4", CreatedAt: testNow})
+	f.exports.put(&core.Export{ID: 5, State: core.StateCancelled, StatusURL: "http://x/jobs/5", CreatedAt: testNow},
+		&core.ExportFile{ExportID: 5, Kind: core.KindOutput, Type: "Patient", URL: "u5", State: core.FileFailed})
+	e.reload()
+	for _, tt := range []struct {
+		id                             int64
+		resume, cancel, retry, release bool
+	}{
+		{1, false, false, true, false},
+		{2, false, false, false, true},
+		{3, false, false, false, false},
+		{4, true, true, false, false},
+		{5, false, false, false, false},
+	} {
+		e.show(tt.id)
+		got := [4]bool{!e.resumeBtn.Disabled(), !e.cancelBtn.Disabled(), !e.retryBtn.Disabled(), !e.releaseBtn.Disabled()}
+		if want := [4]bool{tt.resume, tt.cancel, tt.retry, tt.release}; got != want {
+			t.Errorf("export %d: resume, cancel, retry, release enabled = %v, want %v", tt.id, got, want)
+		}
+	}
+}
