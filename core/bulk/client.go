@@ -355,8 +355,8 @@ type Status struct {
 // Status polls statusURL once. A 404 or 410 returns an error wrapping
 // core.ErrExpired; other failures return *HTTPError (check Transient).
 //
-// A 200 with X-Export-Status (separate-export-status, Bulk Data Access IG, Export: Bulk Data Kick-off Request, Headers,
-// §3.2) is read as if X-Export-Status were the HTTP status: "202 Accepted"
+// A 200 with X-Export-Status (separate-export-status: Bulk Data Access
+// IG v4, Export: Bulk Data Status Request) is read as if X-Export-Status were the HTTP status: "202 Accepted"
 // is in progress, "200 OK" complete, 4XX/5XX a failed job whose body is
 // the OperationOutcome, transient or not as usual. This holds whether or
 // not the kick-off asked for it, so an export resumed from nothing but its
@@ -395,7 +395,7 @@ func (c *Client) Status(ctx context.Context, statusURL string) (*Status, error) 
 		u := resp.Request.URL.String()
 		m, raw, info, err := c.readManifest(resp)
 		if resp.StatusCode == http.StatusAccepted {
-			// A 202 may carry a partial manifest (§3.3) or an
+			// A 202 may carry a partial manifest (Bulk Data Access IG v3, Export: Bulk Data Status Request, Response - In-Progress Status) or an
 			// OperationOutcome; only the former matters. One too large,
 			// or cut off, is reported as a complete manifest would be.
 			if err != nil && (info.cut || errors.Is(err, ErrManifestTooLarge)) {
@@ -532,7 +532,7 @@ func (c *Client) Page(ctx context.Context, pageURL string) (*Status, error) {
 }
 
 // Cancel sends DELETE to the status URL: it cancels a running export, or
-// tells the server a finished one may be purged (§5). A 404 counts as done.
+// tells the server a finished one may be purged (Bulk Data Access IG, Export: Delete Request). A 404 counts as done.
 func (c *Client) Cancel(ctx context.Context, statusURL string) error {
 	req, err := c.newRequest(ctx, http.MethodDelete, statusURL, nil)
 	if err != nil {

@@ -26,7 +26,7 @@ func (b *fileBody) Close() error { return b.closer.Close() }
 
 // OpenFile GETs a file URL from a manifest. The FHIR origin's authorizing
 // client is used only when requiresToken is true AND the URL is on the FHIR
-// server's origin; every other URL goes through the plain FileClient (§6.1:
+// server's origin; every other URL goes through the plain FileClient (Bulk Data Access IG, Export: File Request:
 // capability URLs SHALL NOT get the token). A redirect from the FHIR origin
 // to another origin is followed with the plain client, so the token never
 // leaves its origin.

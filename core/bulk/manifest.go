@@ -433,7 +433,7 @@ func resolve(base *url.URL, ref string) (string, error) {
 }
 
 // Files returns the manifest's files as catalogue rows, outputs first, then
-// deleted, then error/outcome (the order they are applied in, §4.2).
+// deleted, then error/outcome (the order they are applied in, Bulk Data Access IG, Export: Bulk Data Status Request, Response - Complete Status: deleted).
 func (m *Manifest) Files() []*core.ExportFile {
 	var out []*core.ExportFile
 	add := func(kind core.FileKind, fs []ManifestFile) {

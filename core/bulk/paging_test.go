@@ -15,9 +15,9 @@ import (
 	"tranche.dev/tranche/core/demo"
 )
 
-// TestPartialAndPagedManifests: a 202 carrying a partial manifest (§3.3),
+// TestPartialAndPagedManifests: a 202 carrying a partial manifest (Bulk Data Access IG v3, Export: Bulk Data Status Request, Response - In-Progress Status),
 // then a complete manifest with a relative v1-style file path and a link to
-// a second page (§4.4). Every file is loaded once and the pages are kept.
+// a second page (Bulk Data Access IG v3, Export: Bulk Data Status Request, Response - Complete Status: link). Every file is loaded once and the pages are kept.
 func TestPartialAndPagedManifests(t *testing.T) {
 	var mu sync.Mutex
 	polls := 0

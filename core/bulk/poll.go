@@ -17,7 +17,7 @@ var ErrDeadline = errors.New("deadline passed; the export stays resumable")
 var errGaveUp = errors.New("giving up for now")
 
 // poll asks for the status until the manifest is complete, then follows its
-// link pages. Files of partial manifests (a 202 with a body, §3.3) and of
+// link pages. Files of partial manifests (a 202 with a body: Bulk Data Access IG v3, Export: Bulk Data Status Request, Response - In-Progress Status) and of
 // each page are handed to dl at once, so downloads start while the server
 // still works. It honours Retry-After clamped to [PollMin, PollMax], backs
 // off from DefaultPollStart by 1.5× when the server gives no hint, retries
@@ -123,7 +123,7 @@ func (r *Runner) statusError(exp *core.Export, err error, transient int, lo, hi 
 	return wait, retry
 }
 
-// followLinks fetches the next pages of a paged manifest (§4.4).
+// followLinks fetches the next pages of a paged manifest (Bulk Data Access IG v3, Export: Bulk Data Status Request, Response - Complete Status: link).
 func (r *Runner) followLinks(ctx context.Context, exp *core.Export, dl *downloads, pages []page) ([]page, error) {
 	lo, hi := orDefault(r.PollMin, DefaultPollMin), orDefault(r.PollMax, DefaultPollMax)
 	next := pages[len(pages)-1].m.Next

@@ -42,7 +42,7 @@ func adaptToServer(req *core.ExportRequest, caps *Capabilities, log *slog.Logger
 }
 
 // usePOST reports whether the kick-off must be a POST: patient is "POST
-// requests only" (§2.4), or the caller asked for it.
+// requests only" (Bulk Data Access IG, Export: Bulk Data Kick-off Request, Query Parameters), or the caller asked for it.
 func usePOST(req core.ExportRequest) bool {
 	return req.POST || len(req.Patients) > 0
 }
@@ -99,7 +99,7 @@ const associatedDataSystem = "http://hl7.org/fhir/uv/bulkdata/CodeSystem/include
 // associatedData returns one includeAssociatedData entry. v2/v3 take a
 // valueCode; v4 a valueCoding (Bulk Data Access IG, Export: Bulk Data Kick-off Request (GET and POST); docs/protocol.md, Versions). The IG's
 // CodeSystem holds only the two predefined values (its content is
-// complete), so a _custom value, which the server defines (§2.4), is sent
+// complete), so a _custom value, which the server defines (Bulk Data Access IG, Export: Bulk Data Kick-off Request, Query Parameters), is sent
 // as a Coding with its code alone: naming the IG's system would claim a
 // code it does not have, and we know no other.
 func associatedData(code string, asCoding bool) parameter {

@@ -171,7 +171,7 @@ func audienceHas(raw json.RawMessage, want string) bool {
 	return false
 }
 
-// authenticate verifies a client assertion (SMART Backend Services §8.5)
+// authenticate verifies a client assertion (SMART App Launch: Backend Services, Authorization Server Obligations)
 // and returns the authenticated client. Every failure is an invalid_client.
 func (s *Server) authenticate(ctx context.Context, compact string) (*client, error) {
 	h, unverified, err := splitJWT(compact)
@@ -213,7 +213,7 @@ func (s *Server) authenticate(ctx context.Context, compact string) (*client, err
 	return c, nil
 }
 
-// clientKeys resolves the keys to verify with (SMART §8.5 step 4): with a
+// clientKeys resolves the keys to verify with (SMART App Launch: Backend Services, Authorization Server Obligations, Signature Verification): with a
 // jku header it must equal the registered JWKS URL, which is then fetched;
 // without one, the inline JWKS and/or the registered URL's keys.
 func (s *Server) clientKeys(ctx context.Context, c *client, jku string) ([]pubKey, error) {

@@ -40,7 +40,7 @@ func randomID(n int) string {
 }
 
 // handleToken is the token endpoint: client_credentials with a
-// private_key_jwt client assertion (SMART Backend Services §8.4-8.6).
+// private_key_jwt client assertion (SMART App Launch: Backend Services, Obtaining an Access Token).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
 	ct := strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0])

@@ -235,8 +235,8 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeJobStatus answers a status request with the job's state: status
-// and, unless nil, a JSON body. With separate-export-status (
-// §3.2) the HTTP status says only that the poll worked, 200, and
+// and, unless nil, a JSON body. With separate-export-status (Bulk Data
+// Access IG v4, Export: Bulk Data Status Request) the HTTP status says only that the poll worked, 200, and
 // X-Export-Status carries the job's ("202 Accepted", "500 Internal Server
 // Error").
 func writeJobStatus(w http.ResponseWriter, j *job, status int, contentType string, body any) {

@@ -179,8 +179,9 @@ func paramValue(name string, prm map[string]json.RawMessage, allowed []string) (
 }
 
 // associatedDataSystem is the IG CodeSystem of the predefined
-// includeAssociatedData values, which v4 sends as a Coding (
-// §2.2, §9 v3→v4d).
+// includeAssociatedData values, which v4 sends as a Coding (Bulk Data
+// Access IG v4, Export: Bulk Data Kick-off Request; docs/protocol.md,
+// Versions).
 const associatedDataSystem = "http://hl7.org/fhir/uv/bulkdata/CodeSystem/include-associated-data"
 
 // checkCodingSystem checks the system of an includeAssociatedData Coding.

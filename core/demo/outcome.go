@@ -28,7 +28,7 @@ func newOutcome(severity, code, diagnostics string) outcome {
 	return outcome{ResourceType: "OperationOutcome", Issue: []issue{{Severity: severity, Code: code, Diagnostics: diagnostics}}}
 }
 
-// writeOutcome answers with an error OperationOutcome (Bulk Data §2.6: the
+// writeOutcome answers with an error OperationOutcome (Bulk Data Access IG, Export: Bulk Data Kick-off Request, Response - Error: the
 // body of a failed request SHALL be an OperationOutcome).
 func writeOutcome(w http.ResponseWriter, status int, code, diagnostics string) {
 	writeJSON(w, status, ctFHIRJSON, newOutcome("error", code, diagnostics))

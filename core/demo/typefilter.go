@@ -116,7 +116,7 @@ type tokenValue struct {
 	code      string
 }
 
-// resultParams may not appear in a _typeFilter (Bulk Data v3 §_typeFilter).
+// resultParams may not appear in a _typeFilter (Bulk Data Access IG v3, Export: Bulk Data Kick-off Request, _typeFilter).
 var resultParams = map[string]bool{
 	"_sort": true, "_count": true, "_include": true, "_revinclude": true, "_summary": true,
 	"_elements": true, "_contained": true, "_containedType": true, "_total": true, "_format": true,

@@ -6,7 +6,7 @@ import (
 )
 
 // dupCheck finds a key that appears twice in one JSON object, at any depth:
-// FHIR R4 JSON Representation (§2.6.2) allows each property once, nested
+// FHIR R4 JSON Representation (Resource Format) allows each property once, nested
 // elements (extensions, array items, backbone elements) included. Keys are
 // compared as decoded strings, so "id" and "\u0069d" are the same key.
 //

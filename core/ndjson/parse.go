@@ -66,7 +66,7 @@ func Parse(line []byte, kind core.FileKind, wantType string) core.Record {
 			return rec
 		}
 		rec.ResourceType, rec.ID, rec.LastUpdated = h.resourceType, h.id, h.lastUpdated
-		// FHIR R4 JSON Representation (§2.6.2): a resource is a JSON object
+		// FHIR R4 JSON Representation (Resource Format): a resource is a JSON object
 		// in UTF-8 whose properties appear once, and resources a server
 		// exports carry their logical id (Resource.id, a string). Each
 		// property appears once in its object, at every depth.
@@ -94,7 +94,7 @@ func Parse(line []byte, kind core.FileKind, wantType string) core.Record {
 		}
 	}
 	if rec.Problem == "" && !utf8.Valid(line) {
-		// FHIR JSON is UTF-8 (R4 JSON Representation, §2.6.2).
+		// FHIR JSON is UTF-8 (R4 JSON Representation, Resource Format).
 		rec.Problem = "not valid UTF-8"
 	}
 	if rec.Problem != "" {
