@@ -17,6 +17,7 @@ import (
 	"tranche.dev/tranche/core/tables"
 	"tranche.dev/tranche/core/viewlib"
 	"tranche.dev/tranche/core/views"
+	"tranche.dev/tranche/core/workbench"
 )
 
 const viewsUsage = `Usage:
@@ -237,41 +238,13 @@ func viewsDelete(ctx context.Context, c *viewsCmd, args []string) error {
 	return nil
 }
 
-// loadView reads VIEW: a built-in view's name, the name of a view saved
-// in db (when db is not nil), or a ViewDefinition file.
+// loadView reads VIEW (workbench.Resolve), saying how to list the views.
 func loadView(ctx context.Context, db *catalog.DB, arg string) (*tables.Compiled, error) {
-	var data []byte
-	if v, ok := viewlib.Lookup(arg); ok {
-		data = v.JSON
-	} else if d, err := findSaved(ctx, db, arg); err != nil {
-		return nil, err
-	} else if d != nil {
-		data = d.JSON
-	} else {
-		if data, err = os.ReadFile(arg); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%q is neither a built-in or saved view (see tranche views list) nor a file", arg)
-		} else if err != nil {
-			return nil, err
-		}
+	v, err := workbench.Resolve(ctx, db, arg)
+	if errors.Is(err, workbench.ErrNoSuchView) {
+		return nil, fmt.Errorf("%w (see tranche views list)", err)
 	}
-	v, err := tables.Compile(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", arg, err)
-	}
-	return v, nil
-}
-
-// findSaved returns the view saved in db called name; nil when db is nil
-// or has none.
-func findSaved(ctx context.Context, db *catalog.DB, name string) (*catalog.ViewDef, error) {
-	if db == nil || strings.ContainsAny(name, "/\\.") {
-		return nil, nil // a file name
-	}
-	d, err := db.FindViewDef(ctx, name)
-	if errors.Is(err, core.ErrNotFound) {
-		return nil, nil
-	}
-	return d, err
+	return v, err
 }
 
 func viewsShow(ctx context.Context, c *viewsCmd, args []string) error {
@@ -546,21 +519,10 @@ func viewsConformance(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// writeReport writes the report to a temporary file and renames it into place.
+// writeReport writes the report beside path and renames it into place.
 func writeReport(path string, rep views.Report) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".report-*.json")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := rep.WriteJSON(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	_, err := writeFile(path, nil, func(w io.Writer) (int64, error) { return 0, rep.WriteJSON(w) })
+	return err
 }
 
 // catalogTables runs "tranche catalog tables".

@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
+	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/profile"
 	"tranche.dev/tranche/core/shape"
@@ -391,4 +393,46 @@ type TablePage struct {
 	Columns []views.Column
 	Rows    [][]any
 	Total   int64
+}
+
+// ErrNoSuchView reports a view argument that names no built-in or saved
+// view and no file.
+var ErrNoSuchView = errors.New("no such view")
+
+// Resolve reads a view argument as the command line takes it: a built-in
+// view's name, the name of a view saved in db (when db is not nil), or a
+// ViewDefinition file; and compiles it.
+func Resolve(ctx context.Context, db *catalog.DB, arg string) (*tables.Compiled, error) {
+	var data []byte
+	if v, ok := viewlib.Lookup(arg); ok {
+		data = v.JSON
+	} else if d, err := findSaved(ctx, db, arg); err != nil {
+		return nil, err
+	} else if d != nil {
+		data = d.JSON
+	} else {
+		if data, err = os.ReadFile(arg); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%q is neither a built-in or saved view nor a file: %w", arg, ErrNoSuchView)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	v, err := tables.Compile(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", arg, err)
+	}
+	return v, nil
+}
+
+// findSaved returns the view saved in db called name; nil when db is nil
+// or has none.
+func findSaved(ctx context.Context, db *catalog.DB, name string) (*catalog.ViewDef, error) {
+	if db == nil || strings.ContainsAny(name, "/\\.") {
+		return nil, nil // a file name
+	}
+	d, err := db.FindViewDef(ctx, name)
+	if errors.Is(err, core.ErrNotFound) {
+		return nil, nil
+	}
+	return d, err
 }

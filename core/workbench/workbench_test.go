@@ -2,9 +2,11 @@ package workbench_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,5 +84,24 @@ func TestWorkbench(t *testing.T) {
 	p, err := w.Profile(ctx, workbench.ProfileSource{Table: "patient_demographics"}, tp.Columns[0].Name)
 	if err != nil || p == nil {
 		t.Errorf("Profile(table, %s) = %v, %v", tp.Columns[0].Name, p, err)
+	}
+}
+
+// TestResolve reads a view argument as a built-in name, a file, or
+// neither.
+func TestResolve(t *testing.T) {
+	ctx := t.Context()
+	if v, err := workbench.Resolve(ctx, nil, "patient_demographics"); err != nil || v.Resource() != "Patient" {
+		t.Errorf("Resolve(built-in) = %v, %v; want the Patient view", v, err)
+	}
+	file := filepath.Join(t.TempDir(), "v.json")
+	if err := os.WriteFile(file, []byte(`{"resourceType":"ViewDefinition","name":"ids","resource":"Observation","status":"active","select":[{"column":[{"name":"id","path":"id"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := workbench.Resolve(ctx, nil, file); err != nil || v.Resource() != "Observation" {
+		t.Errorf("Resolve(file) = %v, %v; want the Observation view", v, err)
+	}
+	if _, err := workbench.Resolve(ctx, nil, "no_such_view"); !errors.Is(err, workbench.ErrNoSuchView) {
+		t.Errorf("Resolve(unknown) = %v, want ErrNoSuchView", err)
 	}
 }
