@@ -281,8 +281,8 @@ func TestGivingUpStaysResumable(t *testing.T) {
 	r.MaxTransient = 2
 	err := r.Start(t.Context(), exp)
 	var re *bulk.ResumableError
-	if !errors.As(err, &re) || !strings.Contains(err.Error(), "--resume") {
-		t.Fatalf("Start() = %v, want a ResumableError that says how to carry on", err)
+	if !errors.As(err, &re) || re.ExportID != exp.ID || !strings.Contains(err.Error(), "can be resumed") {
+		t.Fatalf("Start() = %v, want a ResumableError for export %d that says it can be resumed", err, exp.ID)
 	}
 	db := r.Store.(*catalog.DB)
 	got, _ := db.FindExport(t.Context(), exp.ID)
