@@ -23,6 +23,7 @@ type viewTable struct {
 	w      *parquet.Writer
 	buf    []parquet.Row
 	rows   int64
+	group  int // bytes of the open row group's values
 }
 
 // columnKind is how a view column is stored.
@@ -98,12 +99,34 @@ func (t *viewTable) add(raw []byte) error {
 				continue
 			}
 			pr[j] = v.Level(0, 1, j)
+			t.group += 8
+			if k == parquet.ByteArray {
+				t.group += len(v.ByteArray())
+			}
 		}
 		t.buf = append(t.buf, pr)
 	}
 	return nil
 }
 
+// spill hands a full chunk of rows to the writer and ends the row group
+// at RowGroupBytes.
+func (t *viewTable) spill() error {
+	if len(t.buf) < rowChunk && t.group < RowGroupBytes {
+		return nil
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if t.group >= RowGroupBytes {
+		t.group = 0
+		return t.w.Flush()
+	}
+	return nil
+}
+
+// flush hands the buffered rows to the writer; the row group stays open
+// until RowGroupBytes (as for the resources).
 func (t *viewTable) flush() error {
 	if len(t.buf) == 0 {
 		return nil
@@ -114,7 +137,7 @@ func (t *viewTable) flush() error {
 	t.rows += int64(len(t.buf))
 	clear(t.buf)
 	t.buf = t.buf[:0]
-	return t.w.Flush()
+	return nil
 }
 
 func (t *viewTable) discard() {
