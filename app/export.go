@@ -201,8 +201,6 @@ func runExportDial(args []string, stdout, stderr io.Writer, dial engine.Dial) er
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var memLimit engine.MemoryLimit
-	defer memLimit.Begin()()
 
 	dbPath := f.db
 	if dbPath == "" {
@@ -220,6 +218,7 @@ func runExportDial(args []string, stdout, stderr io.Writer, dial engine.Dial) er
 		eng:  &engine.Engine{Store: env.DB, LoadKey: env.loadKey, HTTPClient: env.HTTPClient, Dial: env.Dial, Logger: logger},
 		logs: &bulk.LogDir{Dir: exportLogDir(filepath.Dir(dbPath)), OnError: func(err error) { fmt.Fprintln(stderr, err) }}}
 	defer x.logs.Close()
+	defer x.memLimit.Begin()()
 	if x.opts.Auth, err = f.auth(); err != nil {
 		return err
 	}
@@ -329,6 +328,8 @@ type exporter struct {
 	stderr io.Writer
 	prog   *progress
 	logs   *bulk.LogDir
+	// memLimit is the process's soft memory limit while it exports.
+	memLimit engine.MemoryLimit
 }
 
 // options are the engine options of one run, with a fresh progress line.

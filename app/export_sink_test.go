@@ -205,7 +205,7 @@ func TestExportSinkResumeViews(t *testing.T) {
 	if err := db.CreateExport(t.Context(), exp); err != nil {
 		t.Fatal(err)
 	}
-	defs, err := readViewFiles([]string{view})
+	defs, err := sink.ReadViewFiles([]string{view})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestExportSinkResumeViews(t *testing.T) {
 	}
 	var out, errb bytes.Buffer
 	err = run([]string{"export", "--resume", "--open", "--db", dbPath, "--sink-view", other, strconv.FormatInt(exp.ID, 10)}, &out, &errb)
-	if exitCode(err) != 2 || !strings.Contains(err.Error(), "patient_demographics") || !strings.Contains(err.Error(), "keeps them") {
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "patient_demographics") || !strings.Contains(err.Error(), "keeps the views it was started with") {
 		t.Errorf("--resume with another --sink-view: exit %d, %v; want exit 2 naming patient_demographics", exitCode(err), err)
 	}
 }

@@ -46,7 +46,11 @@ func runSink(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	vs, err := readViews(viewFiles)
+	defs, err := sink.ReadViewFiles(viewFiles)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--view: %w", err)}
+	}
+	vs, err := sink.ParseViews(defs)
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--view: %w", err)}
 	}

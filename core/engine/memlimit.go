@@ -32,6 +32,26 @@ const exportGoHeadroom = 24 << 20
 type MemoryLimit struct {
 	mu      sync.Mutex
 	running int
+	floor   int64 // AtLeast's, while exports run
+}
+
+// AtLeast raises the limit to at least limit until the last running
+// export ends (the object-storage sink, whose Parquet encoding takes a
+// larger, fixed budget: sink.MemoryLimit). With GOMEMLIMIT set, or no
+// export running, it does nothing.
+func (l *MemoryLimit) AtLeast(limit int64) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.running == 0 || limit <= l.floor {
+		return
+	}
+	l.floor = limit
+	if debug.SetMemoryLimit(-1) < limit {
+		debug.SetMemoryLimit(limit)
+	}
 }
 
 // Begin counts one more running export and returns the func that counts
@@ -52,6 +72,7 @@ func (l *MemoryLimit) Begin() (end func()) {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			if l.running--; l.running == 0 {
+				l.floor = 0
 				debug.SetMemoryLimit(math.MaxInt64)
 			}
 		})
