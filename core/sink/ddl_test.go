@@ -2,6 +2,7 @@ package sink
 
 import (
 	"path"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -100,5 +101,84 @@ func TestDDLViews(t *testing.T) {
 	}
 	if ddl, _ := DDL("trino", tg, v); !strings.Contains(ddl, `"deceased" boolean`) {
 		t.Errorf("trino: the boolean column is not declared boolean:\n%s", ddl)
+	}
+}
+
+// TestDDLExportsSchema checks that each engine declares the exports
+// table's columns instead of inferring them from the manifests: DuckDB
+// read rows_by_type from the first 32 manifests only (a type first seen
+// in the 40th was dropped, measured with DuckDB 1.5.6), Spark once, when
+// the table is created. Every field of Completion that is not a list is a
+// column, and rows_by_type and rows_by_view are maps.
+func TestDDLExportsSchema(t *testing.T) {
+	tg := Target{Bucket: "lake", Prefix: "fhir"}
+	decl := map[string]*regexp.Regexp{
+		"duckdb": regexp.MustCompile(`(?s)CREATE OR REPLACE VIEW fhir_exports AS\s+SELECT \* FROM read_json\('[^']*', format = 'newline_delimited',\s+columns = \{(.*?)\}\);`),
+		"spark":  regexp.MustCompile(`(?s)CREATE TABLE IF NOT EXISTS fhir_exports \((.*?)\) USING json`),
+		"trino":  regexp.MustCompile(`(?s)CREATE TABLE IF NOT EXISTS hive\.fhir\.exports \((.*?)\) WITH`),
+	}
+	column := map[string]func(name, typ string) string{
+		"duckdb": func(name, typ string) string { return name + ": '" + typ + "'" },
+		"spark":  func(name, typ string) string { return name + " " + typ },
+		"trino":  func(name, typ string) string { return name + " " + typ },
+	}
+	mapType := map[string]string{"duckdb": "MAP(VARCHAR, BIGINT)", "spark": "MAP<STRING, BIGINT>", "trino": "map(varchar, bigint)"}
+	ct := reflect.TypeFor[Completion]()
+	for _, engine := range Engines {
+		ddl, err := DDL(engine, tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := decl[engine].FindStringSubmatch(ddl)
+		if m == nil {
+			t.Errorf("%s: no exports table with declared columns in:\n%s", engine, ddl)
+			continue
+		}
+		cols := map[string]bool{}
+		for _, c := range strings.Split(m[1], ",") {
+			c = strings.TrimSpace(c)
+			if name, _, ok := strings.Cut(c, " "); ok {
+				cols[strings.TrimSuffix(name, ":")] = true
+			}
+		}
+		for i := range ct.NumField() {
+			f := ct.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Type.Kind() == reflect.Slice {
+				if cols[name] {
+					t.Errorf("%s: exports declares the list %s", engine, name)
+				}
+				continue
+			}
+			if !cols[name] {
+				t.Errorf("%s: exports does not declare %s (Completion.%s) in %q", engine, name, f.Name, m[1])
+			}
+		}
+		for _, name := range []string{"rows_by_type", "rows_by_view"} {
+			if want := column[engine](name, mapType[engine]); !strings.Contains(m[1], want) {
+				t.Errorf("%s: no %q in %q", engine, want, m[1])
+			}
+		}
+	}
+}
+
+// TestDDLLatestOrder checks the order latest picks a resource's row in:
+// the latest export first, then a deletion before an output row of the
+// same export, then the latest lastUpdated; and that a deletion picked
+// is dropped.
+func TestDDLLatestOrder(t *testing.T) {
+	for _, engine := range Engines {
+		ddl, err := DDL(engine, Target{Bucket: "lake"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{
+			"PARTITION BY r.resource_type, r.id\n      ORDER BY r.export_id DESC, r.deleted DESC, r.last_updated DESC) AS rn",
+			"WHERE t.rn = 1 AND NOT t.deleted;",
+		} {
+			if !strings.Contains(ddl, want) {
+				t.Errorf("%s: no %q in:\n%s", engine, want, ddl)
+			}
+		}
 	}
 }
