@@ -28,11 +28,13 @@ func DDL(engine string, t Target, vs ...*views.View) (string, error) {
 	var b strings.Builder
 	switch engine {
 	case "duckdb":
-		fmt.Fprintf(&b, `-- DuckDB (httpfs). Credentials from the AWS chain; for an S3-compatible
+		fmt.Fprintf(&b, `-- DuckDB (httpfs; aws for the credential chain). For an S3-compatible
 -- endpoint add ENDPOINT 'host:port', URL_STYLE 'path' (and USE_SSL false on loopback).
 -- Run it once an export has completed: a view over no files is refused.
 INSTALL httpfs;
 LOAD httpfs;
+INSTALL aws;
+LOAD aws;
 CREATE SECRET IF NOT EXISTS tranche_sink (TYPE s3, PROVIDER credential_chain);
 
 CREATE OR REPLACE VIEW fhir_exports AS

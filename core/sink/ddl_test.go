@@ -162,6 +162,22 @@ func TestDDLExportsSchema(t *testing.T) {
 	}
 }
 
+// TestDDLDuckDBSecret checks that the DuckDB statements load the aws
+// extension before the secret that names its credential chain: the
+// credential_chain provider is the aws extension's (DuckDB 1.5.6 asked
+// for it: "required extension 'aws'"), so loaded explicitly, as httpfs
+// is, the statements work where extension autoloading is off too.
+func TestDDLDuckDBSecret(t *testing.T) {
+	ddl, err := DDL("duckdb", Target{Bucket: "lake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	load, secret := strings.Index(ddl, "\nLOAD aws;\n"), strings.Index(ddl, "PROVIDER credential_chain")
+	if load < 0 || secret < 0 || load > secret {
+		t.Errorf("LOAD aws at %d, the credential_chain secret at %d; want the load first:\n%s", load, secret, ddl)
+	}
+}
+
 // TestDDLLatestOrder checks the order latest picks a resource's row in:
 // the latest export first, then a deletion before an output row of the
 // same export, then the latest lastUpdated; and that a deletion picked
