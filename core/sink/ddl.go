@@ -51,7 +51,8 @@ CREATE OR REPLACE VIEW fhir_resources AS
 		for _, v := range vs {
 			fmt.Fprintf(&b, `
 CREATE OR REPLACE VIEW fhir_view_%[1]s AS
-  SELECT * FROM read_parquet('%[2]s/export=*/*.parquet', hive_partitioning = true)
+  SELECT * FROM read_parquet('%[2]s/export=*/*.parquet', hive_partitioning = true,
+    union_by_name = true)
   WHERE "export" IN (SELECT export_id FROM fhir_exports);
 `, v.Name(), loc("s3://", viewsDir+"/"+v.Name()))
 		}
@@ -75,14 +76,17 @@ REFRESH TABLE fhir_exports;
 		writeViews(&b, "fhir_")
 		for _, v := range vs {
 			fmt.Fprintf(&b, `
-CREATE TABLE IF NOT EXISTS fhir_view_%[1]s_files
-  USING parquet
-  LOCATION '%[2]s';
+CREATE TABLE IF NOT EXISTS fhir_view_%[1]s_files (
+  %[2]s,
+  `+"`export`"+` BIGINT
+) USING parquet
+  PARTITIONED BY (`+"`export`"+`)
+  LOCATION '%[3]s';
 MSCK REPAIR TABLE fhir_view_%[1]s_files;
 CREATE OR REPLACE VIEW fhir_view_%[1]s AS
   SELECT * FROM fhir_view_%[1]s_files
-  WHERE export IN (SELECT export_id FROM fhir_exports);
-`, v.Name(), loc("s3a://", viewsDir+"/"+v.Name()))
+  WHERE `+"`export`"+` IN (SELECT export_id FROM fhir_exports);
+`, v.Name(), viewColumnList(v, "`%s` %s", "BOOLEAN", "BIGINT", "DOUBLE", "STRING"), loc("s3a://", viewsDir+"/"+v.Name()))
 		}
 	case "trino":
 		fmt.Fprintf(&b, `-- Trino, Hive connector (catalog "hive"), S3 file system enabled.
@@ -111,19 +115,6 @@ CREATE TABLE IF NOT EXISTS hive.fhir.exports (
 `, loc("s3://", resourcesDir), exportColumnList("  ", func(c exportColumn) string { return c.name + " " + c.trino }), loc("s3://", exportsDir))
 		writeViews(&b, "hive.fhir.")
 		for _, v := range vs {
-			var cols []string
-			for _, c := range v.Columns() {
-				typ := "varchar"
-				switch columnKind(c) {
-				case parquet.Boolean:
-					typ = "boolean"
-				case parquet.Int64:
-					typ = "bigint"
-				case parquet.Double:
-					typ = "double"
-				}
-				cols = append(cols, fmt.Sprintf("%q %s", c.Name, typ))
-			}
 			fmt.Fprintf(&b, `
 CREATE TABLE IF NOT EXISTS hive.fhir.view_%[1]s_files (
   %[2]s,
@@ -137,12 +128,33 @@ CALL hive.system.sync_partition_metadata('fhir', 'view_%[1]s_files', 'FULL');
 CREATE OR REPLACE VIEW hive.fhir.view_%[1]s AS
   SELECT * FROM hive.fhir.view_%[1]s_files
   WHERE CAST("export" AS bigint) IN (SELECT export_id FROM hive.fhir.exports);
-`, v.Name(), strings.Join(cols, ",\n  "), loc("s3://", viewsDir+"/"+v.Name()))
+`, v.Name(), viewColumnList(v, `"%s" %s`, "boolean", "bigint", "double", "varchar"), loc("s3://", viewsDir+"/"+v.Name()))
 		}
 	default:
 		return "", fmt.Errorf("engine %q: want one of %s", engine, strings.Join(Engines, ", "))
 	}
 	return b.String(), nil
+}
+
+// viewColumnList declares the columns of a view's Parquet files (see
+// viewSchema) as format writes a name and a type, one to a line: a
+// declared schema reads files written before a column was added to or
+// dropped from the ViewDefinition by name, missing columns as NULL.
+func viewColumnList(v *views.View, format, boolean, int64, double, str string) string {
+	var cols []string
+	for _, c := range v.Columns() {
+		typ := str
+		switch columnKind(c) {
+		case parquet.Boolean:
+			typ = boolean
+		case parquet.Int64:
+			typ = int64
+		case parquet.Double:
+			typ = double
+		}
+		cols = append(cols, fmt.Sprintf(format, c.Name, typ))
+	}
+	return strings.Join(cols, ",\n  ")
 }
 
 // exportColumn is a field of the completion manifest (Completion) that the

@@ -198,3 +198,40 @@ func TestDDLLatestOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestDDLViewColumns checks that a view's table reads the Parquet files of
+// every export when the ViewDefinition's columns changed between them
+// (a column added or dropped before a later export): DuckDB 1.5.6 refused
+// the whole glob ("schema mismatch in glob") and did not see the new
+// column without union_by_name; Spark took the columns of whichever file
+// it read when the table was created. Spark and Trino now declare the
+// ViewDefinition's columns with their types, as the Parquet files have
+// them, and the export partition last.
+func TestDDLViewColumns(t *testing.T) {
+	v, err := views.Parse([]byte(`{"resourceType":"ViewDefinition","name":"obs","resource":"Observation","status":"active",
+		"select":[{"column":[{"name":"id","path":"id"},{"name":"final","path":"status = 'final'","type":"boolean"},
+		{"name":"value","path":"value.ofType(Quantity).value","type":"decimal"},{"name":"rank","path":"id.length()","type":"integer"},
+		{"name":"codes","path":"code.coding.code","collection":true}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := Target{Bucket: "lake", Prefix: "fhir"}
+	for _, tc := range []struct {
+		engine string
+		want   []string
+	}{
+		{"duckdb", []string{"read_parquet('s3://lake/fhir/views/obs/export=*/*.parquet', hive_partitioning = true,\n    union_by_name = true)"}},
+		{"spark", []string{"CREATE TABLE IF NOT EXISTS fhir_view_obs_files (\n  `id` STRING,\n  `final` BOOLEAN,\n  `value` DOUBLE,\n  `rank` BIGINT,\n  `codes` STRING,\n  `export` BIGINT\n) USING parquet\n  PARTITIONED BY (`export`)\n  LOCATION 's3a://lake/fhir/views/obs';"}},
+		{"trino", []string{"CREATE TABLE IF NOT EXISTS hive.fhir.view_obs_files (\n  \"id\" varchar,\n  \"final\" boolean,\n  \"value\" double,\n  \"rank\" bigint,\n  \"codes\" varchar,\n  \"export\" varchar\n) WITH (", "partitioned_by = ARRAY['export']"}},
+	} {
+		ddl, err := DDL(tc.engine, tg, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(ddl, want) {
+				t.Errorf("%s: no\n%s\nin:\n%s", tc.engine, want, ddl)
+			}
+		}
+	}
+}
