@@ -76,6 +76,8 @@ REFRESH TABLE fhir_exports;
 		writeViews(&b, "fhir_")
 		for _, v := range vs {
 			fmt.Fprintf(&b, `
+-- The columns of the ViewDefinition given: when it changes, DROP TABLE
+-- fhir_view_%[1]s_files (external: its files stay) and run this again.
 CREATE TABLE IF NOT EXISTS fhir_view_%[1]s_files (
   %[2]s,
   `+"`export`"+` BIGINT
@@ -116,6 +118,8 @@ CREATE TABLE IF NOT EXISTS hive.fhir.exports (
 		writeViews(&b, "hive.fhir.")
 		for _, v := range vs {
 			fmt.Fprintf(&b, `
+-- The columns of the ViewDefinition given: when it changes, DROP TABLE
+-- hive.fhir.view_%[1]s_files (external: its files stay) and run this again.
 CREATE TABLE IF NOT EXISTS hive.fhir.view_%[1]s_files (
   %[2]s,
   "export" varchar
