@@ -4,6 +4,7 @@ import (
 	"path"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -233,5 +234,38 @@ func TestDDLViewColumns(t *testing.T) {
 				t.Errorf("%s: no\n%s\nin:\n%s", tc.engine, want, ddl)
 			}
 		}
+	}
+}
+
+// TestDDLTrinoResources checks that Trino's resources table declares the
+// columns Row writes, in Row's order with Trino's types for them, and the
+// partition columns last in partitioned_by's order, as the Hive connector
+// requires.
+func TestDDLTrinoResources(t *testing.T) {
+	ddl, err := DDL("trino", Target{Bucket: "lake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)CREATE TABLE IF NOT EXISTS hive\.fhir\.resources \((.*?)\) WITH \((.*?)\);`).FindStringSubmatch(ddl)
+	if m == nil {
+		t.Fatalf("no resources table in:\n%s", ddl)
+	}
+	var got []string
+	for _, c := range strings.Split(m[1], ",") {
+		got = append(got, strings.Join(strings.Fields(c), " "))
+	}
+	trino := map[reflect.Kind]string{reflect.String: "varchar", reflect.Int64: "bigint", reflect.Bool: "boolean"}
+	var want []string
+	rt := reflect.TypeFor[Row]()
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		want = append(want, f.Tag.Get("parquet")+" "+trino[f.Type.Kind()])
+	}
+	want = append(want, `"type" varchar`, `"export" varchar`)
+	if !slices.Equal(got, want) {
+		t.Errorf("columns\n%q\nwant\n%q", got, want)
+	}
+	if !strings.Contains(m[2], "partitioned_by = ARRAY['type', 'export']") {
+		t.Errorf("no partitioned_by type, export in %q", m[2])
 	}
 }
