@@ -28,52 +28,67 @@ func DDL(engine string, t Target, vs ...*views.View) (string, error) {
 	var b strings.Builder
 	switch engine {
 	case "duckdb":
-		fmt.Fprintf(&b, `-- DuckDB (httpfs). Credentials from the AWS chain; for an S3-compatible
+		fmt.Fprintf(&b, `-- DuckDB (httpfs; aws for the credential chain). For an S3-compatible
 -- endpoint add ENDPOINT 'host:port', URL_STYLE 'path' (and USE_SSL false on loopback).
+-- Run it once an export has completed: a view over no files is refused.
 INSTALL httpfs;
 LOAD httpfs;
+INSTALL aws;
+LOAD aws;
 CREATE SECRET IF NOT EXISTS tranche_sink (TYPE s3, PROVIDER credential_chain);
 
 CREATE OR REPLACE VIEW fhir_exports AS
-  SELECT * FROM read_json('%s/*.json', format = 'newline_delimited');
+  SELECT * FROM read_json('%s/*.json', format = 'newline_delimited',
+    columns = {
+      %s});
 
 CREATE OR REPLACE VIEW fhir_resources AS
   SELECT * FROM read_parquet('%s/*/*/*.parquet', hive_partitioning = true);
 
-`, loc("s3://", exportsDir), loc("s3://", resourcesDir))
+`, loc("s3://", exportsDir), exportColumnList("      ", func(c exportColumn) string { return c.name + ": '" + c.duckdb + "'" }),
+			loc("s3://", resourcesDir))
 		writeViews(&b, "fhir_")
 		for _, v := range vs {
 			fmt.Fprintf(&b, `
 CREATE OR REPLACE VIEW fhir_view_%[1]s AS
-  SELECT * FROM read_parquet('%[2]s/export=*/*.parquet', hive_partitioning = true)
+  SELECT * FROM read_parquet('%[2]s/export=*/*.parquet', hive_partitioning = true,
+    union_by_name = true)
   WHERE "export" IN (SELECT export_id FROM fhir_exports);
 `, v.Name(), loc("s3://", viewsDir+"/"+v.Name()))
 		}
 	case "spark":
 		fmt.Fprintf(&b, `-- Spark SQL (hadoop-aws: s3a://; on EMR or Databricks s3:// works too).
+-- Run it once an export has completed: fhir_resources takes its columns
+-- and partitions (type, export) from the files.
 CREATE TABLE IF NOT EXISTS fhir_resources
   USING parquet
   LOCATION '%s';
 -- Picks up the partitions of new exports; run it after each export.
 MSCK REPAIR TABLE fhir_resources;
 
-CREATE TABLE IF NOT EXISTS fhir_exports
-  USING json
+CREATE TABLE IF NOT EXISTS fhir_exports (
+  %s
+) USING json
   LOCATION '%s';
 REFRESH TABLE fhir_exports;
 
-`, loc("s3a://", resourcesDir), loc("s3a://", exportsDir))
+`, loc("s3a://", resourcesDir), exportColumnList("  ", func(c exportColumn) string { return c.name + " " + c.spark }), loc("s3a://", exportsDir))
 		writeViews(&b, "fhir_")
 		for _, v := range vs {
 			fmt.Fprintf(&b, `
-CREATE TABLE IF NOT EXISTS fhir_view_%[1]s_files
-  USING parquet
-  LOCATION '%[2]s';
+-- The columns of the ViewDefinition given: when it changes, DROP TABLE
+-- fhir_view_%[1]s_files (external: its files stay) and run this again.
+CREATE TABLE IF NOT EXISTS fhir_view_%[1]s_files (
+  %[2]s,
+  `+"`export`"+` BIGINT
+) USING parquet
+  PARTITIONED BY (`+"`export`"+`)
+  LOCATION '%[3]s';
 MSCK REPAIR TABLE fhir_view_%[1]s_files;
 CREATE OR REPLACE VIEW fhir_view_%[1]s AS
   SELECT * FROM fhir_view_%[1]s_files
-  WHERE export IN (SELECT export_id FROM fhir_exports);
-`, v.Name(), loc("s3a://", viewsDir+"/"+v.Name()))
+  WHERE `+"`export`"+` IN (SELECT export_id FROM fhir_exports);
+`, v.Name(), viewColumnList(v, "`%s` %s", "BOOLEAN", "BIGINT", "DOUBLE", "STRING"), loc("s3a://", viewsDir+"/"+v.Name()))
 		}
 	case "trino":
 		fmt.Fprintf(&b, `-- Trino, Hive connector (catalog "hive"), S3 file system enabled.
@@ -93,30 +108,18 @@ CREATE TABLE IF NOT EXISTS hive.fhir.resources (
 CALL hive.system.sync_partition_metadata('fhir', 'resources', 'FULL');
 
 CREATE TABLE IF NOT EXISTS hive.fhir.exports (
-  layout integer, export_id bigint, transaction_time varchar, fhir_base_url varchar,
-  since varchar, completed_at varchar, resources bigint, manifest varchar
+  %s
 ) WITH (
   external_location = '%s',
   format = 'JSON'
 );
 
-`, loc("s3://", resourcesDir), loc("s3://", exportsDir))
+`, loc("s3://", resourcesDir), exportColumnList("  ", func(c exportColumn) string { return c.name + " " + c.trino }), loc("s3://", exportsDir))
 		writeViews(&b, "hive.fhir.")
 		for _, v := range vs {
-			var cols []string
-			for _, c := range v.Columns() {
-				typ := "varchar"
-				switch columnKind(c) {
-				case parquet.Boolean:
-					typ = "boolean"
-				case parquet.Int64:
-					typ = "bigint"
-				case parquet.Double:
-					typ = "double"
-				}
-				cols = append(cols, fmt.Sprintf("%q %s", c.Name, typ))
-			}
 			fmt.Fprintf(&b, `
+-- The columns of the ViewDefinition given: when it changes, DROP TABLE
+-- hive.fhir.view_%[1]s_files (external: its files stay) and run this again.
 CREATE TABLE IF NOT EXISTS hive.fhir.view_%[1]s_files (
   %[2]s,
   "export" varchar
@@ -129,12 +132,71 @@ CALL hive.system.sync_partition_metadata('fhir', 'view_%[1]s_files', 'FULL');
 CREATE OR REPLACE VIEW hive.fhir.view_%[1]s AS
   SELECT * FROM hive.fhir.view_%[1]s_files
   WHERE CAST("export" AS bigint) IN (SELECT export_id FROM hive.fhir.exports);
-`, v.Name(), strings.Join(cols, ",\n  "), loc("s3://", viewsDir+"/"+v.Name()))
+`, v.Name(), viewColumnList(v, `"%s" %s`, "boolean", "bigint", "double", "varchar"), loc("s3://", viewsDir+"/"+v.Name()))
 		}
 	default:
 		return "", fmt.Errorf("engine %q: want one of %s", engine, strings.Join(Engines, ", "))
 	}
 	return b.String(), nil
+}
+
+// viewColumnList declares the columns of a view's Parquet files (see
+// viewSchema) as format writes a name and a type, one to a line: a
+// declared schema reads files written before a column was added to or
+// dropped from the ViewDefinition by name, missing columns as NULL.
+func viewColumnList(v *views.View, format, boolean, int64, double, str string) string {
+	var cols []string
+	for _, c := range v.Columns() {
+		typ := str
+		switch columnKind(c) {
+		case parquet.Boolean:
+			typ = boolean
+		case parquet.Int64:
+			typ = int64
+		case parquet.Double:
+			typ = double
+		}
+		cols = append(cols, fmt.Sprintf(format, c.Name, typ))
+	}
+	return strings.Join(cols, ",\n  ")
+}
+
+// exportColumn is a field of the completion manifest (Completion) that the
+// exports table declares, with its type in each engine. The schema is
+// declared, not inferred from the manifests: DuckDB infers it from the
+// first files only and Spark once, when the table is created, so the
+// rows_by_type of a type first seen later would be dropped without a word.
+// The lists of files, tables and views stay in the JSON.
+type exportColumn struct{ name, duckdb, spark, trino string }
+
+var exportColumns = []exportColumn{
+	{"layout", "INTEGER", "INT", "integer"},
+	{"export_id", "BIGINT", "BIGINT", "bigint"},
+	{"transaction_time", "VARCHAR", "STRING", "varchar"},
+	{"fhir_base_url", "VARCHAR", "STRING", "varchar"},
+	{"since", "VARCHAR", "STRING", "varchar"},
+	{"completed_at", "VARCHAR", "STRING", "varchar"},
+	{"resources", "BIGINT", "BIGINT", "bigint"},
+	{"rows_by_type", "MAP(VARCHAR, BIGINT)", "MAP<STRING, BIGINT>", "map(varchar, bigint)"},
+	{"manifest", "VARCHAR", "STRING", "varchar"},
+	{"rows_by_view", "MAP(VARCHAR, BIGINT)", "MAP<STRING, BIGINT>", "map(varchar, bigint)"},
+}
+
+// exportColumnList is the exports table's columns, each as decl writes it,
+// two to a line.
+func exportColumnList(indent string, decl func(exportColumn) string) string {
+	var b strings.Builder
+	for i, c := range exportColumns {
+		switch {
+		case i == 0:
+		case i%2 == 0:
+			b.WriteString(",\n" + indent)
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(decl(c))
+	}
+	return b.String()
 }
 
 // writeViews writes the two views every engine shares, in SQL all three
@@ -148,7 +210,10 @@ CREATE OR REPLACE VIEW %[1]sresources_complete AS
   WHERE r.export_id IN (SELECT export_id FROM %[3]s);
 
 -- The newest version of each resource, unless that is a deletion:
--- the row of the latest completed export, then the latest lastUpdated.
+-- the row of the latest completed export; within one export a deletion
+-- wins (deletions apply after the output: Bulk Data Access IG v2, Export:
+-- Bulk Data Status Request, Response - Complete Status, deleted), then
+-- the latest lastUpdated.
 CREATE OR REPLACE VIEW %[1]slatest AS
   SELECT resource_type, id, last_updated, version_id, patient, export_id,
          source_file, line, json
