@@ -159,6 +159,13 @@ func ParseViews(defs [][]byte) ([]*views.View, error) {
 		if seen[v.Name()] {
 			return nil, fmt.Errorf("a second view named %q", v.Name())
 		}
+		for _, c := range v.Columns() {
+			if strings.EqualFold(c.Name, "export") {
+				// views/NAME/export=N/: engines read the partition as a
+				// column of that name.
+				return nil, fmt.Errorf("view %q: a column named %q would clash with the export partition; rename it", v.Name(), c.Name)
+			}
+		}
 		seen[v.Name()] = true
 		vs = append(vs, v)
 	}

@@ -73,6 +73,7 @@ func TestParseViews(t *testing.T) {
 		{"twice", [][]byte{view("a"), view("a")}, false},
 		{"not a directory name", [][]byte{view("A b")}, false},
 		{"not a view", [][]byte{[]byte(`{}`)}, false},
+		{"export column", [][]byte{[]byte(`{"resourceType":"ViewDefinition","name":"x","resource":"Patient","status":"active","select":[{"column":[{"name":"Export","path":"id"}]}]}`)}, false},
 	} {
 		if _, err := sink.ParseViews(tt.defs); (err == nil) != tt.ok {
 			t.Errorf("ParseViews(%s) = %v, want ok %v", tt.name, err, tt.ok)
