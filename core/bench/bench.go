@@ -153,7 +153,7 @@ func measure(run func() (Result, error)) (Result, error) {
 	}
 	r.PeakRSSMB = rss.Peak()
 	r.AtPeak = mem.atPeak()
-	r.CPUSeconds = cpuTime().Seconds()
+	r.CPUSeconds = rss.CPUTime().Seconds()
 	return r, nil
 }
 

@@ -17,6 +17,8 @@ import (
 	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/ndjson"
+
+	"tranche.dev/tranche/core/rss"
 )
 
 // ingest measures the catalogue's insert path on the files the
@@ -34,15 +36,15 @@ func ingest(ctx context.Context, src, dir string) (Result, error) {
 		return res, err
 	}
 	res.Phase = "ingest"
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), rss.CPUTime()
 	if err := ingestFloor(ctx, filepath.Join(dir, "floor.db"), batches); err != nil {
 		return res, fmt.Errorf("floor: %w", err)
 	}
-	cpu1 := cpuTime()
+	cpu1 := rss.CPUTime()
 	if err := ingestCatalog(ctx, filepath.Join(dir, "tranche.db"), batches); err != nil {
 		return res, fmt.Errorf("ingest: %w", err)
 	}
-	res.FloorCPU, res.IngestCPU = (cpu1 - cpu0).Seconds(), (cpuTime() - cpu1).Seconds()
+	res.FloorCPU, res.IngestCPU = (cpu1 - cpu0).Seconds(), (rss.CPUTime() - cpu1).Seconds()
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }

@@ -608,22 +608,32 @@ func majorVersion(v string) int {
 	return n
 }
 
-// Capabilities reads [base]/metadata.
-func (c *Client) Capabilities(ctx context.Context) (*Capabilities, error) {
-	u := strings.TrimRight(c.BaseURL, "/") + "/metadata"
-	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
+// getFHIR GETs [base]/path as FHIR JSON with the authorizing client and
+// returns the response if it is a 200; op names the request in errors.
+func (c *Client) getFHIR(ctx context.Context, path, op string) (*http.Response, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, strings.TrimRight(c.BaseURL, "/")+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/fhir+json")
 	resp, err := c.apiClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, c.responseError(op, resp)
+	}
+	return resp, nil
+}
+
+// Capabilities reads [base]/metadata.
+func (c *Client) Capabilities(ctx context.Context) (*Capabilities, error) {
+	resp, err := c.getFHIR(ctx, "/metadata", "metadata")
+	if err != nil {
+		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, c.responseError("metadata", resp)
-	}
 	type operation struct {
 		Name       string `json:"name"`
 		Definition string `json:"definition"`

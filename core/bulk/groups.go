@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"strings"
 
 	"tranche.dev/tranche/core"
 )
@@ -14,20 +12,11 @@ import (
 // Groups searches the server's Groups, first page (GET [base]/Group;
 // FHIR R4, RESTful API: search), for picking a Group-level export.
 func (c *Client) Groups(ctx context.Context) ([]core.Group, error) {
-	u := strings.TrimRight(c.BaseURL, "/") + "/Group?_count=200&_elements=name,quantity"
-	req, err := c.newRequest(ctx, http.MethodGet, u, nil)
+	resp, err := c.getFHIR(ctx, "/Group?_count=200&_elements=name,quantity", "group search")
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/fhir+json")
-	resp, err := c.apiClient().Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("group search: %w", err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, c.responseError("group search", resp)
-	}
 	var bundle struct {
 		Entry []struct {
 			Resource struct {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"tranche.dev/tranche/core"
+
+	"tranche.dev/tranche/core/rss"
 )
 
 // benchObservation is a realistic Observation line of about 700 bytes.
@@ -74,7 +76,7 @@ func BenchmarkAppendRecords(b *testing.B) {
 		args := make([]any, 0, 2*perStmt)
 		b.SetBytes(size)
 		b.ResetTimer()
-		startCPU, rows := cpuTime(), 0
+		startCPU, rows := rss.CPUTime(), 0
 		for b.Loop() {
 			tx, err := db.Begin()
 			if err != nil {
@@ -94,7 +96,7 @@ func BenchmarkAppendRecords(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		if cpu := cpuTime() - startCPU; cpu > 0 {
+		if cpu := rss.CPUTime() - startCPU; cpu > 0 {
 			floor = float64(cpu.Nanoseconds()) / 1e3 / float64(rows)
 			b.ReportMetric(floor, "cpu-µs/row")
 		}
@@ -116,7 +118,7 @@ func BenchmarkAppendRecords(b *testing.B) {
 			}
 			b.SetBytes(size)
 			b.ResetTimer()
-			start, startCPU := time.Now(), cpuTime()
+			start, startCPU := time.Now(), rss.CPUTime()
 			rows := 0
 			for n := 0; b.Loop(); n++ {
 				for i := range recs {
@@ -138,15 +140,15 @@ func BenchmarkAppendRecords(b *testing.B) {
 			}
 			// The file is done: its rows join the latest view.
 			f.State = core.FileLoaded
-			mergeCPU := cpuTime()
+			mergeCPU := rss.CPUTime()
 			if err := db.UpdateFile(b.Context(), f); err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(float64((cpuTime()-mergeCPU).Nanoseconds())/1e3/float64(rows), "merge-µs/row")
+			b.ReportMetric(float64((rss.CPUTime()-mergeCPU).Nanoseconds())/1e3/float64(rows), "merge-µs/row")
 			b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
 			// CPU per row: comparable even when other processes compete
 			// for the cores (wall-clock rows/s is not).
-			if cpu := cpuTime() - startCPU; cpu > 0 {
+			if cpu := rss.CPUTime() - startCPU; cpu > 0 {
 				perRow := float64(cpu.Nanoseconds()) / 1e3 / float64(rows)
 				b.ReportMetric(perRow, "cpu-µs/row")
 				if floor > 0 {

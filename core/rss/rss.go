@@ -1,6 +1,6 @@
-// Package rss reads this process's resident memory from Linux's
-// /proc/self/status, for benchmarks that report peak RSS. Elsewhere it
-// reports 0: unknown.
+// Package rss reads this process's resource use for benchmarks: its CPU
+// time (CPUTime), and its resident memory from Linux's /proc/self/status
+// (Peak, Current; elsewhere 0: unknown).
 package rss
 
 import (

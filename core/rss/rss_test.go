@@ -62,3 +62,15 @@ func FuzzParseStatus(f *testing.F) {
 		}
 	})
 }
+
+func TestCPUTime(t *testing.T) {
+	before := CPUTime()
+	x := 0
+	for i := range 50_000_000 {
+		x ^= i
+	}
+	after := CPUTime()
+	if runtime.GOOS == "linux" && after <= before {
+		t.Errorf("CPUTime() went from %v to %v over a busy loop (%d), want it to grow", before, after, x)
+	}
+}

@@ -18,6 +18,8 @@ import (
 	"tranche.dev/tranche/core/synth"
 	"tranche.dev/tranche/core/tables"
 	"tranche.dev/tranche/core/viewlib"
+
+	"tranche.dev/tranche/core/rss"
 )
 
 var benchPatients = flag.Int("bench-patients", 1000, "synthetic patients in BenchmarkObservationsViewCatalogue's catalogue")
@@ -144,7 +146,7 @@ func BenchmarkObservationsViewCatalogue(b *testing.B) {
 				runtime.ReadMemStats(&ms)
 				peak = max(peak, ms.HeapInuse)
 			}}
-			start, startCPU := time.Now(), cpuTime()
+			start, startCPU := time.Now(), rss.CPUTime()
 			n := 0
 			for b.Loop() {
 				var err error
@@ -160,7 +162,7 @@ func BenchmarkObservationsViewCatalogue(b *testing.B) {
 			// CPU per resource, and the ratio on it: comparable even when
 			// other processes compete for the cores (wall-clock rates are
 			// not).
-			perRes := (cpuTime() - startCPU).Seconds() / float64(int64(n)*st.Resources)
+			perRes := (rss.CPUTime() - startCPU).Seconds() / float64(int64(n)*st.Resources)
 			b.ReportMetric(perRes*1e6, "cpu-µs/resource")
 			b.ReportMetric(float64(int64(n)*st.Resources)/secs, "resources/s")
 			b.ReportMetric(float64(int64(n)*st.Rows)/secs, "rows/s")

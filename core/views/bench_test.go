@@ -7,6 +7,8 @@ import (
 	"tranche.dev/tranche/core/fhirpath"
 	"tranche.dev/tranche/core/synth"
 	"tranche.dev/tranche/core/views"
+
+	"tranche.dev/tranche/core/rss"
 )
 
 // benchView is an observations view as analysts write it: one row per
@@ -66,13 +68,13 @@ func BenchmarkObservationsView(b *testing.B) {
 	var decodeWall, viewWall, decodeCPU, viewCPU time.Duration
 	rows := 0
 	for b.Loop() {
-		w0, c0 := time.Now(), cpuTime()
+		w0, c0 := time.Now(), rss.CPUTime()
 		for _, l := range lines {
 			if _, err := fhirpath.Decode(l); err != nil {
 				b.Fatal(err)
 			}
 		}
-		w1, c1 := time.Now(), cpuTime()
+		w1, c1 := time.Now(), rss.CPUTime()
 		for _, l := range lines {
 			r, err := v.Rows(l)
 			if err != nil {
@@ -80,7 +82,7 @@ func BenchmarkObservationsView(b *testing.B) {
 			}
 			rows += len(r)
 		}
-		w2, c2 := time.Now(), cpuTime()
+		w2, c2 := time.Now(), rss.CPUTime()
 		decodeWall, viewWall = decodeWall+w1.Sub(w0), viewWall+w2.Sub(w1)
 		decodeCPU, viewCPU = decodeCPU+c1-c0, viewCPU+c2-c1
 	}

@@ -1,16 +1,15 @@
 //go:build unix
 
-package views_test
+package rss
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime returns the CPU time (user + system) this process has used, so
-// benchmarks can report a cost that does not depend on how busy the
-// machine is.
-func cpuTime() time.Duration {
+// CPUTime returns the CPU time (user + system) this process has used: a
+// cost that depends less on how busy the machine is than wall time does.
+func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
