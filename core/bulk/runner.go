@@ -237,6 +237,22 @@ func (r *Runner) lock(ctx context.Context, id int64) (func(), error) {
 	return release, nil
 }
 
+// lockFresh takes exp's lock (one process per export) and reads exp again
+// under it: a process that held the lock may have moved it on, retried its
+// files or finished it. release is nil when err is not.
+func (r *Runner) lockFresh(ctx context.Context, exp *core.Export) (*core.Export, func(), error) {
+	release, err := r.lock(ctx, exp.ID)
+	if err != nil {
+		return exp, nil, err
+	}
+	fresh, err := r.Store.FindExport(ctx, exp.ID)
+	if err != nil {
+		release()
+		return nil, nil, fmt.Errorf("export %d: %w", exp.ID, err)
+	}
+	return fresh, release, nil
+}
+
 // suspend records why exp stopped, leaving it resumable, and returns err
 // with the way to carry on.
 func (r *Runner) suspend(ctx context.Context, exp *core.Export, err error) error {
@@ -309,16 +325,11 @@ func (r *Runner) Resume(ctx context.Context, id int64) (*core.Export, error) {
 	if err := core.CheckURL(r.Client.BaseURL); err != nil {
 		return exp, fmt.Errorf("export %d: %w", id, err)
 	}
-	release, err := r.lock(ctx, id)
+	exp, release, err := r.lockFresh(ctx, exp)
 	if err != nil {
 		return exp, err
 	}
 	defer release()
-	// Read again under the lock: a process that held it may have moved
-	// the export on, or finished it.
-	if exp, err = r.Store.FindExport(ctx, id); err != nil {
-		return nil, fmt.Errorf("export %d: %w", id, err)
-	}
 	if !exp.CanResume() {
 		return exp, fmt.Errorf("export %d is %s: %w", id, exp.State, core.ErrFinished)
 	}
@@ -353,16 +364,11 @@ func (r *Runner) RetryFailed(ctx context.Context, id int64) (*core.Export, error
 	if !exp.CanRetryFailed(files) {
 		return exp, retryRefusal(exp)
 	}
-	release, err := r.lock(ctx, id)
+	exp, release, err := r.lockFresh(ctx, exp)
 	if err != nil {
 		return exp, err
 	}
 	defer release()
-	// Read again under the lock: a process that held it may have retried
-	// the files already.
-	if exp, err = r.Store.FindExport(ctx, id); err != nil {
-		return nil, fmt.Errorf("export %d: %w", id, err)
-	}
 	if files, err = r.Store.FindFiles(ctx, id); err != nil {
 		return exp, fmt.Errorf("export %d: list files: %w", id, err)
 	}
