@@ -340,6 +340,15 @@ func (s *registrationsScreen) discover() {
 		if d.TokenURL != "" {
 			s.tokenURL.SetText(d.TokenURL)
 		}
+		// The server's defaults (registry.Discovery), as the CLI's
+		// registrations add takes them: v1 scopes on a v1-only server, and
+		// ES384 for a key not made yet on a server that lists only that.
+		if sc := strings.TrimSpace(s.scopes.Text); sc == "" || sc == "system/*.rs" {
+			s.scopes.SetText(d.DefaultScopes())
+		}
+		if s.key == nil {
+			s.alg.SetSelected(d.DefaultAlg())
+		}
 		s.supports.SetText(describeDiscovery(d))
 		s.u.newExport.setDiscovery(base, d)
 		s.updateButtons()

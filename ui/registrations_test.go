@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/registry"
 )
 
 func TestRegistrations_AddDiscoverGenerateRegisterTest(t *testing.T) {
@@ -228,5 +229,29 @@ func TestRegistrations_GenerateKeyRefusesTakenName(t *testing.T) {
 	}
 	if !strings.Contains(s.results.Text, "Another registration is called A") {
 		t.Errorf("results = %q", s.results.Text)
+	}
+}
+
+// TestRegistrations_DiscoverSetsServerDefaults: a v1-only, ES384-only
+// server gets system/*.read and ES384 on a new registration, as the CLI's
+// registrations add gives it; scopes typed by hand stay.
+func TestRegistrations_DiscoverSetsServerDefaults(t *testing.T) {
+	f := newFixture(t)
+	f.servers.disc = &registry.Discovery{TokenURL: "https://ehr.example.org/token",
+		Capabilities: []string{"permission-v1"}, Algorithms: []string{"ES384"}}
+	s := f.ui.registrations
+	test.Type(s.name, "Old server")
+	test.Type(s.baseURL, "https://ehr.example.org/fhir")
+	test.Tap(s.discoverBtn)
+	if got := s.scopes.Text; got != "system/*.read" {
+		t.Errorf("scopes after Discover = %q, want system/*.read", got)
+	}
+	if got := s.alg.Selected; got != "ES384" {
+		t.Errorf("algorithm after Discover = %q, want ES384", got)
+	}
+	s.scopes.SetText("system/Patient.read")
+	test.Tap(s.discoverBtn)
+	if got := s.scopes.Text; got != "system/Patient.read" {
+		t.Errorf("scopes typed by hand became %q after Discover, want them kept", got)
 	}
 }

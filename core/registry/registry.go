@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -281,14 +282,15 @@ type Discovery struct {
 	Scopes          []string // scopes_supported
 	Types           []string // resource types in the CapabilityStatement
 	Operations      []string // export levels it declares an export operation at (core.LevelSystem, …)
+	Capabilities    []string // SMART capabilities (permission-v1, permission-v2, …)
 	Summary         string   // one line for a person
-	smart           *smart.Discovery
 }
 
 // DefaultScopes is the scope a new registration asks for: SMART v2's
-// system/*.rs, or v1's system/*.read on a server that only lists v1.
+// system/*.rs, or v1's system/*.read on a server that lists only v1
+// (SMART App Launch 2.x, Conformance: permission-v1, permission-v2).
 func (d *Discovery) DefaultScopes() string {
-	if d != nil && d.smart != nil && d.smart.ScopesV1() && !d.smart.ScopesV2() {
+	if d != nil && slices.Contains(d.Capabilities, "permission-v1") && !slices.Contains(d.Capabilities, "permission-v2") {
 		return "system/*.read"
 	}
 	return "system/*.rs"
@@ -297,7 +299,7 @@ func (d *Discovery) DefaultScopes() string {
 // DefaultAlg is the algorithm a new key uses: RS384, or ES384 on a server
 // that lists only that.
 func (d *Discovery) DefaultAlg() string {
-	if d != nil && d.smart != nil && !d.smart.SupportsAlg(smart.RS384) && d.smart.SupportsAlg(smart.ES384) {
+	if !d.SupportsAlg(smart.RS384) && d.SupportsAlg(smart.ES384) {
 		return smart.ES384
 	}
 	return smart.RS384
@@ -305,7 +307,7 @@ func (d *Discovery) DefaultAlg() string {
 
 // SupportsAlg reports whether the server lists alg, or lists none.
 func (d *Discovery) SupportsAlg(alg string) bool {
-	return d == nil || d.smart == nil || d.smart.SupportsAlg(alg)
+	return d == nil || len(d.Algorithms) == 0 || slices.Contains(d.Algorithms, alg)
 }
 
 // Discover reads base's SMART configuration and CapabilityStatement (a
@@ -319,7 +321,7 @@ func (r *Registry) Discover(ctx context.Context, base string) (*Discovery, error
 		return nil, err
 	}
 	out := &Discovery{TokenURL: d.TokenEndpoint, RegistrationURL: d.RegistrationEndpoint,
-		Algorithms: d.SigningAlgs, Scopes: d.ScopesSupported, Summary: d.Summary(), smart: d}
+		Algorithms: d.SigningAlgs, Scopes: d.ScopesSupported, Capabilities: d.Capabilities, Summary: d.Summary()}
 	c := &bulk.Client{BaseURL: base, HTTPClient: r.HTTPClient, FileClient: r.HTTPClient, Logger: r.logger()}
 	if caps, err := c.Capabilities(ctx); err != nil {
 		r.logger().Info("read CapabilityStatement", "url", base, "err", err)

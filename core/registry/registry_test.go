@@ -158,3 +158,31 @@ func TestRegistry_DiscoverRegisterTest(t *testing.T) {
 		t.Errorf("Register(no endpoint) = %v, want ErrNoRegistrationEndpoint", err)
 	}
 }
+
+// TestDiscoveryDefaults: what a new registration asks for, by what the
+// server lists; the same for both front ends.
+func TestDiscoveryDefaults(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		d          *registry.Discovery
+		scope, alg string
+		supportsES bool
+	}{
+		{"nothing known", nil, "system/*.rs", "RS384", true},
+		{"lists nothing", &registry.Discovery{}, "system/*.rs", "RS384", true},
+		{"v2 and both", &registry.Discovery{Capabilities: []string{"permission-v1", "permission-v2"}, Algorithms: []string{"RS384", "ES384"}}, "system/*.rs", "RS384", true},
+		{"v1 only", &registry.Discovery{Capabilities: []string{"permission-v1"}}, "system/*.read", "RS384", true},
+		{"ES384 only", &registry.Discovery{Algorithms: []string{"ES384"}}, "system/*.rs", "ES384", true},
+		{"RS384 only", &registry.Discovery{Algorithms: []string{"RS384"}}, "system/*.rs", "RS384", false},
+	} {
+		if got := tt.d.DefaultScopes(); got != tt.scope {
+			t.Errorf("%s: DefaultScopes() = %q, want %q", tt.name, got, tt.scope)
+		}
+		if got := tt.d.DefaultAlg(); got != tt.alg {
+			t.Errorf("%s: DefaultAlg() = %q, want %q", tt.name, got, tt.alg)
+		}
+		if got := tt.d.SupportsAlg("ES384"); got != tt.supportsES {
+			t.Errorf("%s: SupportsAlg(ES384) = %v, want %v", tt.name, got, tt.supportsES)
+		}
+	}
+}
