@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -93,6 +94,12 @@ func Discover(ctx context.Context, client *http.Client, base string) (*Discovery
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
+	}
+	var unreachable *net.OpError
+	if errors.As(wellKnownErr, &unreachable) {
+		// Nothing answered at all: the metadata fallback, on the same
+		// host, would only say so twice.
+		return nil, fmt.Errorf("cannot reach the server at %s: %w", base, unreachable)
 	}
 	d, metaErr := discoverMetadata(ctx, client, baseURL)
 	if metaErr == nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -191,5 +192,20 @@ func TestRegisterTellsOtherEndpoints(t *testing.T) {
 				t.Errorf("errors.Is(%v, ErrNotRFC7591) = %v, want %v", err, got, tt.other)
 			}
 		})
+	}
+}
+
+// TestDiscoverUnreachable: a server that does not answer at all is said to
+// be unreachable, once, instead of two joined transport errors.
+func TestDiscoverUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String() + "/fhir"
+	ln.Close() // nothing listens there now
+	_, err = smart.Discover(t.Context(), http.DefaultClient, base)
+	if err == nil || !strings.HasPrefix(err.Error(), "cannot reach the server at "+base+": ") || strings.Contains(err.Error(), "metadata") {
+		t.Errorf("Discover(closed port) = %v, want one 'cannot reach the server at %s' error", err, base)
 	}
 }
