@@ -213,7 +213,9 @@ CREATE OR REPLACE VIEW %[1]sresources_complete AS
 -- the row of the latest completed export; within one export a deletion
 -- wins (deletions apply after the output: Bulk Data Access IG v2, Export:
 -- Bulk Data Status Request, Response - Complete Status, deleted), then
--- the latest lastUpdated.
+-- the latest lastUpdated. Lines that failed validation (problem) are
+-- left out, as in the local catalogue's latest view: they are kept, in
+-- resources, but never shadow a valid version.
 CREATE OR REPLACE VIEW %[1]slatest AS
   SELECT resource_type, id, last_updated, version_id, patient, export_id,
          source_file, line, json
@@ -222,6 +224,7 @@ CREATE OR REPLACE VIEW %[1]slatest AS
       PARTITION BY r.resource_type, r.id
       ORDER BY r.export_id DESC, r.deleted DESC, r.last_updated DESC) AS rn
     FROM %[1]sresources_complete r
+    WHERE r.problem = ''
   ) t
   WHERE t.rn = 1 AND NOT t.deleted;
 `, prefix, res, exps)

@@ -181,8 +181,8 @@ func TestDDLDuckDBSecret(t *testing.T) {
 
 // TestDDLLatestOrder checks the order latest picks a resource's row in:
 // the latest export first, then a deletion before an output row of the
-// same export, then the latest lastUpdated; and that a deletion picked
-// is dropped.
+// same export, then the latest lastUpdated; that a deletion picked is
+// dropped; and that lines that failed validation never take part.
 func TestDDLLatestOrder(t *testing.T) {
 	for _, engine := range Engines {
 		ddl, err := DDL(engine, Target{Bucket: "lake"})
@@ -191,6 +191,7 @@ func TestDDLLatestOrder(t *testing.T) {
 		}
 		for _, want := range []string{
 			"PARTITION BY r.resource_type, r.id\n      ORDER BY r.export_id DESC, r.deleted DESC, r.last_updated DESC) AS rn",
+			"resources_complete r\n    WHERE r.problem = ''\n  ) t",
 			"WHERE t.rn = 1 AND NOT t.deleted;",
 		} {
 			if !strings.Contains(ddl, want) {
