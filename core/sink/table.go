@@ -93,12 +93,58 @@ const rowChunk = 64
 
 // tableSpool is one Parquet file being written to a temporary file.
 type tableSpool struct {
-	typ   string
-	file  *os.File
-	w     *parquet.GenericWriter[Row]
-	rows  int64
-	buf   []Row // at most rowChunk rows not yet written
-	group int   // bytes in the open row group (rowSize)
+	typ  string
+	file *os.File
+	w    *parquet.GenericWriter[Row]
+	rowGroups[Row]
+}
+
+// rowGroups buffers the rows of one Parquet writer (a resources table or
+// a view's): it hands them to write a chunk of at most rowChunk at a time,
+// and ends the open row group (end) once it holds RowGroupBytes.
+type rowGroups[T any] struct {
+	write func([]T) (int, error)
+	end   func() error
+	buf   []T   // at most rowChunk rows not yet written
+	group int   // bytes in the open row group
+	rows  int64 // rows written
+}
+
+// buffer adds one row of about size bytes; spill writes when it is time.
+func (g *rowGroups[T]) buffer(r T, size int) {
+	g.buf = append(g.buf, r)
+	g.group += size
+}
+
+// spill hands a full chunk of rows to the writer and ends the row group
+// at RowGroupBytes.
+func (g *rowGroups[T]) spill() error {
+	if len(g.buf) < rowChunk && g.group < RowGroupBytes {
+		return nil
+	}
+	if err := g.flush(); err != nil {
+		return err
+	}
+	if g.group >= RowGroupBytes {
+		g.group = 0
+		return g.end()
+	}
+	return nil
+}
+
+// flush hands the buffered rows to the writer, which copies them; the row
+// group stays open.
+func (g *rowGroups[T]) flush() error {
+	if len(g.buf) == 0 {
+		return nil
+	}
+	if _, err := g.write(g.buf); err != nil {
+		return err
+	}
+	g.rows += int64(len(g.buf))
+	clear(g.buf)
+	g.buf = g.buf[:0]
+	return nil
 }
 
 // rowSize is about what a row costs in the writer's column buffers: its
@@ -116,7 +162,7 @@ func newTableSpool(dir, typ string) (*tableSpool, error) {
 	}
 	w := parquet.NewGenericWriter[Row](f, parquet.Compression(&parquet.Snappy),
 		parquet.CreatedBy("tranche", "", ""))
-	return &tableSpool{typ: typ, file: f, w: w}, nil
+	return &tableSpool{typ: typ, file: f, w: w, rowGroups: rowGroups[Row]{write: w.Write, end: w.Flush}}, nil
 }
 
 func (t *tableSpool) discard() {
@@ -128,30 +174,6 @@ func (t *tableSpool) discard() {
 // group at RowGroupBytes. A row's strings may point into the runner's
 // batch (see rows): flush before the batch is given back.
 func (t *tableSpool) add(r Row) error {
-	t.buf = append(t.buf, r)
-	t.group += rowSize(&r)
-	if len(t.buf) < rowChunk && t.group < RowGroupBytes {
-		return nil
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	if t.group >= RowGroupBytes {
-		t.group = 0
-		return t.w.Flush()
-	}
-	return nil
-}
-
-// flush hands the buffered rows to the writer, which copies them; the row
-// group stays open.
-func (t *tableSpool) flush() error {
-	if len(t.buf) == 0 {
-		return nil
-	}
-	_, err := t.w.Write(t.buf)
-	t.rows += int64(len(t.buf))
-	clear(t.buf)
-	t.buf = t.buf[:0]
-	return err
+	t.buffer(r, rowSize(&r))
+	return t.spill()
 }

@@ -21,9 +21,7 @@ type viewTable struct {
 	pos    []int          // per schema leaf: the view column it holds
 	file   *os.File
 	w      *parquet.Writer
-	buf    []parquet.Row
-	rows   int64
-	group  int // bytes of the open row group's values
+	rowGroups[parquet.Row]
 }
 
 // columnKind is how a view column is stored.
@@ -80,7 +78,8 @@ func newViewTable(dir string, v *views.View) (*viewTable, error) {
 	}
 	s, kinds, pos := viewSchema(v)
 	w := parquet.NewWriter(f, s, parquet.Compression(&parquet.Snappy), parquet.CreatedBy("tranche", "", ""))
-	return &viewTable{view: v, schema: s, kinds: kinds, pos: pos, file: f, w: w}, nil
+	return &viewTable{view: v, schema: s, kinds: kinds, pos: pos, file: f, w: w,
+		rowGroups: rowGroups[parquet.Row]{write: w.WriteRows, end: w.Flush}}, nil
 }
 
 // add turns one resource into the view's rows and buffers them; a
@@ -92,6 +91,7 @@ func (t *viewTable) add(raw []byte) error {
 	}
 	for _, r := range rows {
 		pr := make(parquet.Row, len(t.kinds))
+		size := 0 // bytes of its values
 		for j, k := range t.kinds {
 			v, ok := parquetValue(k, r[t.pos[j]])
 			if !ok {
@@ -99,44 +99,13 @@ func (t *viewTable) add(raw []byte) error {
 				continue
 			}
 			pr[j] = v.Level(0, 1, j)
-			t.group += 8
+			size += 8
 			if k == parquet.ByteArray {
-				t.group += len(v.ByteArray())
+				size += len(v.ByteArray())
 			}
 		}
-		t.buf = append(t.buf, pr)
+		t.buffer(pr, size)
 	}
-	return nil
-}
-
-// spill hands a full chunk of rows to the writer and ends the row group
-// at RowGroupBytes.
-func (t *viewTable) spill() error {
-	if len(t.buf) < rowChunk && t.group < RowGroupBytes {
-		return nil
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	if t.group >= RowGroupBytes {
-		t.group = 0
-		return t.w.Flush()
-	}
-	return nil
-}
-
-// flush hands the buffered rows to the writer; the row group stays open
-// until RowGroupBytes (as for the resources).
-func (t *viewTable) flush() error {
-	if len(t.buf) == 0 {
-		return nil
-	}
-	if _, err := t.w.WriteRows(t.buf); err != nil {
-		return err
-	}
-	t.rows += int64(len(t.buf))
-	clear(t.buf)
-	t.buf = t.buf[:0]
 	return nil
 }
 
