@@ -110,14 +110,7 @@ func TestExportSinkCrashResume(t *testing.T) {
 			}
 
 			// --resume alone: the sink and its views are the export's.
-			var out bytes.Buffer
-			stderr.Reset()
-			resume := helperCommand(t, home, "export", "--resume", "--db", dbPath)
-			resume.Env = append(resume.Env, lake.env...)
-			resume.Stdout, resume.Stderr = &out, &stderr
-			if err := resume.Run(); err != nil {
-				t.Fatalf("export --resume: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), stderr.String())
-			}
+			mustResume(t, home, dbPath, lake.env)
 			comp := checkLake(t, lake, dbPath, "fhir", 1)
 			if got, want := comp.ViewRows["patient_demographics"], comp.Rows["Patient"]; got != want || got == 0 {
 				t.Errorf("view patient_demographics has %d rows, want %d (one per Patient)", got, want)
@@ -175,14 +168,7 @@ func TestExportSinkRegistration(t *testing.T) {
 		t.Fatalf("%d files in the sink after the kill, want 1", n)
 	}
 
-	var out bytes.Buffer
-	stderr.Reset()
-	resume := helperCommand(t, home, "export", "--resume", "--db", dbPath)
-	resume.Env = append(resume.Env, lake.env...)
-	resume.Stdout, resume.Stderr = &out, &stderr
-	if err := resume.Run(); err != nil {
-		t.Fatalf("export --resume: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), stderr.String())
-	}
+	mustResume(t, home, dbPath, lake.env)
 	comp := checkLake(t, lake, dbPath, "ehr", 1)
 	if comp.Resources == 0 || len(comp.Files) < 2 {
 		t.Errorf("completion lists %d files, %d resources; want several", len(comp.Files), comp.Resources)

@@ -52,6 +52,20 @@ func helperCommand(t *testing.T, home string, args ...string) *exec.Cmd {
 }
 
 // openDemo is an open (no authorization) demo server that polls fast.
+// mustResume runs tranche export --resume in a child process (with env
+// added to its environment) and fails the test, with its output, if it
+// fails.
+func mustResume(t *testing.T, home, dbPath string, env []string) {
+	t.Helper()
+	var out, stderr bytes.Buffer
+	resume := helperCommand(t, home, "export", "--resume", "--db", dbPath)
+	resume.Env = append(resume.Env, env...)
+	resume.Stdout, resume.Stderr = &out, &stderr
+	if err := resume.Run(); err != nil {
+		t.Fatalf("export --resume: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), stderr.String())
+	}
+}
+
 func openDemo(t *testing.T, cfg demo.Config) *demo.Server {
 	t.Helper()
 	cfg.Seed, cfg.Open, cfg.MinPoll = 1, true, -1
@@ -114,13 +128,7 @@ func TestExportCrashResume(t *testing.T) {
 	}
 	id := unfinished[0].ID
 
-	var out bytes.Buffer
-	stderr.Reset()
-	resume := helperCommand(t, home, "export", "--resume", "--db", dbPath)
-	resume.Stdout, resume.Stderr = &out, &stderr
-	if err := resume.Run(); err != nil {
-		t.Fatalf("export --resume: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), stderr.String())
-	}
+	mustResume(t, home, dbPath, nil)
 
 	exp, err := db.FindExport(t.Context(), id)
 	if err != nil {
