@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
 )
 
@@ -75,24 +76,8 @@ func (b *countingBody) Read(p []byte) (int, error) {
 // uncompressed rest a Range resume would move; the catalogue holds every
 // line once.
 func TestResumeStaysCompressed(t *testing.T) {
-	srv := mustOpenDemo(t, demo.Config{Open: true, Patients: 4, FileLines: 300, Faults: demo.Faults{DropMidFile: 1}})
-	db := mustOpenDB(t)
 	wc := &wireCounter{}
-	r, ev, _ := newRunner(t, srv.URL(), http.DefaultClient, db)
-	r.Client.FileClient = &http.Client{Transport: wc}
-	r.BatchLines, r.KeepJob = 100, true // the files stay for the fresh download
-	exp := &core.Export{FHIRBaseURL: srv.URL(), Request: core.ExportRequest{Level: core.LevelPatient}}
-	if err := r.Start(t.Context(), exp); err != nil {
-		t.Fatalf("Start() = %v", err)
-	}
-	checkCatalogue(t, db, exp)
-	// Where each file was resumed: the bytes stored before the cut.
-	offset := map[string]int64{}
-	for _, e := range ev.kinds(core.EventDownloadRequest) {
-		if e.Offset > 0 {
-			offset[e.FileURL] = e.Offset
-		}
-	}
+	db, exp, offset := exportCutOnce(t, wc)
 
 	files, err := db.FindFiles(t.Context(), exp.ID)
 	if err != nil {
@@ -163,23 +148,8 @@ func freshCompressedSize(t *testing.T, u string) int64 {
 // resume drops the uncompressed answer unread and asks for the rest with
 // Range.
 func TestResumeUncompressedWithRange(t *testing.T) {
-	srv := mustOpenDemo(t, demo.Config{Open: true, Patients: 4, FileLines: 300, Faults: demo.Faults{DropMidFile: 1}})
-	db := mustOpenDB(t)
 	wc := &wireCounter{noGzip: true}
-	r, ev, _ := newRunner(t, srv.URL(), http.DefaultClient, db)
-	r.Client.FileClient = &http.Client{Transport: wc}
-	r.BatchLines, r.KeepJob = 100, true // the files stay for the fresh download
-	exp := &core.Export{FHIRBaseURL: srv.URL(), Request: core.ExportRequest{Level: core.LevelPatient}}
-	if err := r.Start(t.Context(), exp); err != nil {
-		t.Fatalf("Start() = %v", err)
-	}
-	checkCatalogue(t, db, exp)
-	resumedAt := map[string]bool{}
-	for _, e := range ev.kinds(core.EventDownloadRequest) {
-		if e.Offset > 0 {
-			resumedAt[e.FileURL] = true
-		}
-	}
+	db, exp, offset := exportCutOnce(t, wc)
 
 	files, err := db.FindFiles(t.Context(), exp.ID)
 	if err != nil {
@@ -187,7 +157,7 @@ func TestResumeUncompressedWithRange(t *testing.T) {
 	}
 	resumed := 0
 	for _, f := range files {
-		if f.Kind != core.KindOutput || !resumedAt[f.URL] {
+		if f.Kind != core.KindOutput || offset[f.URL] == 0 {
 			continue // not resumed: cut before its first line ended
 		}
 		got := wc.fetches(f.URL)
@@ -209,4 +179,29 @@ func TestResumeUncompressedWithRange(t *testing.T) {
 	if resumed < 2 {
 		t.Fatalf("%d output files resumed, want several", resumed)
 	}
+}
+
+// exportCutOnce exports the demo server's data through wc, each file cut
+// once half way and resumed, keeping the job for a fresh download; it
+// checks the catalogue and returns where each resumed file was resumed
+// (the bytes stored before the cut).
+func exportCutOnce(t *testing.T, wc *wireCounter) (*catalog.DB, *core.Export, map[string]int64) {
+	t.Helper()
+	srv := mustOpenDemo(t, demo.Config{Open: true, Patients: 4, FileLines: 300, Faults: demo.Faults{DropMidFile: 1}})
+	db := mustOpenDB(t)
+	r, ev, _ := newRunner(t, srv.URL(), http.DefaultClient, db)
+	r.Client.FileClient = &http.Client{Transport: wc}
+	r.BatchLines, r.KeepJob = 100, true // the files stay for the fresh download
+	exp := &core.Export{FHIRBaseURL: srv.URL(), Request: core.ExportRequest{Level: core.LevelPatient}}
+	if err := r.Start(t.Context(), exp); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	checkCatalogue(t, db, exp)
+	offset := map[string]int64{}
+	for _, e := range ev.kinds(core.EventDownloadRequest) {
+		if e.Offset > 0 {
+			offset[e.FileURL] = e.Offset
+		}
+	}
+	return db, exp, offset
 }
