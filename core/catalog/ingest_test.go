@@ -197,9 +197,12 @@ func TestDB_AppendRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []catalog.SeverityCount{{"error", 1}, {"warning", 2}, {"information", 1}}
+		want := catalog.Severities{{"error", 1}, {"warning", 2}, {"information", 1}}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("OutcomeSummary() (-want +got):\n%s", diff)
+		}
+		if got.Total() != 4 || got.Errors() != 1 {
+			t.Errorf("Total, Errors = %d, %d; want 4, 1", got.Total(), got.Errors())
 		}
 		os, err := db.Outcomes(t.Context(), e.ID, 0)
 		if err != nil {

@@ -30,6 +30,32 @@ type SeverityCount struct {
 	Count    int64
 }
 
+// Severities are an export's outcome lines counted by severity
+// (OutcomeSummary).
+type Severities []SeverityCount
+
+// Total is how many outcome lines there are.
+func (s Severities) Total() int64 {
+	var n int64
+	for _, c := range s {
+		n += c.Count
+	}
+	return n
+}
+
+// Errors is how many outcome lines are fatal or error: data the server
+// meant to send is missing, even when every file verified (Bulk Data
+// Access IG, Response - Complete Status: the error array).
+func (s Severities) Errors() int64 {
+	var n int64
+	for _, c := range s {
+		if c.Severity == "fatal" || c.Severity == "error" {
+			n += c.Count
+		}
+	}
+	return n
+}
+
 // Problem is one line that failed validation, kept verbatim.
 type Problem struct {
 	ExportID int64
@@ -90,7 +116,7 @@ func (db *DB) Outcomes(ctx context.Context, exportID int64, limit int) ([]Outcom
 
 // OutcomeSummary counts an export's outcome lines per severity, most severe
 // first (fatal, error, warning, information, then anything else by name).
-func (db *DB) OutcomeSummary(ctx context.Context, exportID int64) ([]SeverityCount, error) {
+func (db *DB) OutcomeSummary(ctx context.Context, exportID int64) (Severities, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT severity, COUNT(*) FROM outcomes
 		WHERE export_id = ? GROUP BY severity
 		ORDER BY CASE severity WHEN 'fatal' THEN 0 WHEN 'error' THEN 1 WHEN 'warning' THEN 2
@@ -99,7 +125,7 @@ func (db *DB) OutcomeSummary(ctx context.Context, exportID int64) ([]SeverityCou
 		return nil, fmt.Errorf("outcome summary: %w", err)
 	}
 	defer rows.Close()
-	var cs []SeverityCount
+	var cs Severities
 	for rows.Next() {
 		var c SeverityCount
 		if err := rows.Scan(&c.Severity, &c.Count); err != nil {
