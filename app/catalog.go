@@ -16,6 +16,7 @@ import (
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/tables"
 )
 
 const catalogUsage = `Usage:
@@ -238,7 +239,7 @@ func catalogExport(ctx context.Context, c *catalogCmd, args []string) (err error
 	}
 	if *table != "" {
 		if !flagSet(c.fs, "format") {
-			*format = formatFromName(*out, "ndjson")
+			*format = tables.FormatOf(*out, tables.FormatNDJSON)
 		}
 		return catalogExportTable(ctx, c, *table, *format, *out)
 	}
@@ -260,20 +261,10 @@ func catalogExport(ctx context.Context, c *catalogCmd, args []string) (err error
 		}
 	}
 
-	w := c.stdout
-	if *out != "" {
-		file, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if cerr := file.Close(); err == nil && cerr != nil {
-				err = cerr
-			}
-		}()
-		w = file
-	}
-	n, err := write(db, w)
+	n, err := writeFile(*out, c.stdout, func(w io.Writer) (int64, error) {
+		n, err := write(db, w)
+		return int64(n), err
+	})
 	if err != nil {
 		return err
 	}
@@ -304,14 +295,8 @@ func catalogExports(ctx context.Context, c *catalogCmd, args []string) error {
 		if problem == "" {
 			// A complete export may still hold the server's error lines:
 			// its data is incomplete, and the column says so.
-			if sum, err := db.OutcomeSummary(ctx, e.ID); err == nil {
-				var n int64
-				for _, sc := range sum {
-					n += sc.Count
-				}
-				if n > 0 {
-					problem = fmt.Sprintf("the server reported %d error lines: the data is incomplete", n)
-				}
+			if sum, err := db.OutcomeSummary(ctx, e.ID); err == nil && sum.Errors() > 0 {
+				problem = fmt.Sprintf("the server reported %d errors: the data is incomplete", sum.Errors())
 			}
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Request.Level,

@@ -99,6 +99,26 @@ func TestRunCatalog(t *testing.T) {
 		}
 	})
 
+	// A failed export to a file leaves the file there was untouched, and
+	// no half-written one (before, -o truncated it first).
+	t.Run("ExportToFileFails", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "obs.ndjson")
+		if err := os.WriteFile(out, []byte("yesterday's\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr strings.Builder
+		err := runCatalog([]string{"export", "--db", path, "--query", `"unbalanced`, "-o", out}, &stdout, &stderr)
+		if err == nil {
+			t.Fatal("export with a broken query = nil, want an error")
+		}
+		if got, _ := os.ReadFile(out); string(got) != "yesterday's\n" {
+			t.Errorf("file after a failed export = %q, want it untouched", got)
+		}
+		if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
+			t.Errorf("%d files beside it, want none left over", len(ents)-1)
+		}
+	})
+
 	errTests := []struct {
 		name string
 		args []string

@@ -19,6 +19,7 @@ import (
 	"tranche.dev/tranche/core/bulk"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/engine"
+	"tranche.dev/tranche/core/sink"
 	"tranche.dev/tranche/core/smart"
 )
 
@@ -214,26 +215,22 @@ func runExportDial(args []string, stdout, stderr io.Writer, dial engine.Dial) er
 	}
 	defer env.Close()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &bulk.LogDir{Dir: exportLogDir(filepath.Dir(dbPath)), OnError: func(err error) { fmt.Fprintln(stderr, err) }}
+	defer logs.Close()
 	x := &exporter{env: env, flags: f, stdout: stdout, stderr: stderr,
-		eng:  &engine.Engine{Store: env.DB, LoadKey: env.loadKey, HTTPClient: env.HTTPClient, Dial: env.Dial, Logger: logger},
-		logs: &bulk.LogDir{Dir: exportLogDir(filepath.Dir(dbPath)), OnError: func(err error) { fmt.Fprintln(stderr, err) }}}
-	defer x.logs.Close()
-	defer x.memLimit.Begin()()
+		eng: &engine.Engine{Store: env.DB, LoadKey: env.loadKey, HTTPClient: env.HTTPClient, Dial: env.Dial, Logger: logger, Logs: logs}}
 	if x.opts.Auth, err = f.auth(); err != nil {
 		return err
 	}
 	x.opts.Parallel, x.opts.MaxLine, x.opts.KeepJob, x.opts.Logger = f.parallel, f.maxLine, f.keepJob, logger
-	// An object-storage sink: a new export's comes from --sink or the
-	// registration; a stored export's from the catalogue.
-	var sinkURL string
-	x.opts.Prepare = func(ctx context.Context, r *bulk.Runner, id int64) error {
-		if id != 0 {
-			return x.resumeSink(ctx, r, id)
+	if x.opts.Sink, err = f.sinkOptions(); err != nil {
+		return err
+	}
+	x.opts.OnSink = func(si engine.SinkInfo) {
+		fmt.Fprintf(stderr, "Writing to %s (%s)\n", si.Target, si.Endpoint)
+		if si.Aborted > 0 {
+			fmt.Fprintf(stderr, "Aborted %d unfinished uploads no export refers to.\n", si.Aborted)
 		}
-		if sinkURL != "" {
-			return x.useSink(r, sinkURL)
-		}
-		return nil
 	}
 
 	switch {
@@ -275,12 +272,6 @@ func runExportDial(args []string, stdout, stderr io.Writer, dial engine.Dial) er
 	}
 	if reg == nil && f.clientID != "" {
 		exp.Scope = f.scopeOrDefault()
-	}
-	sinkURL = f.sink
-	if sinkURL == "" && reg != nil {
-		if sinkURL, err = env.DB.RegistrationSink(ctx, reg.ID); err != nil {
-			return err
-		}
 	}
 	if f.status != "" {
 		// Pick up a job started elsewhere (or by an earlier run).
@@ -327,19 +318,13 @@ type exporter struct {
 	stdout io.Writer
 	stderr io.Writer
 	prog   *progress
-	logs   *bulk.LogDir
-	// memLimit is the process's soft memory limit while it exports.
-	memLimit engine.MemoryLimit
 }
 
 // options are the engine options of one run, with a fresh progress line.
 func (x *exporter) options() engine.Options {
 	x.prog = newProgress(x.stderr)
 	o := x.opts
-	o.OnEvent = func(ev core.Event) {
-		x.prog.handle(ev)
-		x.logs.Handle(ev)
-	}
+	o.OnEvent = x.prog.handle
 	return o
 }
 
@@ -426,40 +411,24 @@ func (x *exporter) report(ctx context.Context, id int64, runErr error) error {
 	if id == 0 {
 		return runErr
 	}
-	x.logs.Done(id)
 	exp, err := x.env.DB.FindExport(context.WithoutCancel(ctx), id)
 	if err != nil {
 		return errors.Join(runErr, err)
 	}
 	files, _ := x.env.DB.FindFiles(context.WithoutCancel(ctx), id)
-	// Resources are the valid lines of output files; deleted entries and
+	// Resources are the valid lines of output files; deletion entries and
 	// the server's error lines are counted apart, and problem lines
 	// (stored as received, not as resources) on their own.
-	var resources, deleted, errorLines, bytes, problems int64
-	loaded := 0
-	for _, f := range files {
-		bytes, problems = bytes+f.Bytes, problems+f.Problems
-		switch f.Kind {
-		case core.KindDeleted:
-			deleted += f.Lines - f.Problems
-		case core.KindError:
-			errorLines += f.Lines - f.Problems
-		default:
-			resources += f.Lines - f.Problems
-		}
-		if f.State == core.FileLoaded {
-			loaded++
-		}
-	}
+	t := core.Sum(files)
 	extra := ""
-	if deleted > 0 {
-		extra += fmt.Sprintf(", %d deletion entries", deleted)
+	if t.Deleted > 0 {
+		extra += fmt.Sprintf(", %d deletion entries", t.Deleted)
 	}
-	if errorLines > 0 {
-		extra += fmt.Sprintf(", %d server error lines", errorLines)
+	if t.ErrorLines > 0 {
+		extra += fmt.Sprintf(", %d server error lines", t.ErrorLines)
 	}
 	fmt.Fprintf(x.stdout, "Export %d %s: %d of %d files verified, %d resources%s, %.1f MB, %d problem lines\n",
-		id, exp.State, loaded, len(files), resources, extra, float64(bytes)/1e6, problems)
+		id, exp.State, t.Loaded, t.Files, t.Resources, extra, float64(t.Bytes)/1e6, t.Problems)
 	if exp.Released {
 		fmt.Fprintln(x.stdout, "The job was released on the server (DELETE).")
 	}
@@ -472,6 +441,8 @@ func (x *exporter) report(ctx context.Context, id int64, runErr error) error {
 		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("interrupted; carry on with: tranche export --resume %d", id)
+	case errors.Is(runErr, sink.ErrViewsChanged):
+		return &exitError{code: 2, err: fmt.Errorf("--sink-view: %w (give no --sink-view)", runErr)}
 	case errors.Is(runErr, core.ErrExpired):
 		return fmt.Errorf("export %d: %w; start a fresh export", id, runErr)
 	case errors.Is(runErr, core.ErrIncomplete):
@@ -524,29 +495,19 @@ func (x *exporter) reportOutcomes(ctx context.Context, id int64) int64 {
 		return 0
 	}
 	var parts []string
-	var errs int64
 	for _, c := range sum {
 		parts = append(parts, fmt.Sprintf("%d %s", c.Count, c.Severity))
-		if c.Severity == "fatal" || c.Severity == "error" {
-			errs += c.Count
-		}
 	}
 	fmt.Fprintf(x.stdout, "The server's error files hold %s:\n", strings.Join(parts, ", "))
-	outs, err := x.env.DB.Outcomes(ctx, id, maxOutcomesShown)
-	if err != nil {
-		return errs
+	if outs, err := x.env.DB.Outcomes(ctx, id, maxOutcomesShown); err == nil {
+		for _, o := range outs {
+			fmt.Fprintf(x.stdout, "  %s: %s\n", o.Severity, outcomeText(o.Raw))
+		}
+		if more := sum.Total() - int64(len(outs)); more > 0 {
+			fmt.Fprintf(x.stdout, "  and %d more (tranche catalog exports, or Browse in the app)\n", more)
+		}
 	}
-	var total int64
-	for _, c := range sum {
-		total += c.Count
-	}
-	for _, o := range outs {
-		fmt.Fprintf(x.stdout, "  %s: %s\n", o.Severity, outcomeText(o.Raw))
-	}
-	if more := total - int64(len(outs)); more > 0 {
-		fmt.Fprintf(x.stdout, "  and %d more (tranche catalog exports, or Browse in the app)\n", more)
-	}
-	return errs
+	return sum.Errors()
 }
 
 // outcomeText is an error-file line's first message, for a person.

@@ -259,7 +259,7 @@ func TestExportServerErrorsCLI(t *testing.T) {
 	if err := run([]string{"catalog", "exports"}, &list, &errb); err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`complete .*the server reported \d+ error lines: the data is incomplete`).MatchString(list.String()) {
+	if !regexp.MustCompile(`complete .*the server reported \d+ errors: the data is incomplete`).MatchString(list.String()) {
 		t.Errorf("catalog exports = %q, want the complete export's error lines in its error column", list.String())
 	}
 }

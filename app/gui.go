@@ -18,8 +18,6 @@ import (
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/demo"
 	"tranche.dev/tranche/core/engine"
-	"tranche.dev/tranche/core/keychain"
-	"tranche.dev/tranche/core/registry"
 	"tranche.dev/tranche/core/workbench"
 	"tranche.dev/tranche/ui"
 )
@@ -112,43 +110,31 @@ func openGUI(dir string, logger *slog.Logger, sampleKeys bool) (*gui, error) {
 	if err := db.Open(); err != nil {
 		return nil, fmt.Errorf("open catalogue: %w", err)
 	}
-	env := &keyEnv{DB: db, Stdout: io.Discard, Stderr: io.Discard}
-	env.HTTPClient = engine.NewHTTPClientDial(env.Dial)
-	keyDir := filepath.Join(dir, "keys")
-	env.Reg = &registry.Registry{
-		Store: db,
-		// Probed on first use only, so the demo never needs a keychain.
-		Keychain:   probedKeychain(),
-		SampleKeys: sampleKeys,
-		HTTPClient: env.HTTPClient,
-		Logger:     logger,
-		FileKeys: func(create bool) (keychain.Keys, error) {
-			// The GUI never prompts on a terminal; the passphrase comes from
-			// the environment, as for the CLI's --key-file-fallback, and is
-			// judged by the same rule when a key file is to be written.
-			env := os.Getenv("TRANCHE_KEY_PASSPHRASE")
-			if env == "" {
-				return nil, errors.New("this key is in the encrypted key file: start Tranche with TRANCHE_KEY_PASSPHRASE set")
-			}
-			pass, err := readPassphrase(env, nil, io.Discard, create)
-			if err != nil {
-				return nil, err
-			}
-			return keychain.NewFileStore(keyDir, pass), nil
-		},
-	}
+	// The GUI never prompts on a terminal; the passphrase comes from the
+	// environment, as for the CLI's --key-file-fallback, and is judged by
+	// the same rule when a key file is to be written.
+	env := newKeyEnv(db, dir, nil, logger, func(create bool) ([]byte, error) {
+		pass := os.Getenv("TRANCHE_KEY_PASSPHRASE")
+		if pass == "" {
+			return nil, errors.New("this key is in the encrypted key file: start Tranche with TRANCHE_KEY_PASSPHRASE set")
+		}
+		return readPassphrase(pass, nil, io.Discard, create)
+	})
+	// Only the demo's registration may use the embedded sample keys.
+	env.Reg.SampleKeys = sampleKeys
+	eng := &engine.Engine{Store: db, LoadKey: env.Reg.LoadKey, HTTPClient: env.HTTPClient, Dial: env.Dial,
+		Logger: logger.With("system", "bulk"), Logs: &bulk.LogDir{Dir: exportLogDir(dir)}}
 	return &gui{
-		db: db,
-		services: &guiServices{env: env, dataDir: dir, logger: logger.With("system", "bulk"),
-			logs: &bulk.LogDir{Dir: exportLogDir(dir)}},
-		catalog: &catalog.Browser{DB: db},
-		logger:  logger,
+		db:       db,
+		services: &guiServices{env: env, eng: eng, index: &catalog.Indexer{DB: db, Logger: logger}},
+		catalog:  &catalog.Browser{DB: db},
+		logger:   logger,
 	}, nil
 }
 
 func (g *gui) Close() error {
-	g.services.closeBackground()
-	g.services.logs.Close()
+	g.services.index.Close()
+	g.services.eng.Logs.Close()
 	return g.db.Close()
 }
 

@@ -98,30 +98,43 @@ func openKeyEnv(c commonFlags, stdout, stderr io.Writer) (*keyEnv, error) {
 	if err := db.Open(); err != nil {
 		return nil, fmt.Errorf("open catalogue: %w", err)
 	}
-	httpClient := engine.NewHTTPClientDial(c.dial)
-	env := &keyEnv{DB: db, Dial: c.dial, HTTPClient: httpClient, Stdout: stdout, Stderr: stderr}
-	keyDir := filepath.Join(filepath.Dir(path), "keys")
 	// Asked once per command, so a person types the passphrase once.
-	var pass []byte
 	stdin := bufio.NewReader(os.Stdin)
+	env := newKeyEnv(db, filepath.Dir(path), c.dial, db.Logger, func(create bool) ([]byte, error) {
+		return readPassphrase(os.Getenv("TRANCHE_KEY_PASSPHRASE"), stdin, stderr, create)
+	})
+	env.Stdout, env.Stderr, env.Reg.Fallback = stdout, stderr, c.fallback
+	return env, nil
+}
+
+// newKeyEnv is the registry of registrations and keys over db: keys in the
+// OS keychain, or in the key file in dir/keys under the passphrase that
+// passphrase gives (asked once; create: a new file is to be written).
+func newKeyEnv(db *catalog.DB, dir string, dial engine.Dial, logger *slog.Logger, passphrase func(create bool) ([]byte, error)) *keyEnv {
+	env := &keyEnv{DB: db, Dial: dial, HTTPClient: engine.NewHTTPClientDial(dial), Stdout: io.Discard, Stderr: io.Discard}
+	var pass []byte
 	env.Reg = &registry.Registry{
 		Store:      db,
 		Keychain:   probedKeychain(),
-		Fallback:   c.fallback,
-		HTTPClient: httpClient,
-		Logger:     db.Logger,
+		HTTPClient: env.HTTPClient,
+		Logger:     logger,
 		FileKeys: func(create bool) (keychain.Keys, error) {
 			if pass == nil {
-				p, err := readPassphrase(os.Getenv("TRANCHE_KEY_PASSPHRASE"), stdin, stderr, create)
+				p, err := passphrase(create)
 				if err != nil {
 					return nil, err
 				}
 				pass = p
 			}
-			return keychain.NewFileStore(keyDir, pass), nil
+			if create { // a passphrase first given to read a key
+				if err := keychain.CheckPassphrase(pass); err != nil {
+					return nil, fmt.Errorf("the key file passphrase is refused for a new key: %w", err)
+				}
+			}
+			return keychain.NewFileStore(filepath.Join(dir, "keys"), pass), nil
 		},
 	}
-	return env, nil
+	return env
 }
 
 // probedKeychain returns the OS keychain on first use, or why it cannot be

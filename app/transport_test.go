@@ -66,6 +66,7 @@ func TestGUIRefusesPlainHTTP(t *testing.T) {
 	env := g.services.env
 	env.Dial = failDial(t)
 	env.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: env.transport(0)}
+	g.services.eng.Dial, g.services.eng.HTTPClient = env.Dial, env.HTTPClient
 	ctx := t.Context()
 
 	reg := &core.Registration{Name: "lab", FHIRBaseURL: "http://192.0.2.10/fhir", TokenURL: "https://192.0.2.10/token", ClientID: "c", Scopes: "system/*.rs"}

@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/catalog"
+	"tranche.dev/tranche/core/outfile"
 	"tranche.dev/tranche/core/tables"
 	"tranche.dev/tranche/core/viewlib"
 	"tranche.dev/tranche/core/views"
@@ -308,7 +307,7 @@ func viewsRun(ctx context.Context, c *viewsCmd, args []string) (err error) {
 		return err
 	}
 	if *format == "" {
-		*format = formatFromName(*out, "csv")
+		*format = tables.FormatOf(*out, tables.FormatCSV)
 	}
 	switch *format {
 	case "table", "csv", "ndjson", "parquet":
@@ -368,20 +367,6 @@ func viewsRun(ctx context.Context, c *viewsCmd, args []string) (err error) {
 	return nil
 }
 
-// formatFromName is the output format an output file's extension names,
-// else def.
-func formatFromName(out, def string) string {
-	switch strings.ToLower(filepath.Ext(out)) {
-	case ".parquet":
-		return "parquet"
-	case ".ndjson", ".jsonl":
-		return "ndjson"
-	case ".csv":
-		return "csv"
-	}
-	return def
-}
-
 // flagSet reports whether the flag name was given on the command line.
 func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
@@ -408,32 +393,14 @@ func writeView(ctx context.Context, r *tables.Runner, db *catalog.DB, v *tables.
 }
 
 // writeFile calls write with stdout, or, when out is set, with a new file
-// beside out that replaces out once write has succeeded: a failed or
-// cancelled run leaves no half-written file.
-func writeFile(out string, stdout io.Writer, write func(io.Writer) (int64, error)) (n int64, err error) {
+// that replaces out once write has succeeded (outfile.Write): a failed or
+// cancelled run leaves no half-written file. Records and tables are
+// health data: the file is the user's alone (0600).
+func writeFile(out string, stdout io.Writer, write func(io.Writer) (int64, error)) (int64, error) {
 	if out == "" {
 		return write(stdout)
 	}
-	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if n, err = write(f); err != nil {
-		return n, err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return n, err
-	}
-	if err = f.Close(); err != nil {
-		return n, err
-	}
-	return n, os.Rename(f.Name(), out)
+	return outfile.Write(out, 0o600, write)
 }
 
 func reportProblems(w io.Writer, st tables.Stats) {

@@ -137,9 +137,12 @@ type Export struct {
 	Manifest        []byte // the raw manifest(s) as received, JSON
 	Error           string // why it failed, for a person
 	Released        bool   // DELETE sent after completion
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	FinishedAt      time.Time
+	// Sink is the object storage (s3://BUCKET/PREFIX) the export lands in,
+	// "" for the catalogue alone; the store reads it, the sink records it.
+	Sink       string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	FinishedAt time.Time
 }
 
 // FileKind says which manifest array a file came from.

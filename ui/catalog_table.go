@@ -92,14 +92,14 @@ func (s *catalogScreen) exportSelection() {
 			if !ok {
 				return
 			}
-			f, ext := core.FormatNDJSON, ".ndjson"
+			f := tables.FormatNDJSON
 			switch {
 			case strings.HasPrefix(format.Selected, "CSV"):
-				f, ext = core.FormatCSV, ".csv"
+				f = tables.FormatCSV
 			case strings.HasPrefix(format.Selected, "Parquet"):
-				f, ext = tables.FormatParquet, ".parquet"
+				f = tables.FormatParquet
 			}
-			s.saveSelection(q, f, ext)
+			s.saveSelection(q, f, tables.Ext(f))
 		}, s.u.Window)
 }
 

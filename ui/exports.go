@@ -215,9 +215,15 @@ func (s *exportsScreen) showDetail(e *core.Export, files []*core.ExportFile) {
 	default:
 		s.progress.SetText("")
 	}
-	t := summarise(files)
-	s.bar.SetValue(t.fraction(e.State))
-	s.totals.SetText(t.String())
+	t := core.Sum(files)
+	s.bar.SetValue(t.Fraction(e.State))
+	totals := describeTotals(t)
+	if e.Sink != "" {
+		// The registration's sink (docs/sink-layout.md): the records land
+		// there, and the catalogue keeps the export's progress.
+		totals += "\nLands in object storage at " + e.Sink + "."
+	}
+	s.totals.SetText(totals)
 	if le := s.live.logged(e.ID); le != nil {
 		s.logLines = le.lines()
 	} else {

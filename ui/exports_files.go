@@ -100,60 +100,19 @@ func (s *exportsScreen) rate(f *core.ExportFile) string {
 	return humanBytes(int64(float64(f.Bytes)/d.Seconds())) + "/s"
 }
 
-// totals sums an export's files.
-type totals struct {
-	files, loaded, failed, pending int
-	lines, count, bytes, problems  int64
-	countKnown                     bool
-}
-
-func summarise(files []*core.ExportFile) totals {
-	t := totals{files: len(files), countKnown: len(files) > 0}
-	for _, f := range files {
-		t.lines += f.Lines
-		t.bytes += f.Bytes
-		t.problems += f.Problems
-		if f.Count < 0 {
-			t.countKnown = false
-		} else {
-			t.count += f.Count
-		}
-		switch f.State {
-		case core.FileLoaded:
-			t.loaded++
-		case core.FileFailed, core.FileInvalid:
-			t.failed++
-		default:
-			t.pending++
-		}
-	}
-	return t
-}
-
-// fraction is how far the export is, for the progress bar.
-func (t totals) fraction(st core.ExportState) float64 {
-	switch {
-	case st == core.StateComplete:
-		return 1
-	case t.files == 0:
-		return 0
-	case t.countKnown && t.count > 0:
-		return min(1, float64(t.lines)/float64(t.count))
-	}
-	return float64(t.loaded+t.failed) / float64(t.files)
-}
-
-func (t totals) String() string {
-	if t.files == 0 {
+// describeTotals is the status screen's one-line summary of an export's
+// files (core.Sum).
+func describeTotals(t core.Totals) string {
+	if t.Files == 0 {
 		return "No files yet."
 	}
-	s := fmt.Sprintf("%d files: %d loaded, %d failed, %d to go · %d lines", t.files, t.loaded, t.failed, t.pending, t.lines)
-	if t.countKnown {
-		s += fmt.Sprintf(" of %d", t.count)
+	s := fmt.Sprintf("%d files: %d loaded, %d failed, %d to go · %d lines", t.Files, t.Loaded, t.Failed, t.Pending, t.Lines)
+	if t.CountKnown {
+		s += fmt.Sprintf(" of %d", t.Count)
 	}
-	s += " · " + humanBytes(t.bytes)
-	if t.problems > 0 {
-		s += fmt.Sprintf(" · %d problem lines", t.problems)
+	s += " · " + humanBytes(t.Bytes)
+	if t.Problems > 0 {
+		s += fmt.Sprintf(" · %d problem lines", t.Problems)
 	}
 	return s
 }

@@ -280,3 +280,20 @@ func TestExports_ButtonsFollowTheEngineRules(t *testing.T) {
 		}
 	}
 }
+
+// TestExports_SinkAndExpiredFiles: the status screen says where an export
+// in object storage lands, and counts an expired file as failed, not as
+// one to go (core.Sum, the summary tranche export prints too).
+func TestExports_SinkAndExpiredFiles(t *testing.T) {
+	f := newFixture(t)
+	e := f.ui.exports
+	f.exports.put(&core.Export{ID: 1, State: core.StateFailed, StatusURL: "http://x/jobs/1", CreatedAt: testNow, Sink: "s3://lake/ehr"},
+		&core.ExportFile{ExportID: 1, Kind: core.KindOutput, Type: "Patient", URL: "u1", Count: 4, Lines: 4, Bytes: 1000, State: core.FileLoaded},
+		&core.ExportFile{ExportID: 1, Kind: core.KindOutput, Type: "Observation", URL: "u2", Count: 6, State: core.FileExpired})
+	e.reload()
+	e.show(1)
+	want := "2 files: 1 loaded, 1 failed, 0 to go · 4 lines of 10 · 1.0 kB\nLands in object storage at s3://lake/ehr."
+	if got := e.totals.Text; got != want {
+		t.Errorf("totals = %q, want %q", got, want)
+	}
+}

@@ -220,29 +220,26 @@ func baseline(ctx context.Context, base, dir string, parallel int) (Result, erro
 // export runs a full export into a fresh catalogue, under the memory
 // limit `tranche export` sets.
 func export(ctx context.Context, base, dir string, parallel int) (Result, error) {
-	var memLimit engine.MemoryLimit
-	defer memLimit.Begin()()
 	db := catalog.NewDB(filepath.Join(dir, "tranche.db"))
-	db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db.Logger = discard
 	if err := db.Open(); err != nil {
 		return Result{}, err
 	}
 	defer db.Close()
 	start := time.Now()
 	var dlStart time.Time
-	r := &bulk.Runner{
-		Client:      &bulk.Client{BaseURL: base, HTTPClient: http.DefaultClient, FileClient: http.DefaultClient},
-		Store:       db,
-		MaxParallel: parallel,
-		PollMin:     100 * time.Millisecond,
+	// The engine that runs tranche export, with its transport and its
+	// memory limit.
+	e := &engine.Engine{Store: db, Logger: discard}
+	exp := &core.Export{FHIRBaseURL: base, Request: core.ExportRequest{Level: core.LevelPatient}}
+	err := e.Start(ctx, exp, nil, engine.Options{Parallel: parallel, PollMin: 100 * time.Millisecond,
 		OnEvent: func(ev core.Event) {
 			if ev.Kind == core.EventStatusComplete && dlStart.IsZero() {
 				dlStart = ev.Time
 			}
-		},
-	}
-	exp := &core.Export{FHIRBaseURL: base, Request: core.ExportRequest{Level: core.LevelPatient}}
-	if err := r.Start(ctx, exp); err != nil {
+		}})
+	if err != nil {
 		return Result{}, err
 	}
 	end := time.Now()

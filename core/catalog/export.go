@@ -144,7 +144,7 @@ func (db *DB) LastTransactionTime(ctx context.Context, e *core.Export) (string, 
 func (db *DB) findExports(ctx context.Context, tail string, args ...any) ([]*core.Export, error) {
 	rows, err := db.reader.QueryContext(ctx, `
 		SELECT id, registration_id, fhir_base_url, scope, request, kickoff_url, status_url,
-			state, progress, transaction_time, manifest, error, released, created_at,
+			state, progress, transaction_time, manifest, error, released, sink, created_at,
 			updated_at, finished_at
 		FROM exports `+tail, args...)
 	if err != nil {
@@ -159,7 +159,7 @@ func (db *DB) findExports(ctx context.Context, tail string, args ...any) ([]*cor
 		var req, state, created, updated, finished string
 		if err := rows.Scan(&e.ID, &regID, &e.FHIRBaseURL, &e.Scope, &req, &e.KickoffURL,
 			&e.StatusURL, &state, &e.Progress, &e.TransactionTime, &e.Manifest, &e.Error,
-			&e.Released, &created, &updated, &finished); err != nil {
+			&e.Released, &e.Sink, &created, &updated, &finished); err != nil {
 			return nil, fmt.Errorf("scan export: %w", err)
 		}
 		e.RegistrationID = regID.Int64

@@ -28,6 +28,9 @@ func TestSinkSettings(t *testing.T) {
 	if got, err := db.ExportSink(ctx, e.ID); err != nil || got != "s3://lake/fhir" {
 		t.Fatalf("ExportSink = %q, %v; want s3://lake/fhir", got, err)
 	}
+	if got, err := db.FindExport(ctx, e.ID); err != nil || got.Sink != "s3://lake/fhir" {
+		t.Fatalf("FindExport().Sink = %+v, %v; want s3://lake/fhir", got, err)
+	}
 	if _, err := db.ExportSink(ctx, e.ID+1); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("ExportSink of no export: %v, want ErrNotFound", err)
 	}

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/bulk"
+	"tranche.dev/tranche/core/sink"
 	"tranche.dev/tranche/core/smart"
 )
 
@@ -36,6 +38,13 @@ type Engine struct {
 	// network's. Tests give one that fails on any address off loopback.
 	Dial   Dial
 	Logger *slog.Logger
+	// Logs, when set, keeps every run's events in its export's
+	// log.ndjson (the bulk-data-client format), each file closed when the
+	// run returns.
+	Logs *bulk.LogDir
+	// Memory is the process's soft memory limit while runs are in flight:
+	// an Engine is shared, not copied.
+	Memory MemoryLimit
 }
 
 // Auth is an ad hoc client (no stored registration): the CLI's
@@ -51,18 +60,25 @@ type Auth struct {
 
 // Options are the settings of one run that are not the registration's.
 type Options struct {
-	Parallel int   // parallel downloads; 0: the registration's, else bulk.DefaultMaxParallel
-	MaxLine  int   // longest NDJSON line; 0: the default
-	KeepJob  bool  // do not DELETE the job after a verified download
-	Auth     *Auth // an export without a registration; nil: without authorization
+	Parallel int  // parallel downloads; 0: the registration's, else bulk.DefaultMaxParallel
+	MaxLine  int  // longest NDJSON line; 0: the default
+	KeepJob  bool // do not DELETE the job after a verified download
+	// PollMin and PollMax clamp Retry-After (bulk.Runner); 0: the
+	// registration's, else the defaults.
+	PollMin, PollMax time.Duration
+	Auth             *Auth // an export without a registration; nil: without authorization
 	// OnEvent receives the run's events, on the engine's goroutines and
 	// possibly at once (bulk.Runner.OnEvent): it must be safe for
 	// concurrent use and must not block.
 	OnEvent func(core.Event)
 	Logger  *slog.Logger // nil: the Engine's
-	// Prepare, when set, adjusts a runner once built (e.g. another Store);
-	// id is the export's, 0 for a new one.
-	Prepare func(ctx context.Context, r *bulk.Runner, id int64) error
+	// Sink lands a new export in object storage (docs/sink-layout.md);
+	// nil: its registration's sink, if it has one, else the catalogue. A
+	// stored export lands where it was started, with its recorded views
+	// (sink.ResumeOptions); Sink's views, when given again, must match.
+	Sink *sink.Options
+	// OnSink, when set, hears where an export in object storage lands.
+	OnSink func(SinkInfo)
 }
 
 func (e *Engine) httpClient() *http.Client {
@@ -127,6 +143,12 @@ func (e *Engine) Runner(ctx context.Context, base string, reg *core.Registration
 	case o.Auth != nil:
 		cfg = &smart.Config{ClientID: o.Auth.ClientID, TokenURL: o.Auth.TokenURL, Scopes: o.Auth.Scopes, Key: o.Auth.Key}
 	}
+	if o.PollMin != 0 {
+		r.PollMin = o.PollMin
+	}
+	if o.PollMax != 0 {
+		r.PollMax = o.PollMax
+	}
 	if cfg != nil {
 		cfg.HTTPClient = e.httpClient()
 		if cfg.TokenURL == "" {
@@ -143,6 +165,24 @@ func (e *Engine) Runner(ctx context.Context, base string, reg *core.Registration
 	}
 	r.Client = &bulk.Client{BaseURL: base, HTTPClient: api, FileClient: plain, Headers: headers, Logger: log}
 	return r, nil
+}
+
+// run is what every run of an export does around it: the soft memory
+// limit while it runs, its events also to its log, and the log closed when
+// it returns. id is read once the run returns (a new export's is set then).
+func (e *Engine) run(o Options, id func() int64, f func(Options) error) error {
+	defer e.Memory.Begin()()
+	if e.Logs != nil {
+		onEvent := o.OnEvent
+		o.OnEvent = func(ev core.Event) {
+			e.Logs.Handle(ev)
+			if onEvent != nil {
+				onEvent(ev)
+			}
+		}
+		defer func() { e.Logs.Done(id()) }()
+	}
+	return f(o)
 }
 
 // registration returns the registration exp was made with; nil for an ad
@@ -163,6 +203,10 @@ func (e *Engine) registration(ctx context.Context, exp *core.Export) (*core.Regi
 // FHIRBaseURL and Scope; the rest is filled in. exp.ID is set once the
 // export is recorded, even when Start fails later.
 func (e *Engine) Start(ctx context.Context, exp *core.Export, reg *core.Registration, o Options) error {
+	return e.run(o, func() int64 { return exp.ID }, func(o Options) error { return e.start(ctx, exp, reg, o) })
+}
+
+func (e *Engine) start(ctx context.Context, exp *core.Export, reg *core.Registration, o Options) error {
 	if reg != nil {
 		exp.RegistrationID, exp.Scope = reg.ID, reg.Scopes
 		if exp.FHIRBaseURL == "" {
@@ -173,10 +217,8 @@ func (e *Engine) Start(ctx context.Context, exp *core.Export, reg *core.Registra
 	if err != nil {
 		return err
 	}
-	if o.Prepare != nil {
-		if err := o.Prepare(ctx, r, 0); err != nil {
-			return err
-		}
+	if err := e.newSink(ctx, r, reg, o); err != nil {
+		return err
 	}
 	return r.Start(ctx, exp)
 }
@@ -212,50 +254,62 @@ func (e *Engine) runner(ctx context.Context, id int64, o Options) (*bulk.Runner,
 		return nil, exp, err
 	}
 	r, err := e.Runner(ctx, exp.FHIRBaseURL, reg, o)
-	if err == nil && o.Prepare != nil {
-		err = o.Prepare(ctx, r, id)
+	if err == nil {
+		err = e.storedSink(ctx, r, id, o)
 	}
 	return r, exp, err
 }
 
 // Resume carries on with an unfinished export (core.Export.CanResume):
 // polling the same job, then downloading what is not stored yet.
-func (e *Engine) Resume(ctx context.Context, id int64, o Options) (*core.Export, error) {
-	r, exp, err := e.runner(ctx, id, o)
-	if err != nil {
-		return exp, err
-	}
-	return r.Resume(ctx, id)
+func (e *Engine) Resume(ctx context.Context, id int64, o Options) (exp *core.Export, err error) {
+	err = e.run(o, func() int64 { return id }, func(o Options) error {
+		var r *bulk.Runner
+		if r, exp, err = e.runner(ctx, id, o); err != nil {
+			return err
+		}
+		exp, err = r.Resume(ctx, id)
+		return err
+	})
+	return exp, err
 }
 
 // RetryFailed downloads again the files whose download gave up
 // (core.Export.CanRetryFailed); every other file is kept as it is.
-func (e *Engine) RetryFailed(ctx context.Context, id int64, o Options) (*core.Export, error) {
-	r, exp, err := e.runner(ctx, id, o)
-	if err != nil {
-		return exp, err
-	}
-	return r.RetryFailed(ctx, id)
+func (e *Engine) RetryFailed(ctx context.Context, id int64, o Options) (exp *core.Export, err error) {
+	err = e.run(o, func() int64 { return id }, func(o Options) error {
+		var r *bulk.Runner
+		if r, exp, err = e.runner(ctx, id, o); err != nil {
+			return err
+		}
+		exp, err = r.RetryFailed(ctx, id)
+		return err
+	})
+	return exp, err
 }
 
 // Cancel asks the server to drop an unfinished export's job (DELETE) and
 // records it as cancelled (core.Export.CanCancel).
 func (e *Engine) Cancel(ctx context.Context, id int64, o Options) error {
-	r, _, err := e.runner(ctx, id, o)
-	if err != nil {
-		return err
-	}
-	return r.Cancel(ctx, id)
+	return e.run(o, func() int64 { return id }, func(o Options) error {
+		r, _, err := e.runner(ctx, id, o)
+		if err != nil {
+			return err
+		}
+		return r.Cancel(ctx, id)
+	})
 }
 
 // Release tells the server a complete export's files may go (DELETE;
 // core.Export.CanRelease).
 func (e *Engine) Release(ctx context.Context, id int64, o Options) error {
-	r, _, err := e.runner(ctx, id, o)
-	if err != nil {
-		return err
-	}
-	return r.Release(ctx, id)
+	return e.run(o, func() int64 { return id }, func(o Options) error {
+		r, _, err := e.runner(ctx, id, o)
+		if err != nil {
+			return err
+		}
+		return r.Release(ctx, id)
+	})
 }
 
 // Groups searches the Groups of reg's server (bulk.Client.Groups), with

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,5 +97,41 @@ func TestEngineRefusedTokenFirst(t *testing.T) {
 	}
 	if exp.ID != 0 {
 		t.Errorf("export recorded as %d, want nothing recorded before a token is had", exp.ID)
+	}
+}
+
+// TestEngineLogs: with Logs set, every run's events go to its export's
+// log.ndjson, whichever front end asked, and the file is closed when the
+// run returns.
+func TestEngineLogs(t *testing.T) {
+	e, srv := newEngine(t)
+	dir := t.TempDir()
+	e.Logs = &bulk.LogDir{Dir: dir}
+	ctx := t.Context()
+	var heard atomic.Int64 // events the log keeps (not the progress ones)
+	exp := &core.Export{FHIRBaseURL: srv.URL(), Request: core.ExportRequest{Level: core.LevelPatient}}
+	err := e.Start(ctx, exp, nil, engine.Options{OnEvent: func(ev core.Event) {
+		if ev.Kind != core.EventStatusProgress && ev.Kind != core.EventDownloadProgress {
+			heard.Add(1)
+		}
+	}})
+	if err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, strconv.FormatInt(exp.ID, 10), "log.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := int64(strings.Count(string(data), "\n")); heard.Load() == 0 || lines != heard.Load() {
+		t.Errorf("log.ndjson holds %d lines, the caller heard %d events; want each logged once", lines, heard.Load())
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(target, dir) {
+			t.Errorf("%s is still open after the runs returned", target)
+		}
 	}
 }
