@@ -80,19 +80,7 @@ type catalogCmd struct {
 
 // parse parses flags, which may also follow positional arguments
 // ("search diabetes --type Condition"), and returns the positionals.
-func (c *catalogCmd) parse(args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := c.fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if c.fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, c.fs.Arg(0))
-		args = c.fs.Args()[1:]
-	}
-}
+func (c *catalogCmd) parse(args []string) ([]string, error) { return parseInterspersed(c.fs, args) }
 
 // parseNone parses flags for a command that takes no positional
 // arguments, and refuses any.
@@ -326,20 +314,16 @@ func indexForSearch(ctx context.Context, db *catalog.DB, w io.Writer) error {
 		_, err := db.Reindex(ctx)
 		return err
 	}
-	tty := isTerminal(w)
+	out := newStatusLine(w)
 	fmt.Fprintf(w, "indexing %d resources for search (once; later exports index only their own)\n", pending)
 	shown := int64(-1) // tenths shown, off a terminal
 	_, err = db.ReindexWithProgress(ctx, func(done int64) {
 		pct := min(done*100/pending, 100) // more may have arrived since
-		if tty {
-			fmt.Fprintf(w, "\r\033[Kindexed %d of %d (%d%%)", done, pending, pct)
-		} else if pct/10 > shown {
+		if out.tty || pct/10 > shown {
 			shown = pct / 10
-			fmt.Fprintf(w, "indexed %d of %d (%d%%)\n", done, pending, pct)
+			out.show(fmt.Sprintf("indexed %d of %d (%d%%)", done, pending, pct))
 		}
 	})
-	if tty {
-		fmt.Fprintln(w)
-	}
+	out.done()
 	return err
 }

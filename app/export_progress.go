@@ -14,23 +14,21 @@ import (
 // terminal and printed as plain lines (on phase changes and finished files)
 // otherwise.
 type progress struct {
-	w     io.Writer
-	tty   bool
+	out   *statusLine
 	now   func() time.Time
 	mu    sync.Mutex
 	start time.Time
 	last  time.Time
 
-	phase       string
-	xProgress   string
-	files       int // in the manifest
-	filesDone   int
-	resources   map[string]int64 // per file URL
-	bytes       map[string]int64
-	problems    int64
-	wroteInline bool
-	dlStart     time.Time // the first download event: the rate leaves out the server's wait
-	seedBytes   int64     // bytes stored before this run (a resume), not in the rate
+	phase     string
+	xProgress string
+	files     int // in the manifest
+	filesDone int
+	resources map[string]int64 // per file URL
+	bytes     map[string]int64
+	problems  int64
+	dlStart   time.Time // the first download event: the rate leaves out the server's wait
+	seedBytes int64     // bytes stored before this run (a resume), not in the rate
 }
 
 // seed starts a resumed export's progress from what is stored, so its last
@@ -50,20 +48,9 @@ func (p *progress) seed(files []*core.ExportFile) {
 }
 
 func newProgress(w io.Writer) *progress {
-	p := &progress{w: w, tty: isTerminal(w), now: time.Now, resources: map[string]int64{}, bytes: map[string]int64{}}
+	p := &progress{out: newStatusLine(w), now: time.Now, resources: map[string]int64{}, bytes: map[string]int64{}}
 	p.start = p.now()
 	return p
-}
-
-// isTerminal reports whether w is a terminal, where a status line can be
-// redrawn in place.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func (p *progress) handle(ev core.Event) {
@@ -95,16 +82,16 @@ func (p *progress) handle(ev core.Event) {
 		if ev.FileError != "" {
 			p.line(fmt.Sprintf("file %s: %s", ev.FileURL, ev.FileError))
 		}
-		important = !p.tty
+		important = !p.out.tty
 	case core.EventDownloadError:
 		p.line(fmt.Sprintf("download error (%s): %s", map[bool]string{true: "will retry", false: "giving up"}[ev.Transient], ev.Message))
 	case core.EventExportComplete:
 		p.phase, important = "finished", true
 	}
 	now := p.now()
-	if important || (p.tty && now.Sub(p.last) >= 250*time.Millisecond) {
+	if important || (p.out.tty && now.Sub(p.last) >= 250*time.Millisecond) {
 		p.last = now
-		p.draw()
+		p.out.show(p.status())
 	}
 }
 
@@ -125,13 +112,7 @@ func statusErrorLine(ev core.Event) string {
 }
 
 // line prints a message on its own line, keeping the status line below.
-func (p *progress) line(s string) {
-	if p.tty && p.wroteInline {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.wroteInline = false
-	}
-	fmt.Fprintln(p.w, s)
-}
+func (p *progress) line(s string) { p.out.println(s) }
 
 func (p *progress) status() string {
 	var res, by int64
@@ -158,20 +139,53 @@ func (p *progress) status() string {
 	return s
 }
 
-func (p *progress) draw() {
-	if p.tty {
-		fmt.Fprint(p.w, "\r\033[K"+p.status())
-		p.wroteInline = true
-		return
-	}
-	fmt.Fprintln(p.w, p.status())
-}
-
 func (p *progress) done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.tty && p.wroteInline {
-		fmt.Fprintln(p.w)
-		p.wroteInline = false
+	p.out.done()
+}
+
+// statusLine prints a status that keeps changing: redrawn in place on a
+// terminal, printed as lines otherwise (a log, a pipe). Its users decide
+// how often.
+type statusLine struct {
+	w      io.Writer
+	tty    bool
+	inline bool // a status is drawn in place
+}
+
+func newStatusLine(w io.Writer) *statusLine {
+	l := &statusLine{w: w}
+	if f, ok := w.(*os.File); ok {
+		st, err := f.Stat()
+		l.tty = err == nil && st.Mode()&os.ModeCharDevice != 0
+	}
+	return l
+}
+
+// show draws s: in place of the last status on a terminal, else as a line.
+func (l *statusLine) show(s string) {
+	if !l.tty {
+		fmt.Fprintln(l.w, s)
+		return
+	}
+	fmt.Fprint(l.w, "\r\033[K"+s)
+	l.inline = true
+}
+
+// println prints s on a line of its own, above the status.
+func (l *statusLine) println(s string) {
+	if l.inline {
+		fmt.Fprint(l.w, "\r\033[K")
+		l.inline = false
+	}
+	fmt.Fprintln(l.w, s)
+}
+
+// done ends the status drawn in place, if any, with a newline.
+func (l *statusLine) done() {
+	if l.inline {
+		fmt.Fprintln(l.w)
+		l.inline = false
 	}
 }

@@ -50,3 +50,28 @@ func TestProgressSeededOnResume(t *testing.T) {
 		t.Errorf("status = %q, want %q", got, want)
 	}
 }
+
+// TestStatusLine: redrawn in place on a terminal, with messages printed
+// above it; one line per status elsewhere.
+func TestStatusLine(t *testing.T) {
+	for _, tt := range []struct {
+		tty  bool
+		want string
+	}{
+		{true, "\r\033[Ka\r\033[Kb\r\033[Kmsg\n\r\033[Kc\n"},
+		{false, "a\nb\nmsg\nc\n"},
+	} {
+		var out strings.Builder
+		l := newStatusLine(&out)
+		l.tty = tt.tty
+		l.show("a")
+		l.show("b")
+		l.println("msg")
+		l.show("c")
+		l.done()
+		l.done() // once only
+		if got := out.String(); got != tt.want {
+			t.Errorf("tty %v: wrote %q, want %q", tt.tty, got, tt.want)
+		}
+	}
+}

@@ -413,24 +413,15 @@ func reportProblems(w io.Writer, st tables.Stats) {
 	}
 }
 
-// viewProgress prints a progress line to stderr at most once a second:
-// redrawn in place on a terminal, one line each otherwise.
+// viewProgress prints a view run's progress at most once a second.
 type viewProgress struct {
-	w     io.Writer
-	tty   bool
+	out   *statusLine
 	start time.Time
 	last  time.Time
-	shown bool
 }
 
 func newViewProgress(w io.Writer) *viewProgress {
-	p := &viewProgress{w: w, start: time.Now()}
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	return p
+	return &viewProgress{out: newStatusLine(w), start: time.Now()}
 }
 
 func (p *viewProgress) update(st tables.Stats) {
@@ -439,21 +430,11 @@ func (p *viewProgress) update(st tables.Stats) {
 		return
 	}
 	p.last = now
-	line := fmt.Sprintf("%d resources, %d rows, %d problems, %.0f resources/s", st.Resources, st.Rows, st.Problems,
-		float64(st.Resources)/now.Sub(p.start).Seconds())
-	if p.tty {
-		p.shown = true
-		fmt.Fprintf(p.w, "\r%s ", line)
-	} else {
-		fmt.Fprintln(p.w, line)
-	}
+	p.out.show(fmt.Sprintf("%d resources, %d rows, %d problems, %.0f resources/s", st.Resources, st.Rows, st.Problems,
+		float64(st.Resources)/now.Sub(p.start).Seconds()))
 }
 
-func (p *viewProgress) done() {
-	if p.shown {
-		fmt.Fprintln(p.w)
-	}
-}
+func (p *viewProgress) done() { p.out.done() }
 
 // viewsConformance runs every test file in DIR, prints one line per file and
 // the score, writes the suite's report format with --report, and fails when
