@@ -78,7 +78,7 @@ func (f *regFlags) register(fs *flag.FlagSet, sub string) {
 		fs.StringVar(&f.keyFile, "key-file", "", "import this private key (JWK, JWKS or PEM) instead of generating one")
 	}
 	if sub == "register" {
-		fs.StringVar(&f.clientName, "client-name", "Tranche", "client_name sent to the server")
+		fs.StringVar(&f.clientName, "client-name", "", "client_name sent to the server (default \"Tranche: NAME\")")
 	}
 }
 
@@ -363,13 +363,9 @@ func (e *keyEnv) regRegister(ctx context.Context, name string, f regFlags) error
 	if err != nil {
 		return err
 	}
-	d, err := e.Reg.Discover(ctx, r.FHIRBaseURL)
-	if err != nil {
-		return err
-	}
 	byHand := fmt.Sprintf("register by hand: give the data holder the public JWKS (tranche keys show %q),\n"+
 		"then set the client id they issue with: tranche registrations edit %q --client-id ID", r.Name, r.Name)
-	id, err := e.Reg.RegisterAs(ctx, r, d.RegistrationURL, f.clientName)
+	d, err := e.Reg.Register(ctx, r, nil, f.clientName)
 	switch {
 	case errors.Is(err, registry.ErrNoRegistrationEndpoint):
 		return fmt.Errorf("%w: %s", err, byHand)
@@ -379,15 +375,11 @@ func (e *keyEnv) regRegister(ctx context.Context, name string, f regFlags) error
 	case err != nil:
 		return err
 	}
-	r.ClientID = id
-	if r.TokenURL == "" {
-		r.TokenURL = d.TokenURL
-	}
 	if err := e.Reg.UpdateRegistration(ctx, r); err != nil {
 		return fmt.Errorf("save registration: %w", err)
 	}
 	fmt.Fprintf(e.Stderr, "Registered %q at %s.\n", r.Name, d.RegistrationURL)
-	fmt.Fprintf(e.Stdout, "client_id: %s\n", id)
+	fmt.Fprintf(e.Stdout, "client_id: %s\n", r.ClientID)
 	return nil
 }
 

@@ -79,6 +79,7 @@ func (f *fakeRegistrations) DeleteRegistration(_ context.Context, id int64) erro
 type fakeServers struct {
 	disc         *registry.Discovery
 	discoverErr  error
+	registerErr  error    // what Register answers, when set
 	registered   []string // base URLs registered with
 	generatedFor []string
 }
@@ -102,9 +103,22 @@ func (f *fakeServers) ImportKey(_ context.Context, name string, data []byte) (*r
 	return &registry.Key{Alg: "ES384", KeyID: "imported", KeyRef: "ref-" + name, PublicJWKS: "{}"}, nil
 }
 
-func (f *fakeServers) Register(_ context.Context, reg *core.Registration, url string) (string, error) {
+func (f *fakeServers) Register(_ context.Context, reg *core.Registration, d *registry.Discovery, _ string) (*registry.Discovery, error) {
+	if d == nil {
+		d = f.disc
+	}
+	if d.RegistrationURL == "" {
+		return d, registry.ErrNoRegistrationEndpoint
+	}
+	if f.registerErr != nil {
+		return d, f.registerErr
+	}
 	f.registered = append(f.registered, reg.FHIRBaseURL)
-	return "client-" + reg.Name, nil
+	reg.ClientID = "client-" + reg.Name
+	if reg.TokenURL == "" {
+		reg.TokenURL = d.TokenURL
+	}
+	return d, nil
 }
 
 func (f *fakeServers) TestConnection(_ context.Context, reg *core.Registration) ([]registry.Check, error) {

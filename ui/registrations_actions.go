@@ -2,13 +2,16 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/registry"
+	"tranche.dev/tranche/core/smart"
 )
 
 // save creates or updates the registration in the form.
@@ -99,30 +102,28 @@ func (s *registrationsScreen) register() {
 	}
 	disc := s.disc
 	s.results.SetText("Registering with the server…")
-	var clientID string
-	s.u.background("The server did not accept the registration.", func(ctx context.Context) error {
-		if disc == nil {
-			d, err := s.u.deps.Servers.Discover(ctx, r.FHIRBaseURL)
-			if err != nil {
-				return err
+	s.u.runAsync(func() {
+		d, err := s.u.deps.Servers.Register(s.u.ctx, r, disc, "")
+		fyne.Do(func() {
+			if d != nil {
+				s.disc = d
 			}
-			disc = d
-		}
-		if disc.RegistrationURL == "" {
-			return fmt.Errorf("%s offers no dynamic registration endpoint", r.FHIRBaseURL)
-		}
-		if r.TokenURL == "" {
-			r.TokenURL = disc.TokenURL
-		}
-		id, err := s.u.deps.Servers.Register(ctx, r, disc.RegistrationURL)
-		clientID = id
-		return err
-	}, func() {
-		s.disc = disc
-		r.ClientID = clientID
-		s.clientID.SetText(clientID)
-		s.tokenURL.SetText(r.TokenURL)
-		s.store(r, "Registered: the server issued client id "+clientID+". Saved.")
+			switch {
+			case errors.Is(err, registry.ErrNoRegistrationEndpoint), errors.Is(err, smart.ErrNotRFC7591):
+				// Not an error to show in a dialog: the usual way with
+				// many data holders.
+				s.results.SetText("This server does not register clients automatically. Copy the public JWKS " +
+					"and give it to the data holder; when they send the client id, enter it here and Save.")
+				return
+			case err != nil:
+				s.u.showError("The server did not accept the registration.", err)
+				s.results.SetText("")
+				return
+			}
+			s.clientID.SetText(r.ClientID)
+			s.tokenURL.SetText(r.TokenURL)
+			s.store(r, "Registered: the server issued client id "+r.ClientID+". Saved.")
+		})
 	})
 }
 

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/registry"
+	"tranche.dev/tranche/core/smart"
 )
 
 func TestRegistrations_AddDiscoverGenerateRegisterTest(t *testing.T) {
@@ -68,6 +70,30 @@ func TestRegistrations_AddDiscoverGenerateRegisterTest(t *testing.T) {
 	test.Tap(s.testBtn)
 	if !strings.HasPrefix(s.results.Text, "Connection works") || !strings.Contains(s.results.Text, "✓ Metadata read") {
 		t.Errorf("test results = %q, want a working connection", s.results.Text)
+	}
+}
+
+// TestRegistrations_RegisterByHand: an endpoint that is not RFC 7591 (the
+// SMART reference server's form) is the usual way with many data holders:
+// the screen says what to do instead of showing an error, as
+// tranche registrations register does.
+func TestRegistrations_RegisterByHand(t *testing.T) {
+	f := newFixture(t)
+	s := f.ui.registrations
+	f.servers.registerErr = fmt.Errorf("registration endpoint: %w", smart.ErrNotRFC7591)
+	test.Type(s.name, "Lab")
+	test.Type(s.baseURL, "https://lab.example/fhir")
+	test.Tap(s.discoverBtn)
+	test.Tap(s.generateBtn)
+	test.Tap(s.registerBtn)
+	if got := s.results.Text; !strings.Contains(got, "does not register clients automatically") || !strings.Contains(got, "public JWKS") {
+		t.Errorf("results = %q, want how to register by hand", got)
+	}
+	if got := s.clientID.Text; got != "" {
+		t.Errorf("client id = %q, want none", got)
+	}
+	if regs, _ := f.regs.FindRegistrations(context.Background()); len(regs) != 0 {
+		t.Errorf("%d registrations stored, want none", len(regs))
 	}
 }
 

@@ -32,9 +32,10 @@ type Servers interface {
 	GenerateKey(ctx context.Context, name, alg string) (*registry.Key, error)
 	// ImportKey reads a private key (JWK, JWKS or PEM) into the keychain.
 	ImportKey(ctx context.Context, name string, data []byte) (*registry.Key, error)
-	// Register registers reg's public key dynamically (RFC 7591) and
-	// returns the client id the server issued.
-	Register(ctx context.Context, reg *core.Registration, registrationURL string) (string, error)
+	// Register registers reg's public key dynamically (RFC 7591) with the
+	// endpoint d lists (nil: discovered now) and sets reg's client id, and
+	// its token URL when it has none (registry.Registry.Register).
+	Register(ctx context.Context, reg *core.Registration, d *registry.Discovery, clientName string) (*registry.Discovery, error)
 	TestConnection(ctx context.Context, reg *core.Registration) ([]registry.Check, error)
 }
 

@@ -336,30 +336,42 @@ func (r *Registry) Discover(ctx context.Context, base string) (*Discovery, error
 	return out, nil
 }
 
-// Register registers reg's public key (or JWKS URL) with the server's RFC
-// 7591 endpoint and returns the client id it issued; reg is not saved.
-// An endpoint of another kind gives an error matching smart.ErrNotRFC7591.
-func (r *Registry) Register(ctx context.Context, reg *core.Registration, endpoint string) (string, error) {
-	return r.RegisterAs(ctx, reg, endpoint, "Tranche: "+reg.Name)
-}
-
-// RegisterAs is Register with the client_name the server is sent.
-func (r *Registry) RegisterAs(ctx context.Context, reg *core.Registration, endpoint, clientName string) (string, error) {
-	if endpoint == "" {
-		return "", ErrNoRegistrationEndpoint
+// Register registers reg's public key (or JWKS URL) with the RFC 7591
+// endpoint the server lists, and sets reg's ClientID to the id it issued
+// and, when reg has none, its TokenURL to the server's; reg is not saved.
+// d is what Discover found (nil: discovered now) and is returned. A server
+// that lists no endpoint gives ErrNoRegistrationEndpoint; an endpoint of
+// another kind an error matching smart.ErrNotRFC7591. clientName "" sends
+// "Tranche: <reg's name>".
+func (r *Registry) Register(ctx context.Context, reg *core.Registration, d *Discovery, clientName string) (*Discovery, error) {
+	if d == nil {
+		var err error
+		if d, err = r.Discover(ctx, reg.FHIRBaseURL); err != nil {
+			return nil, err
+		}
+	}
+	if d.RegistrationURL == "" {
+		return d, ErrNoRegistrationEndpoint
+	}
+	if clientName == "" {
+		clientName = "Tranche: " + reg.Name
 	}
 	md := smart.ClientMetadata{ClientName: clientName, Scope: reg.Scopes, JWKSURI: reg.JWKSURL}
 	if reg.JWKSURL == "" {
 		if reg.PublicJWKS == "" {
-			return "", fmt.Errorf("registration %q has no key yet", reg.Name)
+			return d, fmt.Errorf("registration %q has no key yet", reg.Name)
 		}
 		md.JWKS = json.RawMessage(reg.PublicJWKS)
 	}
-	rc, err := smart.Register(ctx, r.HTTPClient, endpoint, md)
+	rc, err := smart.Register(ctx, r.HTTPClient, d.RegistrationURL, md)
 	if err != nil {
-		return "", err
+		return d, err
 	}
-	return rc.ClientID, nil
+	reg.ClientID = rc.ClientID
+	if reg.TokenURL == "" {
+		reg.TokenURL = d.TokenURL
+	}
+	return d, nil
 }
 
 // Check is one step of the connection test.

@@ -147,14 +147,14 @@ func TestRegistry_DiscoverRegisterTest(t *testing.T) {
 	if _, err := r.Test(ctx, reg); err == nil {
 		t.Errorf("Test() without a client id = nil, want an error saying so")
 	}
-	if reg.ClientID, err = r.Register(ctx, reg, d.RegistrationURL); err != nil || reg.ClientID == "" {
+	if _, err = r.Register(ctx, reg, nil, ""); err != nil || reg.ClientID == "" {
 		t.Fatalf("Register() = %q, %v", reg.ClientID, err)
 	}
 	report, err := r.Test(ctx, reg)
 	if err != nil || !report.OK() {
 		t.Fatalf("Test() = %v, %v; want every step ok", report, err)
 	}
-	if _, err := r.Register(ctx, reg, ""); !errors.Is(err, registry.ErrNoRegistrationEndpoint) {
+	if _, err := r.Register(ctx, reg, &registry.Discovery{TokenURL: d.TokenURL}, ""); !errors.Is(err, registry.ErrNoRegistrationEndpoint) {
 		t.Errorf("Register(no endpoint) = %v, want ErrNoRegistrationEndpoint", err)
 	}
 }
