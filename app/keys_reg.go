@@ -17,7 +17,6 @@ import (
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/registry"
-	"tranche.dev/tranche/core/sink"
 	"tranche.dev/tranche/core/smart"
 )
 
@@ -149,15 +148,10 @@ func (e *keyEnv) regAdd(ctx context.Context, f regFlags) error {
 	if _, err := e.DB.FindRegistrationByName(ctx, f.name); err == nil {
 		return fmt.Errorf("a registration named %q already exists", f.name)
 	}
-	if f.sink != "" {
-		if _, err := sink.ParseURL(f.sink); err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("--sink: %w", err)}
-		}
-	}
 	reg := &core.Registration{
 		Name: f.name, FHIRBaseURL: strings.TrimRight(f.fhirURL, "/"), ClientID: f.clientID,
 		TokenURL: f.tokenURL, JWKSURL: f.jwksURL, Headers: f.headers,
-		MaxParallel: f.maxParallel, PollMin: f.pollMin, PollMax: f.pollMax, Alg: f.alg,
+		MaxParallel: f.maxParallel, PollMin: f.pollMin, PollMax: f.pollMax, Alg: f.alg, Sink: f.sink,
 	}
 	if err := reg.Validate(); err != nil {
 		return &exitError{code: 2, err: err}
@@ -204,11 +198,6 @@ func (e *keyEnv) regAdd(ctx context.Context, f regFlags) error {
 	if err := e.Reg.CreateRegistration(ctx, reg); err != nil {
 		e.Reg.DeleteKey(reg.KeyRef) // no orphan key
 		return fmt.Errorf("save registration: %w", err)
-	}
-	if f.sink != "" {
-		if err := e.DB.SetRegistrationSink(ctx, reg.ID, f.sink); err != nil {
-			return fmt.Errorf("save registration: %w", err)
-		}
 	}
 	fmt.Fprintf(e.Stderr, "Added registration %q: key %s (%s) in %s.\n", reg.Name, reg.KeyID, reg.Alg, registry.KeyPlace(reg.KeyRef))
 	switch {
@@ -270,8 +259,8 @@ func (e *keyEnv) regShow(ctx context.Context, name string) error {
 	if r.PollMin != 0 || r.PollMax != 0 {
 		rows = append(rows, [2]string{"Poll clamp", fmt.Sprintf("%v to %v", r.PollMin, r.PollMax)})
 	}
-	if u, err := e.DB.RegistrationSink(ctx, r.ID); err == nil && u != "" {
-		rows = append(rows, [2]string{"Sink", u})
+	if r.Sink != "" {
+		rows = append(rows, [2]string{"Sink", r.Sink})
 	}
 	for _, row := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
@@ -326,21 +315,14 @@ func (e *keyEnv) regEdit(ctx context.Context, name string, f regFlags, set map[s
 	if len(set) == 0 || (len(set) == 1 && (set["db"] || set["key-file-fallback"])) {
 		return &exitError{code: 2, err: errors.New("nothing to change: pass the flags to edit (see -h)")}
 	}
-	if set["sink"] && f.sink != "" {
-		if _, err := sink.ParseURL(f.sink); err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("--sink: %w", err)}
-		}
+	if set["sink"] {
+		r.Sink = f.sink
 	}
 	if err := r.Validate(); err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	if err := e.Reg.UpdateRegistration(ctx, r); err != nil {
 		return fmt.Errorf("save registration: %w", err)
-	}
-	if set["sink"] {
-		if err := e.DB.SetRegistrationSink(ctx, r.ID, f.sink); err != nil {
-			return fmt.Errorf("save registration: %w", err)
-		}
 	}
 	fmt.Fprintf(e.Stderr, "Updated registration %q.\n", r.Name)
 	return nil

@@ -53,6 +53,7 @@ type Registration struct {
 	MaxParallel int               // parallel downloads; 0 = default
 	PollMin     time.Duration     // lower clamp on Retry-After; 0 = default
 	PollMax     time.Duration     // upper clamp on Retry-After; 0 = default
+	Sink        string            // object storage its exports land in (ParseSinkURL); "" = the catalogue
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }

@@ -33,6 +33,11 @@ func (r *Registration) Validate() error {
 	if r.PollMin < 0 || r.PollMax < 0 || (r.PollMax > 0 && r.PollMin > r.PollMax) {
 		errs = append(errs, fmt.Errorf("poll bounds %s to %s: want 0 <= minimum <= maximum", r.PollMin, r.PollMax))
 	}
+	if r.Sink != "" {
+		if _, _, err := ParseSinkURL(r.Sink); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for name := range r.Headers {
 		switch {
 		case name == "" || strings.ContainsAny(name, " \t\r\n:"):

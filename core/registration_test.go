@@ -27,6 +27,9 @@ func TestRegistrationValidate(t *testing.T) {
 		{"poll bounds", func(r *Registration) { r.PollMin, r.PollMax = time.Minute, time.Second }, "poll bounds"},
 		{"header name", func(r *Registration) { r.Headers = map[string]string{"Bad Name": "x"} }, "not a header name"},
 		{"authorization header", func(r *Registration) { r.Headers = map[string]string{"authorization": "Bearer x"} }, "Authorization"},
+		{"sink", func(r *Registration) { r.Sink = "s3://lake/fhir/ehr" }, ""},
+		{"sink not s3", func(r *Registration) { r.Sink = "https://lake.example/ehr" }, "want s3://BUCKET/PREFIX"},
+		{"sink bucket", func(r *Registration) { r.Sink = "s3://Lake/ehr" }, "bucket name"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := ok()

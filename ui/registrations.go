@@ -47,6 +47,7 @@ type registrationsScreen struct {
 	keyStatus   *widget.Label
 	jwks        *widget.Entry
 	jwksURL     *widget.Entry
+	sink        *widget.Entry
 	headers     *widget.Entry
 	maxParallel *widget.Entry
 	pollMin     *widget.Entry
@@ -88,6 +89,8 @@ func newRegistrationsScreen(u *UI) *registrationsScreen {
 	s.jwks.Wrapping = fyne.TextWrapBreak
 	s.jwksURL = widget.NewEntry()
 	s.jwksURL.SetPlaceHolder("optional: where the data holder fetches your public keys")
+	s.sink = widget.NewEntry()
+	s.sink.SetPlaceHolder("optional: s3://BUCKET/PREFIX")
 	s.headers = widget.NewMultiLineEntry()
 	s.headers.SetPlaceHolder("Name: value, one a line")
 	s.headers.SetMinRowsVisible(2)
@@ -125,6 +128,8 @@ func newRegistrationsScreen(u *UI) *registrationsScreen {
 		widget.NewFormItem("JWKS URL", s.jwksURL),
 	)
 	advanced := widget.NewAccordion(widget.NewAccordionItem("Advanced", widget.NewForm(
+		&widget.FormItem{Text: "Object storage", Widget: s.sink,
+			HintText: "Its exports land there instead of the catalogue (AWS_* settings give the endpoint and keys)."},
 		&widget.FormItem{Text: "Extra headers", Widget: s.headers, HintText: "Sent with every request to this server."},
 		&widget.FormItem{Text: "Parallel downloads", Widget: s.maxParallel, HintText: "Files downloaded at once from this server."},
 		&widget.FormItem{Text: "Shortest poll (s)", Widget: s.pollMin, HintText: "Lower clamp on the server's Retry-After."},
@@ -197,6 +202,7 @@ func (s *registrationsScreen) fill(r *core.Registration) {
 	s.scopes.SetText(r.Scopes)
 	s.alg.SetSelected(r.Alg)
 	s.jwksURL.SetText(r.JWKSURL)
+	s.sink.SetText(r.Sink)
 	s.headers.SetText(formatHeaders(r.Headers))
 	s.maxParallel.SetText(strconv.Itoa(orDefault(r.MaxParallel, s.u.settings.defaultMaxParallel())))
 	pmin, pmax := s.u.settings.pollRange()
@@ -264,6 +270,7 @@ func (s *registrationsScreen) form() (*core.Registration, string) {
 	r.Scopes = strings.TrimSpace(s.scopes.Text)
 	r.Alg = s.alg.Selected
 	r.JWKSURL = strings.TrimSpace(s.jwksURL.Text)
+	r.Sink = strings.TrimSpace(s.sink.Text)
 	if s.key != nil {
 		r.Alg, r.KeyID, r.KeyRef, r.PublicJWKS = s.key.Alg, s.key.KeyID, s.key.KeyRef, s.key.PublicJWKS
 	}
@@ -288,6 +295,10 @@ func (s *registrationsScreen) form() (*core.Registration, string) {
 		return nil, "Enter the server's FHIR base URL, starting with https:// (http:// only for a server on this computer)."
 	case r.PollMin > r.PollMax:
 		return nil, "The shortest poll is longer than the longest."
+	case r.Sink != "":
+		if _, _, err := core.ParseSinkURL(r.Sink); err != nil {
+			return nil, "Object storage: " + err.Error() + "."
+		}
 	}
 	return r, ""
 }

@@ -281,3 +281,32 @@ func TestRegistrations_DiscoverSetsServerDefaults(t *testing.T) {
 		t.Errorf("scopes typed by hand became %q after Discover, want them kept", got)
 	}
 }
+
+// TestRegistrations_Sink: a registration's object storage is set in the
+// form (Advanced), checked by core's rule, and saved with the rest.
+func TestRegistrations_Sink(t *testing.T) {
+	f := newFixture(t)
+	s := f.ui.registrations
+	test.Type(s.name, "Lake")
+	test.Type(s.baseURL, "https://ehr.example.org/fhir")
+	test.Tap(s.generateBtn)
+	test.Type(s.sink, "https://lake.example/ehr")
+	test.Tap(s.saveBtn)
+	if got := s.results.Text; !strings.Contains(got, "want s3://BUCKET/PREFIX") {
+		t.Errorf("results = %q, want the sink refused", got)
+	}
+	s.sink.SetText("s3://lake/fhir/ehr")
+	test.Tap(s.saveBtn)
+	regs, _ := f.regs.FindRegistrations(context.Background())
+	if len(regs) != 1 || regs[0].Sink != "s3://lake/fhir/ehr" {
+		t.Fatalf("stored registrations = %+v, want one with its sink", regs)
+	}
+	s.add()
+	if s.sink.Text != "" {
+		t.Errorf("sink after New = %q, want empty", s.sink.Text)
+	}
+	s.edit(regs[0])
+	if got := s.sink.Text; got != "s3://lake/fhir/ehr" {
+		t.Errorf("sink shown = %q, want the stored one", got)
+	}
+}

@@ -28,11 +28,11 @@ func (db *DB) CreateRegistration(ctx context.Context, r *core.Registration) erro
 	res, err := db.writer.ExecContext(ctx, `
 		INSERT INTO registrations (name, fhir_base_url, token_url, client_id, scopes, alg,
 			key_id, key_ref, public_jwks, jwks_url, headers, max_parallel, poll_min_ms,
-			poll_max_ms, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			poll_max_ms, sink, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.Name, r.FHIRBaseURL, r.TokenURL, r.ClientID, r.Scopes, r.Alg,
 		r.KeyID, r.KeyRef, r.PublicJWKS, r.JWKSURL, headers, r.MaxParallel,
-		r.PollMin.Milliseconds(), r.PollMax.Milliseconds(), formatTime(now), formatTime(now))
+		r.PollMin.Milliseconds(), r.PollMax.Milliseconds(), r.Sink, formatTime(now), formatTime(now))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("registration %q: %w", r.Name, ErrNameTaken)
 	} else if err != nil {
@@ -60,11 +60,11 @@ func (db *DB) UpdateRegistration(ctx context.Context, r *core.Registration) erro
 	res, err := db.writer.ExecContext(ctx, `
 		UPDATE registrations SET name = ?, fhir_base_url = ?, token_url = ?, client_id = ?,
 			scopes = ?, alg = ?, key_id = ?, key_ref = ?, public_jwks = ?, jwks_url = ?,
-			headers = ?, max_parallel = ?, poll_min_ms = ?, poll_max_ms = ?, updated_at = ?
+			headers = ?, max_parallel = ?, poll_min_ms = ?, poll_max_ms = ?, sink = ?, updated_at = ?
 		WHERE id = ?`,
 		r.Name, r.FHIRBaseURL, r.TokenURL, r.ClientID, r.Scopes, r.Alg, r.KeyID, r.KeyRef,
 		r.PublicJWKS, r.JWKSURL, headers, r.MaxParallel, r.PollMin.Milliseconds(),
-		r.PollMax.Milliseconds(), formatTime(now), r.ID)
+		r.PollMax.Milliseconds(), r.Sink, formatTime(now), r.ID)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("registration %q: %w", r.Name, ErrNameTaken)
 	} else if err != nil {
@@ -127,7 +127,7 @@ func (db *DB) DeleteRegistration(ctx context.Context, id int64) error {
 func (db *DB) findRegistrations(ctx context.Context, where string, args ...any) ([]*core.Registration, error) {
 	rows, err := db.reader.QueryContext(ctx, `
 		SELECT id, name, fhir_base_url, token_url, client_id, scopes, alg, key_id, key_ref,
-			public_jwks, jwks_url, headers, max_parallel, poll_min_ms, poll_max_ms,
+			public_jwks, jwks_url, headers, max_parallel, poll_min_ms, poll_max_ms, sink,
 			created_at, updated_at
 		FROM registrations `+where, args...)
 	if err != nil {
@@ -142,7 +142,7 @@ func (db *DB) findRegistrations(ctx context.Context, where string, args ...any) 
 		var pollMin, pollMax int64
 		if err := rows.Scan(&r.ID, &r.Name, &r.FHIRBaseURL, &r.TokenURL, &r.ClientID,
 			&r.Scopes, &r.Alg, &r.KeyID, &r.KeyRef, &r.PublicJWKS, &r.JWKSURL, &headers,
-			&r.MaxParallel, &pollMin, &pollMax, &created, &updated); err != nil {
+			&r.MaxParallel, &pollMin, &pollMax, &r.Sink, &created, &updated); err != nil {
 			return nil, fmt.Errorf("scan registration: %w", err)
 		}
 		if err := json.Unmarshal([]byte(headers), &r.Headers); err != nil {

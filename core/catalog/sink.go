@@ -73,19 +73,7 @@ func (db *DB) ExportSinkViews(ctx context.Context, id int64) (defs [][]byte, rec
 	return defs, true, nil
 }
 
-// SetRegistrationSink sets the sink a registration's exports use when no
-// --sink is given ("" for none).
-func (db *DB) SetRegistrationSink(ctx context.Context, id int64, url string) error {
-	return db.setSink(ctx, "registrations", id, url)
-}
-
-// RegistrationSink returns a registration's sink URL, "" for none, or
-// core.ErrNotFound.
-func (db *DB) RegistrationSink(ctx context.Context, id int64) (string, error) {
-	return db.sink(ctx, "registrations", id)
-}
-
-// table is one of two constants above, never input.
+// table is "exports", never input.
 func (db *DB) setSink(ctx context.Context, table string, id int64, url string) error {
 	res, err := db.writer.ExecContext(ctx, `UPDATE `+table+` SET sink = ? WHERE id = ?`, url, id)
 	if err != nil {

@@ -37,15 +37,21 @@ func TestSinkSettings(t *testing.T) {
 	if err := db.SetExportSink(ctx, e.ID+1, "s3://x"); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("SetExportSink of no export: %v, want ErrNotFound", err)
 	}
-	r := &core.Registration{Name: "ehr", FHIRBaseURL: "http://127.0.0.1:1/fhir"}
+	// A registration's sink is one of its fields, created and updated with
+	// the rest.
+	r := &core.Registration{Name: "ehr", FHIRBaseURL: "http://127.0.0.1:1/fhir", Sink: "s3://lake/ehr"}
 	if err := db.CreateRegistration(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.SetRegistrationSink(ctx, r.ID, "s3://lake/ehr"); err != nil {
+	if got, err := db.FindRegistration(ctx, r.ID); err != nil || got.Sink != "s3://lake/ehr" {
+		t.Fatalf("FindRegistration().Sink = %+v, %v; want s3://lake/ehr", got, err)
+	}
+	r.Sink = ""
+	if err := db.UpdateRegistration(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := db.RegistrationSink(ctx, r.ID); err != nil || got != "s3://lake/ehr" {
-		t.Fatalf("RegistrationSink = %q, %v; want s3://lake/ehr", got, err)
+	if got, err := db.FindRegistration(ctx, r.ID); err != nil || got.Sink != "" {
+		t.Fatalf("FindRegistration().Sink after clearing = %+v, %v; want none", got, err)
 	}
 }
 

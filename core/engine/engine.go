@@ -217,7 +217,7 @@ func (e *Engine) start(ctx context.Context, exp *core.Export, reg *core.Registra
 	if err != nil {
 		return err
 	}
-	if err := e.newSink(ctx, r, reg, o); err != nil {
+	if err := e.newSink(r, reg, o); err != nil {
 		return err
 	}
 	return r.Start(ctx, exp)

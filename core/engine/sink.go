@@ -15,8 +15,6 @@ import (
 type SinkStore interface {
 	Store
 	sink.Recorder
-	// RegistrationSink returns reg's sink URL, "" for none.
-	RegistrationSink(ctx context.Context, regID int64) (string, error)
 }
 
 // ErrNoSinkStore reports a sink asked of an engine whose store cannot
@@ -26,21 +24,14 @@ var ErrNoSinkStore = errors.New("this catalogue cannot record an object-storage 
 // newSink points r, about to start a new export of reg, at its sink:
 // o.Sink, else the registration's, else none (the catalogue). The desktop
 // app and the command line land a registration's exports alike.
-func (e *Engine) newSink(ctx context.Context, r *bulk.Runner, reg *core.Registration, o Options) error {
+func (e *Engine) newSink(r *bulk.Runner, reg *core.Registration, o Options) error {
 	ss, ok := e.Store.(SinkStore)
 	var so sink.Options
 	switch {
 	case o.Sink != nil && o.Sink.URL != "":
 		so = *o.Sink
-	case reg != nil && ok:
-		url, err := ss.RegistrationSink(ctx, reg.ID)
-		if err != nil {
-			return fmt.Errorf("registration %q: %w", reg.Name, err)
-		}
-		if url == "" {
-			return nil
-		}
-		so = sink.Options{URL: url}
+	case reg != nil && reg.Sink != "":
+		so = sink.Options{URL: reg.Sink}
 		if o.Sink != nil {
 			so.Views, so.KeepLocal = o.Sink.Views, o.Sink.KeepLocal
 		}

@@ -51,7 +51,8 @@ func TestEngineSinkFollowsTheRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.SetRegistrationSink(ctx, reg.ID, "s3://lake/ehr"); err != nil {
+	reg.Sink = "s3://lake/ehr"
+	if err := db.UpdateRegistration(ctx, reg); err != nil {
 		t.Fatal(err)
 	}
 	keys := &registry.Registry{Store: db, SampleKeys: true}

@@ -20,6 +20,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"tranche.dev/tranche/core"
 )
 
 // Target is where a sink writes: s3://Bucket/Prefix.
@@ -35,48 +37,10 @@ func (t Target) String() string {
 	return "s3://" + t.Bucket + "/" + t.Prefix
 }
 
-// ParseURL reads s3://BUCKET[/PREFIX]. Bucket names follow the S3 rules
-// (3-63 characters of lower-case letters, digits, '.' and '-'); the prefix
-// may not hold empty, "." or ".." segments, nor control characters.
+// ParseURL reads s3://BUCKET[/PREFIX] by core.ParseSinkURL's rule.
 func ParseURL(s string) (Target, error) {
-	rest, ok := strings.CutPrefix(s, "s3://")
-	if !ok {
-		return Target{}, fmt.Errorf("sink %q: want s3://BUCKET/PREFIX", s)
-	}
-	bucket, prefix, _ := strings.Cut(rest, "/")
-	if err := checkBucket(bucket); err != nil {
-		return Target{}, fmt.Errorf("sink %q: %w", s, err)
-	}
-	prefix = strings.TrimSuffix(prefix, "/")
-	if prefix != "" {
-		for _, seg := range strings.Split(prefix, "/") {
-			if seg == "" || seg == "." || seg == ".." {
-				return Target{}, fmt.Errorf("sink %q: empty, . or .. segment in the prefix", s)
-			}
-		}
-		for _, r := range prefix {
-			if r < 0x20 || r == 0x7f || r == '\\' {
-				return Target{}, fmt.Errorf("sink %q: control character or backslash in the prefix", s)
-			}
-		}
-		if len(prefix) > 512 {
-			return Target{}, fmt.Errorf("sink %q: prefix longer than 512 bytes", s)
-		}
-	}
-	return Target{Bucket: bucket, Prefix: prefix}, nil
-}
-
-func checkBucket(b string) error {
-	if len(b) < 3 || len(b) > 63 {
-		return fmt.Errorf("bucket name %q: want 3 to 63 characters", b)
-	}
-	for i, r := range b {
-		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || (r == '.' || r == '-') && i > 0 && i < len(b)-1
-		if !ok {
-			return fmt.Errorf("bucket name %q: want lower-case letters, digits, '.' and '-'", b)
-		}
-	}
-	return nil
+	bucket, prefix, err := core.ParseSinkURL(s)
+	return Target{Bucket: bucket, Prefix: prefix}, err
 }
 
 // Config is how to reach the storage. It never comes from a flag value:
