@@ -27,20 +27,12 @@ func TestDB_Reindex(t *testing.T) {
 		}
 		return ids
 	}
-	unindexed := func() int64 {
-		t.Helper()
-		n, err := db.Unindexed(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
 
 	MustAppend(t, db, f, observation("o1", "p1", "Hemoglobin", 1), observation("o2", "p1", "Glucose", 2))
 	if got := search("hemoglobin"); got != nil {
 		t.Errorf("search before Reindex = %q, want nothing (indexing is lazy)", got)
 	}
-	if got := unindexed(); got != 2 {
+	if got := MustUnindexed(t, db); got != 2 {
 		t.Errorf("Unindexed() = %d, want 2", got)
 	}
 	if n, err := db.Reindex(ctx); err != nil || n != 2 {
@@ -52,7 +44,7 @@ func TestDB_Reindex(t *testing.T) {
 	MustAppend(t, db, f, observation("o3", "p2", "Hemoglobin A1c", 3))
 	f2 := MustAddFile(t, db, e.ID, core.KindOutput, "Patient")
 	MustAppend(t, db, f2, patient("p1", "Hemoglobinsson"))
-	if got := unindexed(); got != 2 {
+	if got := MustUnindexed(t, db); got != 2 {
 		t.Errorf("Unindexed() = %d, want 2", got)
 	}
 	if n, err := db.Reindex(ctx); err != nil || n != 2 {
@@ -214,4 +206,14 @@ func TestDB_Reindex_SecondExportOnly(t *testing.T) {
 	if got, err := db.ExportNDJSON(ctx, &buf, catalog.ResourceFilter{Query: "glucose"}); err != nil || got != first+second {
 		t.Errorf("ExportNDJSON(glucose) = %d, %v; want %d (both exports)", got, err, first+second)
 	}
+}
+
+// MustUnindexed is how many stored resources the search index lacks.
+func MustUnindexed(tb testing.TB, db *catalog.DB) int64 {
+	tb.Helper()
+	n, err := db.Unindexed(tb.Context())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }

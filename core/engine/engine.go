@@ -260,56 +260,45 @@ func (e *Engine) runner(ctx context.Context, id int64, o Options) (*bulk.Runner,
 	return r, exp, err
 }
 
-// Resume carries on with an unfinished export (core.Export.CanResume):
-// polling the same job, then downloading what is not stored yet.
-func (e *Engine) Resume(ctx context.Context, id int64, o Options) (exp *core.Export, err error) {
+// onStored runs action on the runner of stored export id, as every run
+// goes (run). The export is action's, else the stored one's when the
+// runner could not be built.
+func (e *Engine) onStored(ctx context.Context, id int64, o Options, action func(*bulk.Runner) (*core.Export, error)) (exp *core.Export, err error) {
 	err = e.run(o, func() int64 { return id }, func(o Options) error {
 		var r *bulk.Runner
 		if r, exp, err = e.runner(ctx, id, o); err != nil {
 			return err
 		}
-		exp, err = r.Resume(ctx, id)
+		exp, err = action(r)
 		return err
 	})
 	return exp, err
 }
 
+// Resume carries on with an unfinished export (core.Export.CanResume):
+// polling the same job, then downloading what is not stored yet.
+func (e *Engine) Resume(ctx context.Context, id int64, o Options) (*core.Export, error) {
+	return e.onStored(ctx, id, o, func(r *bulk.Runner) (*core.Export, error) { return r.Resume(ctx, id) })
+}
+
 // RetryFailed downloads again the files whose download gave up
 // (core.Export.CanRetryFailed); every other file is kept as it is.
-func (e *Engine) RetryFailed(ctx context.Context, id int64, o Options) (exp *core.Export, err error) {
-	err = e.run(o, func() int64 { return id }, func(o Options) error {
-		var r *bulk.Runner
-		if r, exp, err = e.runner(ctx, id, o); err != nil {
-			return err
-		}
-		exp, err = r.RetryFailed(ctx, id)
-		return err
-	})
-	return exp, err
+func (e *Engine) RetryFailed(ctx context.Context, id int64, o Options) (*core.Export, error) {
+	return e.onStored(ctx, id, o, func(r *bulk.Runner) (*core.Export, error) { return r.RetryFailed(ctx, id) })
 }
 
 // Cancel asks the server to drop an unfinished export's job (DELETE) and
 // records it as cancelled (core.Export.CanCancel).
 func (e *Engine) Cancel(ctx context.Context, id int64, o Options) error {
-	return e.run(o, func() int64 { return id }, func(o Options) error {
-		r, _, err := e.runner(ctx, id, o)
-		if err != nil {
-			return err
-		}
-		return r.Cancel(ctx, id)
-	})
+	_, err := e.onStored(ctx, id, o, func(r *bulk.Runner) (*core.Export, error) { return nil, r.Cancel(ctx, id) })
+	return err
 }
 
 // Release tells the server a complete export's files may go (DELETE;
 // core.Export.CanRelease).
 func (e *Engine) Release(ctx context.Context, id int64, o Options) error {
-	return e.run(o, func() int64 { return id }, func(o Options) error {
-		r, _, err := e.runner(ctx, id, o)
-		if err != nil {
-			return err
-		}
-		return r.Release(ctx, id)
-	})
+	_, err := e.onStored(ctx, id, o, func(r *bulk.Runner) (*core.Export, error) { return nil, r.Release(ctx, id) })
+	return err
 }
 
 // Groups searches the Groups of reg's server (bulk.Client.Groups), with
