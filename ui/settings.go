@@ -10,6 +10,8 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"tranche.dev/tranche/core/bulk"
 )
 
 // Preference keys. Settings live in fyne.Preferences (a plain JSON file):
@@ -23,11 +25,12 @@ const (
 	PrefPageSize    = "pageSize"
 )
 
-// Defaults for the settings.
+// Defaults for the settings: the engine's, so a registration saved here
+// runs as one made by the CLI, which leaves them to the engine.
 const (
-	DefaultMaxParallel = 4
-	DefaultPollMin     = time.Second
-	DefaultPollMax     = 5 * time.Minute
+	DefaultMaxParallel = bulk.DefaultMaxParallel
+	DefaultPollMin     = bulk.DefaultPollMin
+	DefaultPollMax     = bulk.DefaultPollMax
 	DefaultPageSize    = 100
 )
 
