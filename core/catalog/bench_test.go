@@ -56,21 +56,30 @@ func benchObservation(i int) string {
 // database/sql and Go allocations 0.8), commits 1.0, the background
 // checkpoint 1.1, garbage collection 0.5, and the merge 4.9 (the sort for
 // the latest table 1.0, b-tree seeks and inserts into it and the patient
-// index 1.8, reading the file's rows back 0.5): the patient index alone
-// is 2.0 of it (merges without it: 2.3-2.8 against 4.0-5.1). The
-// floor's 5.9 is its inserts 2.0 (binding 0.7) and its commits with the
-// checkpoints SQLite runs in them, 3.2, more than the catalogue pays for
-// the same (a WAL of up to 1,000 frames, checkpointed in the committing
-// thread). So the catalogue's inserts, commits and checkpoints are about
-// 1.4 floors and its merge, two more b-tree inserts a row, about 0.8:
-// five runs at load 1.7-2.0 gave x-floor 1.95-2.42, median 2.22 (floor
-// 5.47-5.93). Tried and not kept, none measurably cheaper within the
-// noise of the shared machine (5-24 runs each): the multi-row INSERT as
-// plain VALUES with numbered parameters, a pooled argument slice (a
-// fifth fewer bytes allocated), a memory map or a 64 MiB cache for the
-// merge (the cache made it slower: 5.0-5.9 against 4.0-5.1), the patient
-// index inserted in (patient, rid) order, and INSERT OR REPLACE into
-// latest for a type it does not hold yet.
+// index 1.8, reading the file's rows back 0.5): the patient index alone is
+// 2.0 of it (merges without it: 2.3-2.8 against 4.0-5.1). The floor's 5.9
+// is its inserts 2.0 (binding 0.7) and its commits with the checkpoints
+// SQLite runs in them, 3.2, more than the catalogue pays for the same (a
+// WAL of up to 1,000 frames, checkpointed in the committing thread). So
+// the catalogue's inserts, commits and checkpoints are about 1.4 floors
+// and its merge, two more b-tree inserts a row, about 0.8: five runs at
+// load 1.7-2.0 gave x-floor 1.95-2.42, median 2.22 (floor 5.47-5.93). The
+// floor is about half system calls (WAL writes, the checkpoint's copying
+// and fsync), the catalogue about a fifth, so the ratio moves with the
+// machine: later the same day, with both about half as costly, the floor
+// was 2.5-2.8 and x-floor 2.3-2.5. Reusing the INSERTs' argument slices
+// (see inserter) then took 1-5% off the catalogue's CPU per row (three
+// comparisons of 6-12 alternating runs; at load 3-5 the noise hid it).
+// Tried and not kept (5-24 alternating runs each; none but the memory map
+// measurably cheaper): the multi-row INSERT as plain VALUES with numbered parameters; a
+// 64 MiB cache for the merge (slower: 5.0-5.9 against 4.0-5.1); a memory
+// map for the merge (about 8% off the merge, 3% in all, but every
+// catalogue page read would count as resident memory and an I/O error
+// would crash the process); the patient index inserted in (patient, rid)
+// order; INSERT OR REPLACE into latest for a type it does not hold yet;
+// and, in a bare table, six columns instead of nine (file_id, export_id
+// and line derive from rid): 4.62 against 4.70 cpu-µs/row, ten runs each,
+// not worth rebuilding resources for.
 //
 // With -count N, go test runs the floor N times before the others, so
 // they report x-floor against the median of those N runs rather than the
