@@ -81,6 +81,10 @@ type DB struct {
 	// Statements prepared on the writer connection (see writerStmt).
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	// insertArgs holds *[]any, argument slices of the multi-row resources
+	// INSERTs, for reuse by the next AppendRecords (see inserter).
+	insertArgs sync.Pool
 }
 
 // NewDB returns a DB for the SQLite file at path. Call Open before use.

@@ -57,7 +57,10 @@ func mergeLatest(ctx context.Context, tx *sql.Tx, fileID int64, state core.FileS
 	}
 	// The patient index, in line order: a file's lines are mostly grouped
 	// by patient, so this writes each page of it about once without the
-	// cost of sorting (see migration/0003_resource_patients.sql).
+	// cost of sorting (see migration/0003_resource_patients.sql). Sorted
+	// by (patient, rid) it cost no less. It is about 2 cpu-µs per row
+	// merged, 40% of the merge: one b-tree seek and insert a row (see
+	// BenchmarkAppendRecords).
 	if _, err := tx.ExecContext(ctx, `
 		INSERT OR IGNORE INTO resource_patients (patient, rid)
 		SELECT patient, rid FROM resources WHERE rid > ? AND rid <= ? AND patient <> ''`,
