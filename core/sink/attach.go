@@ -58,6 +58,11 @@ func Open(rec Recorder, o Options) (*Store, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("sink %s: %w", target, err)
 	}
+	// Refused here, before the export is kicked off, rather than at the
+	// first upload, after the server has done the work.
+	if v, err := cfg.Creds.GetWithContext(nil); err != nil || v.AccessKeyID == "" {
+		return nil, "", fmt.Errorf("sink %s: %w", target, ErrNoCredentials)
+	}
 	client, err := NewClient(cfg)
 	if err != nil {
 		return nil, "", fmt.Errorf("sink %s: %w", target, err)
@@ -73,6 +78,10 @@ func Open(rec Recorder, o Options) (*Store, string, error) {
 		Logger:    o.Logger,
 	}, cfg.Endpoint, nil
 }
+
+// ErrNoCredentials reports a sink with no credentials in the AWS
+// environment: writing anonymously is never what an export wants.
+var ErrNoCredentials = errors.New("no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile in ~/.aws/credentials")
 
 // recorder records the sink and its views with each export it creates.
 type recorder struct {

@@ -80,3 +80,30 @@ func TestParseViews(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenWithoutCredentials: a sink with no credentials anywhere in the
+// AWS environment is refused when it is opened, before an export starts,
+// not at its first upload; with them it opens.
+func TestOpenWithoutCredentials(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	none := filepath.Join(t.TempDir(), "none")
+	env := map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_REGION": "us-east-1",
+		"AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none) // the credentials chain reads the process's
+	db := catalog.NewDB(filepath.Join(t.TempDir(), "tranche.db"))
+	db.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	getenv := func(k string) string { return env[k] }
+	if _, _, err := sink.Open(db, sink.Options{URL: "s3://lake/ehr", Getenv: getenv}); !errors.Is(err, sink.ErrNoCredentials) {
+		t.Fatalf("Open() without credentials = %v, want ErrNoCredentials", err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "tranche-test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+	if _, endpoint, err := sink.Open(db, sink.Options{URL: "s3://lake/ehr", Getenv: getenv}); err != nil || endpoint != "127.0.0.1:9" {
+		t.Fatalf("Open() with credentials = %q, %v; want it open at 127.0.0.1:9", endpoint, err)
+	}
+}
