@@ -254,20 +254,25 @@ func (e *Engine) runner(ctx context.Context, id int64, o Options) (*bulk.Runner,
 		return nil, exp, err
 	}
 	r, err := e.Runner(ctx, exp.FHIRBaseURL, reg, o)
-	if err == nil {
-		err = e.storedSink(ctx, r, id, o)
-	}
 	return r, exp, err
 }
 
 // onStored runs action on the runner of stored export id, as every run
-// goes (run). The export is action's, else the stored one's when the
-// runner could not be built.
-func (e *Engine) onStored(ctx context.Context, id int64, o Options, action func(*bulk.Runner) (*core.Export, error)) (exp *core.Export, err error) {
+// goes (run). With lands, the action stores files, and the runner lands
+// them where the export was started (storedSink); Cancel and Release only
+// talk to the server and record a state, which needs no object storage.
+// The export is action's, else the stored one's when the runner could not
+// be built.
+func (e *Engine) onStored(ctx context.Context, id int64, o Options, lands bool, action func(*bulk.Runner) (*core.Export, error)) (exp *core.Export, err error) {
 	err = e.run(o, func() int64 { return id }, func(o Options) error {
 		var r *bulk.Runner
 		if r, exp, err = e.runner(ctx, id, o); err != nil {
 			return err
+		}
+		if lands {
+			if err = e.storedSink(ctx, r, id, o); err != nil {
+				return err
+			}
 		}
 		exp, err = action(r)
 		return err
@@ -278,26 +283,26 @@ func (e *Engine) onStored(ctx context.Context, id int64, o Options, action func(
 // Resume carries on with an unfinished export (core.Export.CanResume):
 // polling the same job, then downloading what is not stored yet.
 func (e *Engine) Resume(ctx context.Context, id int64, o Options) (*core.Export, error) {
-	return e.onStored(ctx, id, o, func(r *bulk.Runner) (*core.Export, error) { return r.Resume(ctx, id) })
+	return e.onStored(ctx, id, o, true, func(r *bulk.Runner) (*core.Export, error) { return r.Resume(ctx, id) })
 }
 
 // RetryFailed downloads again the files whose download gave up
 // (core.Export.CanRetryFailed); every other file is kept as it is.
 func (e *Engine) RetryFailed(ctx context.Context, id int64, o Options) (*core.Export, error) {
-	return e.onStored(ctx, id, o, func(r *bulk.Runner) (*core.Export, error) { return r.RetryFailed(ctx, id) })
+	return e.onStored(ctx, id, o, true, func(r *bulk.Runner) (*core.Export, error) { return r.RetryFailed(ctx, id) })
 }
 
 // Cancel asks the server to drop an unfinished export's job (DELETE) and
 // records it as cancelled (core.Export.CanCancel).
 func (e *Engine) Cancel(ctx context.Context, id int64, o Options) error {
-	_, err := e.onStored(ctx, id, o, func(r *bulk.Runner) (*core.Export, error) { return nil, r.Cancel(ctx, id) })
+	_, err := e.onStored(ctx, id, o, false, func(r *bulk.Runner) (*core.Export, error) { return nil, r.Cancel(ctx, id) })
 	return err
 }
 
 // Release tells the server a complete export's files may go (DELETE;
 // core.Export.CanRelease).
 func (e *Engine) Release(ctx context.Context, id int64, o Options) error {
-	_, err := e.onStored(ctx, id, o, func(r *bulk.Runner) (*core.Export, error) { return nil, r.Release(ctx, id) })
+	_, err := e.onStored(ctx, id, o, false, func(r *bulk.Runner) (*core.Export, error) { return nil, r.Release(ctx, id) })
 	return err
 }
 

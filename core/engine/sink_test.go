@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -93,6 +94,14 @@ func TestEngineSinkFollowsTheRegistration(t *testing.T) {
 	}
 	if len(counts) != 0 {
 		t.Errorf("catalogue counts after a sink export = %v, want none (the records are in the sink)", counts)
+	}
+	// Cancel and Release need no object storage: without credentials,
+	// Cancel of the complete export gives the engine's rule, not the
+	// sink's refusal.
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	if err := e.Cancel(ctx, exp.ID, engine.Options{}); !errors.Is(err, core.ErrFinished) {
+		t.Errorf("Cancel(complete sink export, no credentials) = %v, want core.ErrFinished", err)
 	}
 	manifest := filepath.Join(s3.Root, "lake", "ehr", "exports", "export="+strconv.FormatInt(exp.ID, 10)+".json")
 	if _, err := os.Stat(manifest); err != nil {
