@@ -94,9 +94,9 @@ type SinkInfo struct {
 // memory budget (sink.MemoryLimit) while the export runs.
 func (e *Engine) openSink(r *bulk.Runner, ss SinkStore, so sink.Options) (*sink.Store, string, error) {
 	so.Logger = r.Logger
-	store, endpoint, err := sink.Open(ss, so)
+	store, endpoint, err := sink.Open(ss, so) // its errors name the sink
 	if err != nil {
-		return nil, "", fmt.Errorf("sink: %w", err)
+		return nil, "", err
 	}
 	r.Store = store
 	e.Memory.AtLeast(sink.MemoryLimit)

@@ -48,7 +48,7 @@ func Open(rec Recorder, o Options) (*Store, string, error) {
 	}
 	vs, err := ParseViews(o.Views)
 	if err != nil {
-		return nil, "", fmt.Errorf("views: %w", err)
+		return nil, "", fmt.Errorf("sink %s: views: %w", target, err)
 	}
 	getenv := o.Getenv
 	if getenv == nil {
