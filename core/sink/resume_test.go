@@ -2,10 +2,8 @@ package sink_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -141,14 +139,7 @@ func TestSinkResumeSegments(t *testing.T) {
 	if len(comp.Tables) < 2 {
 		t.Errorf("%d Parquet objects, want one per segment (at least 2)", len(comp.Tables))
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(sinktest.GetObject(t, c, bucket, comp.Files[0].Raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := sinktest.GetRaw(t, c, bucket, comp.Files[0].Raw)
 	if want := append(bytes.Join(lines, []byte{'\n'}), '\n'); !bytes.Equal(raw, want) {
 		t.Errorf("raw object: %d bytes, want the file's %d bytes exactly", len(raw), len(want))
 	}
@@ -214,14 +205,7 @@ func TestSinkResetFile(t *testing.T) {
 			t.Errorf("Parquet object %s is not in the completion manifest: left from the reset copy", o.Key)
 		}
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(sinktest.GetObject(t, c, bucket, comp.Files[0].Raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := sinktest.GetRaw(t, c, bucket, comp.Files[0].Raw)
 	if want := append(bytes.Join(good, []byte{'\n'}), '\n'); !bytes.Equal(raw, want) {
 		t.Errorf("raw object: %d bytes, want the good copy's %d bytes exactly", len(raw), len(want))
 	}

@@ -46,6 +46,21 @@ func GetObject(tb testing.TB, c *minio.Core, bucket, key string) []byte {
 	return b
 }
 
+// GetRaw returns a raw file object's lines as served: the object read
+// and gunzipped (its concatenated gzip members as one stream).
+func GetRaw(tb testing.TB, c *minio.Core, bucket, key string) []byte {
+	tb.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(GetObject(tb, c, bucket, key)))
+	if err != nil {
+		tb.Fatalf("raw %s: %v", key, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		tb.Fatalf("raw %s: %v", key, err)
+	}
+	return b
+}
+
 // readParquet reads a Parquet object with parquet-go's generic reader over
 // the file's own schema (not the writer's Row type): it returns the rows
 // as maps of column name to value.
@@ -108,14 +123,7 @@ func Check(tb testing.TB, c *minio.Core, bucket, prefix string, exportID int64, 
 		}
 	}
 	for _, f := range comp.Files {
-		zr, err := gzip.NewReader(bytes.NewReader(GetObject(tb, c, bucket, f.Raw)))
-		if err != nil {
-			tb.Fatalf("raw %s: %v", f.Raw, err)
-		}
-		b, err := io.ReadAll(zr)
-		if err != nil {
-			tb.Fatalf("raw %s: %v", f.Raw, err)
-		}
+		b := GetRaw(tb, c, bucket, f.Raw)
 		if got := int64(bytes.Count(b, []byte{'\n'})); got != f.Lines {
 			tb.Errorf("raw %s has %d lines, want %d", f.Raw, got, f.Lines)
 		}
