@@ -5,12 +5,15 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+
+	"tranche.dev/tranche/core"
 )
 
-// Output formats a view's rows are written in.
+// Output formats a view's rows are written in; CSV and NDJSON are the
+// catalogue browser's too (core.FormatCSV, core.FormatNDJSON).
 const (
-	FormatCSV     = "csv"
-	FormatNDJSON  = "ndjson"
+	FormatCSV     = core.FormatCSV
+	FormatNDJSON  = core.FormatNDJSON
 	FormatParquet = "parquet"
 )
 
