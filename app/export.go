@@ -448,13 +448,15 @@ func (x *exporter) report(ctx context.Context, id int64, runErr error) error {
 	case errors.Is(runErr, core.ErrIncomplete):
 		return fmt.Errorf("export %d: %w; carry on with: tranche export --resume %d", id, runErr, id)
 	}
-	var re *bulk.ResumableError
-	if errors.As(runErr, &re) {
-		return fmt.Errorf("%w; carry on with: tranche export --resume %d", runErr, re.ExportID)
-	}
+	// A 401 to --open is resumable too, but resuming without
+	// authorization would meet it again: say what does help.
 	var he *bulk.HTTPError
 	if errors.As(runErr, &he) && he.StatusCode == http.StatusUnauthorized && x.flags.open {
 		return fmt.Errorf("%w\nThe server requires authorization: use --registration NAME, or --client-id ID --private-key FILE", runErr)
+	}
+	var re *bulk.ResumableError
+	if errors.As(runErr, &re) {
+		return fmt.Errorf("%w; carry on with: tranche export --resume %d", runErr, re.ExportID)
 	}
 	return runErr
 }

@@ -236,6 +236,20 @@ func TestExportOpenCLI(t *testing.T) {
 	}
 }
 
+// TestExportOpenMeetsSecuredServer: --open against a server that wants a
+// token says how to authorize, not to resume (which would meet the same
+// 401); the hint was unreachable behind the resumable error.
+func TestExportOpenMeetsSecuredServer(t *testing.T) {
+	srv := demotest.Start(t, demo.Config{Patients: 2, Seed: 1, MinPoll: -1})
+	t.Setenv("TRANCHE_HOME", t.TempDir())
+	var out, errb bytes.Buffer
+	err := run([]string{"export", "-f", srv.URL(), "--open", "-t", "Patient"}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "The server requires authorization: use --registration NAME") ||
+		strings.Contains(err.Error(), "--resume") {
+		t.Errorf("export --open from a secured server = %v, want how to authorize and no --resume advice", err)
+	}
+}
+
 // TestExportServerErrorsCLI: when the server moves data into error files,
 // the files verify but the CLI shows what the server said and exits 3, so
 // a script never mistakes incomplete data for a complete export.
