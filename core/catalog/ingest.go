@@ -18,7 +18,9 @@ import (
 // lines, which is what makes a resume exact.
 //
 // It is idempotent per (file, line): a line already stored is skipped, so
-// re-appending after a crash never duplicates anything. What is stored
+// re-appending after a crash never duplicates anything. Lines come in
+// order: those at or below the file's stored progress are the ones
+// already stored (the patient index takes only the lines after it). What is stored
 // depends on f.Kind:
 //
 //   - output: one resources row (type, id, lastUpdated, patient, raw bytes);
@@ -38,8 +40,8 @@ func (db *DB) AppendRecords(ctx context.Context, f *core.ExportFile, recs []core
 	}
 	defer tx.Rollback()
 
-	var exportID int64
-	if err := tx.QueryRowContext(ctx, `SELECT export_id FROM files WHERE id = ?`, f.ID).Scan(&exportID); err == sql.ErrNoRows {
+	var exportID, stored int64
+	if err := tx.QueryRowContext(ctx, `SELECT export_id, lines FROM files WHERE id = ?`, f.ID).Scan(&exportID, &stored); err == sql.ErrNoRows {
 		return fmt.Errorf("file %d: %w: %w", f.ID, errNoFile, core.ErrNotFound)
 	} else if err != nil {
 		return fmt.Errorf("append records: %w", err)
@@ -63,6 +65,11 @@ func (db *DB) AppendRecords(ctx context.Context, f *core.ExportFile, recs []core
 		i++
 	}
 
+	if f.Kind == core.KindOutput {
+		if err := ins.insertRuns(recs, stored); err != nil {
+			return fmt.Errorf("append records: patient index: %w", err)
+		}
+	}
 	for typ, n := range ins.stored {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO file_counts (file_id, type, n) VALUES (?, ?, ?)
 			ON CONFLICT (file_id, type) DO UPDATE SET n = n + excluded.n`, f.ID, typ, n); err != nil {
@@ -93,6 +100,7 @@ type inserter struct {
 	exportID int64
 	stored   map[string]int64 // resources actually inserted, by type
 	args     []any            // insertResourcesN's arguments, from db.insertArgs
+	runs     []byte           // insertRuns' JSON
 }
 
 // release returns ins.args to db.insertArgs, cleared: they point into the
@@ -137,6 +145,7 @@ const (
 	insertTombstone = `INSERT INTO tombstones (file_id, export_id, line, type, res_id) VALUES (?, ?, ?, ?, ?)`
 	insertOutcome   = `INSERT INTO outcomes (file_id, line, export_id, severity, raw) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (file_id, line) DO NOTHING`
+	insertRuns    = `INSERT INTO pending_runs (file_id, first, last, runs) VALUES (?, ?, ?, ?)`
 	insertProblem = `INSERT INTO problems (file_id, line, export_id, problem, raw) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (file_id, line) DO NOTHING`
 )
@@ -175,7 +184,7 @@ func (db *DB) writerStmt(query string) (*sql.Stmt, error) {
 // multi-row resources INSERTs of multiRowResources and the single-row
 // inserts of other kinds of line. The set is fixed, so memory is bounded.
 func (db *DB) prepareIngest(ctx context.Context) error {
-	queries := []string{insertDeletedLine, insertTombstone, insertOutcome, insertProblem}
+	queries := []string{insertDeletedLine, insertTombstone, insertOutcome, insertProblem, insertRuns}
 	for _, q := range multiRowResources {
 		queries = append(queries, q)
 	}

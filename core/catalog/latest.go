@@ -8,7 +8,7 @@ import (
 )
 
 // mergeLatest merges the lines of file fileID stored since the last merge
-// into the latest table and the patient index (resource_patients), if the
+// into the latest table and the patient index (patient_runs), if the
 // file is no longer being downloaded. It runs
 // inside the transaction that stores the file's final progress, so the
 // latest view changes atomically with it. Merging a file's rows in one
@@ -55,16 +55,22 @@ func mergeLatest(ctx context.Context, tx *sql.Tx, fileID int64, state core.FileS
 		tt, exportID, rowID(fileID, merged), last.Int64); err != nil {
 		return err
 	}
-	// The patient index, in line order: a file's lines are mostly grouped
-	// by patient, so this writes each page of it about once without the
-	// cost of sorting (see migration/0003_resource_patients.sql). Sorted
-	// by (patient, rid) it cost no less. It is about 2 cpu-µs per row
-	// merged, 40% of the merge: one b-tree seek and insert a row (see
-	// BenchmarkAppendRecords).
+	// The patient index: the file's pending runs (see AppendRecords and
+	// migration/0004_patient_runs.sql), those of batches kept as JSON and
+	// those of batches to be read back from resources, a run a line.
 	if _, err := tx.ExecContext(ctx, `
-		INSERT OR IGNORE INTO resource_patients (patient, rid)
-		SELECT patient, rid FROM resources WHERE rid > ? AND rid <= ? AND patient <> ''`,
-		rowID(fileID, merged), last.Int64); err != nil {
+		INSERT OR IGNORE INTO patient_runs (patient, first, n)
+		SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM pending_runs p, json_each(p.runs) j
+		WHERE p.file_id = ? AND p.runs IS NOT NULL`, fileID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT OR IGNORE INTO patient_runs (patient, first, n)
+		SELECT r.patient, r.rid, 0 FROM pending_runs p CROSS JOIN resources r ON r.rid BETWEEN p.first AND p.last
+		WHERE p.file_id = ? AND p.runs IS NULL AND r.patient <> ''`, fileID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM pending_runs WHERE file_id = ?`, fileID); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE files SET merged = ? WHERE id = ?`, lastLine, fileID)

@@ -54,7 +54,7 @@ func buildQuery(f ResourceFilter, limit int) (query, error) {
 //   - latest view, no Patient or Query: the latest table in (type, id) order;
 //   - one export, no Patient or Query: per-file rid ranges (see query);
 //   - otherwise: in rid order, driven by the FTS index (Query) or the
-//     patient index (Patient, resource_patients).
+//     patient index (Patient, patient_runs).
 func buildSelect(sel string, f ResourceFilter, limit int) (query, error) {
 	var where []string
 	var args []any
@@ -102,19 +102,24 @@ func buildSelect(sel string, f ResourceFilter, limit int) (query, error) {
 		q.sql += ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY r.rid`
 
 	default:
-		order := `r.rid`
+		order, cursor := `r.rid`, `r.rid`
 		if f.Query != "" {
 			// The FTS table drives the loop, in rowid order, so a page of
 			// a common word does not collect every match first.
 			q.sql = sel + ` FROM resources_fts CROSS JOIN resources r ON r.rid = resources_fts.rowid`
 			add(`resources_fts MATCH ?`, ftsQuery(f.Query))
-			order = `resources_fts.rowid`
+			order, cursor = `resources_fts.rowid`, `resources_fts.rowid`
 		} else if f.Patient != "" {
-			// The patient index drives the loop, in rid order for one
-			// patient.
-			q.sql = sel + ` FROM resource_patients p CROSS JOIN resources r ON r.rid = p.rid`
+			// The patient index drives the loop: one patient's runs in
+			// order, each a range of rids (see migration/0004_patient_runs.sql).
+			// Checking r.patient keeps the answer right should a range
+			// ever hold another patient's row.
+			q.sql = sel + ` FROM patient_runs p CROSS JOIN resources r ON r.rid BETWEEN p.first AND p.first + p.n AND r.patient = p.patient`
 			add(`p.patient = ?`, patientRef(f.Patient))
-			order = `p.rid`
+			order = `p.first, r.rid`
+			if f.After != "" {
+				add(`p.first + p.n > ?`, after)
+			}
 		} else {
 			q.sql = sel + ` FROM resources r`
 		}
@@ -130,7 +135,7 @@ func buildSelect(sel string, f ResourceFilter, limit int) (query, error) {
 			add(`r.patient = ?`, patientRef(f.Patient))
 		}
 		if f.After != "" {
-			add(order+` > ?`, after)
+			add(cursor+` > ?`, after)
 		}
 		if len(where) > 0 {
 			q.sql += ` WHERE ` + strings.Join(where, " AND ")

@@ -10,12 +10,12 @@ import (
 )
 
 // ResetFile forgets every line stored for f (resources, their search
-// index entries, problems, outcomes, deleted lines, tombstones and counts)
-// and its progress, in one transaction, so the file can be downloaded
-// again from its first byte and each line is stored exactly once. It is
-// for a file still being downloaded: one already merged into the latest
-// view (loaded, invalid or failed) is refused. f's progress fields are
-// reset to match. Returns core.ErrNotFound if there is no such file.
+// index and patient index entries, problems, outcomes, deleted lines,
+// tombstones and counts) and its progress, in one transaction, so the
+// file can be downloaded again from its first byte and each line is stored
+// exactly once. It is for a file still being downloaded: one already
+// merged into the latest view (loaded, invalid or failed) is refused. f's
+// progress fields are reset to match. Returns core.ErrNotFound if there is no such file.
 func (db *DB) ResetFile(ctx context.Context, f *core.ExportFile) error {
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -45,6 +45,7 @@ func (db *DB) ResetFile(ctx context.Context, f *core.ExportFile) error {
 		{`DELETE FROM fts_state WHERE file_id = ?`, []any{f.ID}},
 		{`DELETE FROM resources WHERE rid BETWEEN ? AND ?`, []any{lo, hi}},
 		{`DELETE FROM file_counts WHERE file_id = ?`, []any{f.ID}},
+		{`DELETE FROM pending_runs WHERE file_id = ?`, []any{f.ID}},
 		{`DELETE FROM deleted_lines WHERE file_id = ?`, []any{f.ID}},
 		{`DELETE FROM tombstones WHERE file_id = ?`, []any{f.ID}},
 		{`DELETE FROM outcomes WHERE file_id = ?`, []any{f.ID}},
