@@ -20,6 +20,30 @@ func deleteBundle(refs ...string) string {
 	return `{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(entries, ",") + `]}`
 }
 
+// MustWalkPages walks every page of f, checking each keeps to f.Limit,
+// and returns the rows seen.
+func MustWalkPages(tb testing.TB, db *catalog.DB, f catalog.ResourceFilter) []catalog.Row {
+	tb.Helper()
+	var rows []catalog.Row
+	for pages := 0; ; pages++ {
+		if pages > 100 {
+			tb.Fatal("paging does not end")
+		}
+		p, err := db.Resources(tb.Context(), f)
+		if err != nil {
+			tb.Fatalf("Resources(%+v) = %v", f, err)
+		}
+		if len(p.Rows) > f.Limit {
+			tb.Fatalf("page of %d rows, limit %d", len(p.Rows), f.Limit)
+		}
+		rows = append(rows, p.Rows...)
+		if p.Next == "" {
+			return rows
+		}
+		f.After = p.Next
+	}
+}
+
 func MustAppendDeletes(tb testing.TB, db *catalog.DB, f *core.ExportFile, refs ...string) {
 	tb.Helper()
 	f.Lines++
@@ -164,25 +188,10 @@ func TestDB_Resources(t *testing.T) {
 	collect := func(t *testing.T, f catalog.ResourceFilter) []string {
 		t.Helper()
 		var ids []string
-		for pages := 0; ; pages++ {
-			if pages > 100 {
-				t.Fatal("paging does not end")
-			}
-			p, err := db.Resources(t.Context(), f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(p.Rows) > f.Limit {
-				t.Fatalf("page of %d rows, limit %d", len(p.Rows), f.Limit)
-			}
-			for _, r := range p.Rows {
-				ids = append(ids, r.Type+"/"+r.ID)
-			}
-			if p.Next == "" {
-				return ids
-			}
-			f.After = p.Next
+		for _, r := range MustWalkPages(t, db, f) {
+			ids = append(ids, r.Type+"/"+r.ID)
 		}
+		return ids
 	}
 	ids := func(typ, format string, is ...int) []string {
 		var out []string

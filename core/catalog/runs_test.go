@@ -14,22 +14,10 @@ func patientIDs(t *testing.T, db *catalog.DB, f catalog.ResourceFilter) []string
 	t.Helper()
 	f.Limit = 1
 	var ids []string
-	for pages := 0; ; pages++ {
-		if pages > 100 {
-			t.Fatal("paging does not end")
-		}
-		p, err := db.Resources(t.Context(), f)
-		if err != nil {
-			t.Fatalf("Resources(%+v) = %v", f, err)
-		}
-		for _, r := range p.Rows {
-			ids = append(ids, r.ID)
-		}
-		if p.Next == "" {
-			return ids
-		}
-		f.After = p.Next
+	for _, r := range MustWalkPages(t, db, f) {
+		ids = append(ids, r.ID)
 	}
+	return ids
 }
 
 // TestDB_PatientRuns checks the patient index, kept as runs of a file's
