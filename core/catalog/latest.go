@@ -57,11 +57,15 @@ func mergeLatest(ctx context.Context, tx *sql.Tx, fileID int64, state core.FileS
 	}
 	// The patient index: the file's pending runs (see AppendRecords and
 	// migration/0004_patient_runs.sql), those of batches kept as JSON and
-	// those of batches to be read back from resources, a run a line.
+	// those of batches to be read back from resources, a run a line. A run
+	// already there from the same first line (a file reset and downloaded
+	// again after a merge) keeps the longer length: pages check each row's
+	// patient, so a range may hold more than the run, never less.
 	if _, err := tx.ExecContext(ctx, `
-		INSERT OR IGNORE INTO patient_runs (patient, first, n)
+		INSERT INTO patient_runs (patient, first, n)
 		SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM pending_runs p, json_each(p.runs) j
-		WHERE p.file_id = ? AND p.runs IS NOT NULL`, fileID); err != nil {
+		WHERE p.file_id = ? AND p.runs IS NOT NULL
+		ON CONFLICT (patient, first) DO UPDATE SET n = max(n, excluded.n)`, fileID); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `

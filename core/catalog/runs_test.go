@@ -137,3 +137,30 @@ func TestDB_PatientRunsOddReferences(t *testing.T) {
 		})
 	}
 }
+
+// TestDB_PatientRunsRetryReset checks a file that failed (its lines
+// merged), was retried, and was reset and downloaded again whole (a bad
+// verdict): the longer run its new download makes replaces the shorter
+// one its first download left, so every line is found again.
+func TestDB_PatientRunsRetryReset(t *testing.T) {
+	db := MustOpenDB(t)
+	e := MustCreateExport(t, db, "2025-01-01T00:00:00Z")
+	f := MustAddFile(t, db, e.ID, core.KindOutput, "Observation")
+	f.Lines, f.State = 2, core.FileFailed
+	if err := db.AppendRecords(t.Context(), f, []core.Record{
+		record(t, 1, observation("o1", "p1", "x", 1)), record(t, 2, observation("o2", "p1", "x", 1)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.Lines, f.State = 3, core.FileDownloading // the retry's first batch
+	if err := db.AppendRecords(t.Context(), f, []core.Record{record(t, 3, observation("o3", "p1", "x", 1))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ResetFile(t.Context(), f); err != nil {
+		t.Fatal(err)
+	}
+	MustAppend(t, db, f, observation("o1", "p1", "x", 1), observation("o2", "p1", "x", 1), observation("o3", "p1", "x", 1))
+	if diff := cmp.Diff([]string{"o1", "o2", "o3"}, patientIDs(t, db, catalog.ResourceFilter{Patient: "p1"})); diff != "" {
+		t.Errorf("Resources(Patient p1) (-want +got):\n%s", diff)
+	}
+}
