@@ -8,6 +8,7 @@ import (
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/catalog"
 	"tranche.dev/tranche/core/engine"
+	"tranche.dev/tranche/core/sink"
 	"tranche.dev/tranche/ui"
 )
 
@@ -39,9 +40,13 @@ func (g *guiServices) FindFiles(ctx context.Context, id int64) ([]*core.ExportFi
 	return g.env.DB.FindFiles(ctx, id)
 }
 
-func (g *guiServices) Start(ctx context.Context, reg *core.Registration, req core.ExportRequest, onEvent func(core.Event)) (*core.Export, error) {
+func (g *guiServices) Start(ctx context.Context, reg *core.Registration, req core.ExportRequest, sinkViews [][]byte, onEvent func(core.Event)) (*core.Export, error) {
 	exp := &core.Export{Request: req}
-	err := g.eng.Start(ctx, exp, reg, engine.Options{OnEvent: onEvent})
+	o := engine.Options{OnEvent: onEvent}
+	if len(sinkViews) > 0 {
+		o.Sink = &sink.Options{Views: sinkViews} // at the registration's sink
+	}
+	err := g.eng.Start(ctx, exp, reg, o)
 	return g.after(ctx, exp.ID, err)
 }
 

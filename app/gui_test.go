@@ -397,7 +397,7 @@ func TestGUICatalog_ErrorsAndWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp, err := d.g.services.Start(ctx, reg, core.ExportRequest{Level: core.LevelSystem}, func(core.Event) {})
+	exp, err := d.g.services.Start(ctx, reg, core.ExportRequest{Level: core.LevelSystem}, nil, func(core.Event) {})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}

@@ -80,7 +80,7 @@ func TestGUIRefusesPlainHTTP(t *testing.T) {
 	if err := g.db.CreateRegistration(ctx, reg); err != nil {
 		t.Fatal(err)
 	}
-	_, err = g.services.Start(ctx, reg, core.ExportRequest{Level: core.LevelSystem}, func(core.Event) {})
+	_, err = g.services.Start(ctx, reg, core.ExportRequest{Level: core.LevelSystem}, nil, func(core.Event) {})
 	if !errors.Is(err, core.ErrInsecureURL) {
 		t.Fatalf("Start = %v, want a refusal", err)
 	}

@@ -100,7 +100,7 @@ func (l *liveSet) remove(id int64, le *liveExport) {
 }
 
 // start kicks off a new export and shows it.
-func (s *exportsScreen) start(reg *core.Registration, req core.ExportRequest) {
+func (s *exportsScreen) start(reg *core.Registration, req core.ExportRequest, sinkViews [][]byte) {
 	s.mu.Lock()
 	s.selected = -1
 	s.detail, s.files = nil, nil
@@ -110,7 +110,7 @@ func (s *exportsScreen) start(reg *core.Registration, req core.ExportRequest) {
 	s.updateButtons()
 	s.mu.Unlock()
 	s.run(0, func(ctx context.Context, onEvent func(core.Event)) (*core.Export, error) {
-		return s.u.deps.Exports.Start(ctx, reg, req, onEvent)
+		return s.u.deps.Exports.Start(ctx, reg, req, sinkViews, onEvent)
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tranche.dev/tranche/core"
+	"tranche.dev/tranche/core/workbench"
 )
 
 // addRegistration stores a registration and shows it in the screens.
@@ -149,7 +150,7 @@ func TestExports_FailureShowsDialogAndNotifies(t *testing.T) {
 		f.exports.put(&core.Export{ID: x.ID, State: core.StateFailed, Error: "kick-off answered 400", CreatedAt: x.CreatedAt})
 		return errors.New("kickoff: 400 Bad Request: unknown _type Claim")
 	}
-	f.ui.exports.start(reg, core.ExportRequest{Level: core.LevelSystem})
+	f.ui.exports.start(reg, core.ExportRequest{Level: core.LevelSystem}, nil)
 	texts := overlayTexts(f.win)
 	for _, want := range []string{"The export stopped before it finished.", "unknown _type Claim"} {
 		if !strings.Contains(texts, want) {
@@ -295,5 +296,52 @@ func TestExports_SinkAndExpiredFiles(t *testing.T) {
 	want := "2 files: 1 loaded, 1 failed, 0 to go · 4 lines of 10 · 1.0 kB\nLands in object storage at s3://lake/ehr."
 	if got := e.totals.Text; got != want {
 		t.Errorf("totals = %q, want %q", got, want)
+	}
+}
+
+// TestNewExport_SinkViews checks that a registration landing its exports
+// in object storage offers the library's views to land with an export,
+// and that the ticked ones, and only for such a registration, go to Start.
+func TestNewExport_SinkViews(t *testing.T) {
+	views := &fakeViews{lib: []workbench.ViewSummary{
+		{Name: "patient_demographics", Title: "Patient demographics", JSON: []byte(`{"name":"patient_demographics"}`)},
+		{Name: "my_labs", JSON: []byte(`{"name":"my_labs"}`)},
+	}}
+	f := newFixture(t, func(d *Deps) { d.Views = views })
+	plain := f.addRegistration(t, "Hospital")
+	lake := &core.Registration{Name: "Lake", FHIRBaseURL: "https://ehr.example.org/fhir", ClientID: "c", KeyRef: "k",
+		Sink: "s3://lake/fhir"}
+	if err := f.regs.CreateRegistration(t.Context(), lake); err != nil {
+		t.Fatal(err)
+	}
+	f.ui.registrations.reload()
+	f.ui.SelectTab(TabNewExport)
+	s := f.ui.newExport
+
+	s.registration.SetSelected(plain.Name)
+	if s.sinkBox.Visible() {
+		t.Errorf("object storage choices shown for %s, which has no sink", plain.Name)
+	}
+	s.registration.SetSelected(lake.Name)
+	if !s.sinkBox.Visible() {
+		t.Fatalf("object storage choices hidden for %s (sink %s)", lake.Name, lake.Sink)
+	}
+	if want := []string{"Patient demographics (patient_demographics)", "my_labs"}; !cmp.Equal(want, s.sinkViews.Options) {
+		t.Errorf("views offered = %q, want %q", s.sinkViews.Options, want)
+	}
+	if !strings.Contains(s.sinkNote.Text, "s3://lake/fhir") {
+		t.Errorf("note = %q, want it to name the sink", s.sinkNote.Text)
+	}
+	s.sinkViews.SetSelected([]string{"my_labs"})
+	test.Tap(s.startBtn)
+
+	// Ticked, then a registration without a sink: nothing to land.
+	f.ui.SelectTab(TabNewExport)
+	s.registration.SetSelected(plain.Name)
+	test.Tap(s.startBtn)
+
+	want := [][][]byte{{[]byte(`{"name":"my_labs"}`)}, nil}
+	if diff := cmp.Diff(want, f.exports.sinkViews); diff != "" {
+		t.Errorf("views given to Start (-want +got):\n%s", diff)
 	}
 }

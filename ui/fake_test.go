@@ -135,6 +135,8 @@ type fakeExports struct {
 	exports map[int64]*core.Export
 	files   map[int64][]*core.ExportFile
 	started []core.ExportRequest
+	// sinkViews holds each Start's views to land in object storage.
+	sinkViews [][][]byte
 	// run makes one export happen; nil completes it at once.
 	run       func(ctx context.Context, e *core.Export, onEvent func(core.Event)) error
 	cancelled []int64
@@ -198,13 +200,14 @@ func (f *fakeExports) put(e *core.Export, files ...*core.ExportFile) {
 	}
 }
 
-func (f *fakeExports) Start(ctx context.Context, reg *core.Registration, req core.ExportRequest, onEvent func(core.Event)) (*core.Export, error) {
+func (f *fakeExports) Start(ctx context.Context, reg *core.Registration, req core.ExportRequest, sinkViews [][]byte, onEvent func(core.Event)) (*core.Export, error) {
 	f.mu.Lock()
 	id := int64(len(f.exports) + 1)
 	e := &core.Export{ID: id, RegistrationID: reg.ID, FHIRBaseURL: reg.FHIRBaseURL, Request: req,
 		State: core.StateKickoff, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	f.exports[id] = e
 	f.started = append(f.started, req)
+	f.sinkViews = append(f.sinkViews, sinkViews)
 	run := f.run
 	f.mu.Unlock()
 	return f.runExport(ctx, e, onEvent, run)
@@ -350,7 +353,7 @@ type fixture struct {
 
 var testNow = time.Date(2026, 1, 2, 3, 5, 35, 0, time.UTC)
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, opts ...func(*Deps)) *fixture {
 	t.Helper()
 	a := test.NewTempApp(t)
 	f := &fixture{
@@ -363,7 +366,11 @@ func newFixture(t *testing.T) *fixture {
 	}
 	w := test.NewTempWindow(t, nil)
 	f.win = w
-	f.ui = newTestUI(t, a, w, Deps{Registrations: f.regs, Servers: f.servers, Exports: f.exports, Catalog: f.catalog, Demo: f.demo})
+	deps := Deps{Registrations: f.regs, Servers: f.servers, Exports: f.exports, Catalog: f.catalog, Demo: f.demo}
+	for _, o := range opts {
+		o(&deps)
+	}
+	f.ui = newTestUI(t, a, w, deps)
 	return f
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"tranche.dev/tranche/core"
 	"tranche.dev/tranche/core/registry"
+	"tranche.dev/tranche/core/workbench"
 )
 
 // Level choices as the screen shows them.
@@ -49,6 +50,13 @@ type newExportScreen struct {
 	post         *widget.Check
 	problems     *widget.Label
 	startBtn     *widget.Button
+
+	// Shown when the registration lands its exports in object storage:
+	// the library's views to land beside the records, as Parquet.
+	sinkBox   *fyne.Container
+	sinkNote  *widget.Label
+	sinkViews *widget.CheckGroup
+	sinkDefs  map[string][]byte // ViewDefinition JSON by sinkViews option
 }
 
 // commonTypes are offered until the server's CapabilityStatement is known.
@@ -97,6 +105,13 @@ func newNewExportScreen(u *UI) *newExportScreen {
 	s.problems = widget.NewLabel("")
 	s.problems.Wrapping = fyne.TextWrapWord
 	s.problems.Importance = widget.DangerImportance
+	s.sinkNote = widget.NewLabel("")
+	s.sinkNote.Wrapping = fyne.TextWrapWord
+	s.sinkViews = widget.NewCheckGroup(nil, nil)
+	s.sinkBox = container.NewVBox(
+		widget.NewLabelWithStyle("Object storage", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		s.sinkNote, s.sinkViews)
+	s.sinkBox.Hide()
 	s.startBtn = widget.NewButtonWithIcon("Start export", theme.MediaPlayIcon(), s.start)
 	s.startBtn.Importance = widget.HighImportance
 
@@ -127,7 +142,7 @@ func newNewExportScreen(u *UI) *newExportScreen {
 	)))
 	s.content = container.NewVScroll(container.NewPadded(container.NewVBox(
 		widget.NewLabelWithStyle("New export", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		form, advanced, s.problems,
+		form, s.sinkBox, advanced, s.problems,
 		container.NewHBox(s.startBtn, widget.NewLabel("Ctrl+E starts the export from any tab.")),
 	)))
 	s.level.SetSelected(levelPatientText)
@@ -216,6 +231,7 @@ func (s *newExportScreen) refresh() { s.onRegistration() }
 
 func (s *newExportScreen) onRegistration() {
 	r := s.selectedRegistration()
+	s.showSink(r)
 	if r == nil {
 		return
 	}
@@ -235,6 +251,58 @@ func (s *newExportScreen) onRegistration() {
 		d = got
 		fyne.Do(func() { s.setDiscovery(base, d) })
 	})
+}
+
+// showSink offers the library's views to land with the export when r
+// lands its exports in object storage, and hides the choice otherwise.
+func (s *newExportScreen) showSink(r *core.Registration) {
+	if r == nil || r.Sink == "" || s.u.deps.Views == nil {
+		s.sinkBox.Hide()
+		return
+	}
+	s.sinkNote.SetText("Exports from " + r.Name + " land in object storage at " + r.Sink +
+		". Views ticked here land there too, each as a Parquet table (views/NAME/), in open formats Spark, Trino and DuckDB read.")
+	s.sinkBox.Show()
+	var lib []workbench.ViewSummary
+	s.u.background("Could not list the views.", func(ctx context.Context) (err error) {
+		lib, err = s.u.deps.Views.Library(ctx)
+		return err
+	}, func() { s.setSinkViews(lib) })
+}
+
+// setSinkViews offers lib's views, keeping those ticked that remain.
+func (s *newExportScreen) setSinkViews(lib []workbench.ViewSummary) {
+	s.sinkDefs = make(map[string][]byte, len(lib))
+	opts := make([]string, 0, len(lib))
+	for _, v := range lib {
+		opt := v.Name
+		if v.Title != "" {
+			opt = v.Title + " (" + v.Name + ")"
+		}
+		s.sinkDefs[opt] = v.JSON
+		opts = append(opts, opt)
+	}
+	var keep []string
+	for _, o := range s.sinkViews.Selected {
+		if _, ok := s.sinkDefs[o]; ok {
+			keep = append(keep, o)
+		}
+	}
+	s.sinkViews.Options = opts
+	s.sinkViews.SetSelected(keep)
+}
+
+// chosenSinkViews returns the ViewDefinitions ticked to land with an
+// export of r: none unless r lands in object storage.
+func (s *newExportScreen) chosenSinkViews(r *core.Registration) [][]byte {
+	if r == nil || r.Sink == "" {
+		return nil
+	}
+	var defs [][]byte
+	for _, o := range s.sinkViews.Selected {
+		defs = append(defs, s.sinkDefs[o])
+	}
+	return defs
 }
 
 func (s *newExportScreen) onLevel() {
@@ -317,5 +385,5 @@ func (s *newExportScreen) start() {
 	s.problems.SetText("")
 	reg := s.selectedRegistration()
 	s.u.SelectTab(TabExports)
-	s.u.exports.start(reg, req)
+	s.u.exports.start(reg, req, s.chosenSinkViews(reg))
 }

@@ -46,7 +46,10 @@ type Exports interface {
 	FindExports(ctx context.Context, limit int) ([]*core.Export, error)
 	FindExport(ctx context.Context, id int64) (*core.Export, error)
 	FindFiles(ctx context.Context, exportID int64) ([]*core.ExportFile, error)
-	Start(ctx context.Context, reg *core.Registration, req core.ExportRequest, onEvent func(core.Event)) (*core.Export, error)
+	// Start runs a new export of reg. sinkViews are ViewDefinitions (JSON)
+	// whose rows land as Parquet tables beside the records when reg lands
+	// its exports in object storage (reg.Sink); nil for none.
+	Start(ctx context.Context, reg *core.Registration, req core.ExportRequest, sinkViews [][]byte, onEvent func(core.Event)) (*core.Export, error)
 	Resume(ctx context.Context, id int64, onEvent func(core.Event)) (*core.Export, error)
 	RetryFailed(ctx context.Context, id int64, onEvent func(core.Event)) (*core.Export, error)
 	// Cancel asks the server to drop a running job (DELETE) and marks it cancelled.
