@@ -1,6 +1,7 @@
 package catalog_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -86,30 +87,58 @@ func TestDB_PatientRuns(t *testing.T) {
 	}
 }
 
-// TestDB_PatientRunsReset checks that the lines of a file reset while
-// downloading and downloaded again with other patients are found under
-// those patients only.
+// TestDB_PatientRunsReset checks files reset (ResetFile) and downloaded
+// again whole: one reset while downloading, whose lines come back with
+// other patients, and one that failed (its lines merged), was retried and
+// reset on a bad verdict, whose new download makes a longer run from the
+// same first line than its first download left. Every line is found under
+// its patient, and only there.
 func TestDB_PatientRunsReset(t *testing.T) {
-	db := MustOpenDB(t)
-	e := MustCreateExport(t, db, "2025-01-01T00:00:00Z")
-	f := MustAddFile(t, db, e.ID, core.KindOutput, "Observation")
-	f.Lines, f.State = 2, core.FileDownloading
-	if err := db.AppendRecords(t.Context(), f, []core.Record{
-		record(t, 1, observation("o1", "p1", "x", 1)), record(t, 2, observation("o2", "p1", "x", 1)),
-	}); err != nil {
-		t.Fatal(err)
+	type batch struct {
+		state    core.FileState
+		patients []string // one line each, after the file's progress
 	}
-	if err := db.ResetFile(t.Context(), f); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name   string
+		before []batch
+		again  []string // patients of the lines downloaded again
+		want   map[string][]string
+	}{
+		{"WhileDownloading", []batch{{core.FileDownloading, []string{"p1", "p1"}}}, []string{"p2", "p3"},
+			map[string][]string{"p1": nil, "p2": {"o1"}, "p3": {"o2"}}},
+		{"AfterRetry", []batch{{core.FileFailed, []string{"p1", "p1"}}, {core.FileDownloading, []string{"p1"}}},
+			[]string{"p1", "p1", "p1"}, map[string][]string{"p1": {"o1", "o2", "o3"}}},
 	}
-	MustAppend(t, db, f, observation("o1", "p2", "x", 1), observation("o2", "p3", "x", 1))
-	for _, tt := range []struct {
-		patient string
-		want    []string
-	}{{"p1", nil}, {"p2", []string{"o1"}}, {"p3", []string{"o2"}}} {
-		if diff := cmp.Diff(tt.want, patientIDs(t, db, catalog.ResourceFilter{Patient: tt.patient})); diff != "" {
-			t.Errorf("Resources(Patient %s) (-want +got):\n%s", tt.patient, diff)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := MustOpenDB(t)
+			e := MustCreateExport(t, db, "2025-01-01T00:00:00Z")
+			f := MustAddFile(t, db, e.ID, core.KindOutput, "Observation")
+			for _, b := range tt.before {
+				var recs []core.Record
+				for _, p := range b.patients {
+					f.Lines++
+					recs = append(recs, record(t, f.Lines, observation(fmt.Sprintf("o%d", f.Lines), p, "x", 1)))
+				}
+				f.State = b.state
+				if err := db.AppendRecords(t.Context(), f, recs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.ResetFile(t.Context(), f); err != nil {
+				t.Fatal(err)
+			}
+			var lines []string
+			for i, p := range tt.again {
+				lines = append(lines, observation(fmt.Sprintf("o%d", i+1), p, "x", 1))
+			}
+			MustAppend(t, db, f, lines...)
+			for p, want := range tt.want {
+				if diff := cmp.Diff(want, patientIDs(t, db, catalog.ResourceFilter{Patient: p})); diff != "" {
+					t.Errorf("Resources(Patient %s) (-want +got):\n%s", p, diff)
+				}
+			}
+		})
 	}
 }
 
@@ -135,32 +164,5 @@ func TestDB_PatientRunsOddReferences(t *testing.T) {
 				t.Errorf("Resources(Patient %q) (-want +got):\n%s", ref, diff)
 			}
 		})
-	}
-}
-
-// TestDB_PatientRunsRetryReset checks a file that failed (its lines
-// merged), was retried, and was reset and downloaded again whole (a bad
-// verdict): the longer run its new download makes replaces the shorter
-// one its first download left, so every line is found again.
-func TestDB_PatientRunsRetryReset(t *testing.T) {
-	db := MustOpenDB(t)
-	e := MustCreateExport(t, db, "2025-01-01T00:00:00Z")
-	f := MustAddFile(t, db, e.ID, core.KindOutput, "Observation")
-	f.Lines, f.State = 2, core.FileFailed
-	if err := db.AppendRecords(t.Context(), f, []core.Record{
-		record(t, 1, observation("o1", "p1", "x", 1)), record(t, 2, observation("o2", "p1", "x", 1)),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	f.Lines, f.State = 3, core.FileDownloading // the retry's first batch
-	if err := db.AppendRecords(t.Context(), f, []core.Record{record(t, 3, observation("o3", "p1", "x", 1))}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.ResetFile(t.Context(), f); err != nil {
-		t.Fatal(err)
-	}
-	MustAppend(t, db, f, observation("o1", "p1", "x", 1), observation("o2", "p1", "x", 1), observation("o3", "p1", "x", 1))
-	if diff := cmp.Diff([]string{"o1", "o2", "o3"}, patientIDs(t, db, catalog.ResourceFilter{Patient: "p1"})); diff != "" {
-		t.Errorf("Resources(Patient p1) (-want +got):\n%s", diff)
 	}
 }
