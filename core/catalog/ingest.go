@@ -100,7 +100,6 @@ type inserter struct {
 	exportID int64
 	stored   map[string]int64 // resources actually inserted, by type
 	args     []any            // insertResourcesN's arguments, from db.insertArgs
-	runs     []byte           // insertRuns' JSON
 }
 
 // release returns ins.args to db.insertArgs, cleared: they point into the

@@ -19,72 +19,61 @@ import (
 // one and do not end a run, as no resource can ever take their rid; a
 // resource of no patient ends one.
 func (ins *inserter) insertRuns(recs []core.Record, stored int64) error {
-	// The new lines, and how many runs they make.
-	lines, runs := 0, 0
-	var lo, hi int64
-	patient := ""
-	for i := range recs {
-		r := &recs[i]
-		if r.Line <= stored || r.Problem != "" {
-			continue
-		}
-		if lines++; lines == 1 {
-			lo = r.Line
-		}
-		hi = r.Line
-		if r.Patient != patient {
-			if patient = r.Patient; patient != "" {
-				runs++
-			}
-		}
-	}
-	var err error
-	switch {
-	case runs == 0:
-	case 2*runs > lines:
-		_, err = ins.exec(insertRuns, ins.fileID, rowID(ins.fileID, lo), rowID(ins.fileID, hi), nil)
-	default:
-		buf := ins.appendRuns(ins.runs[:0], recs, stored)
-		ins.runs = buf
-		_, err = ins.exec(insertRuns, ins.fileID, rowID(ins.fileID, lo), rowID(ins.fileID, hi), rawText(buf))
-	}
-	return err
-}
-
-// appendRuns appends the runs of insertRuns to buf as a JSON array.
-func (ins *inserter) appendRuns(buf []byte, recs []core.Record, stored int64) []byte {
-	buf = append(buf, '[')
-	var patient string
-	var first, last int64
-	flush := func() {
-		if patient == "" {
-			return
-		}
-		if len(buf) > 1 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, '[')
-		buf = appendJSONString(buf, patient)
-		buf = append(buf, ',')
-		buf = strconv.AppendInt(buf, first, 10)
-		buf = append(buf, ',')
-		buf = strconv.AppendInt(buf, last-first, 10)
-		buf = append(buf, ']')
-	}
+	var runs []patientRun
+	var lines int
+	var lo, hi int64 // the new lines' first and last rids
+	prev := ""       // the patient of the last new line
 	for i := range recs {
 		r := &recs[i]
 		if r.Line <= stored || r.Problem != "" {
 			continue
 		}
 		rid := rowID(ins.fileID, r.Line)
-		if r.Patient != "" && r.Patient == patient {
-			last = rid
-			continue
+		if lines++; lines == 1 {
+			lo = rid
 		}
-		flush()
-		patient, first, last = r.Patient, rid, rid
+		hi = rid
+		if r.Patient != "" && r.Patient == prev {
+			runs[len(runs)-1].last = rid
+		} else if r.Patient != "" {
+			runs = append(runs, patientRun{r.Patient, rid, rid})
+		}
+		prev = r.Patient
 	}
-	flush()
+	var err error
+	switch {
+	case len(runs) == 0:
+	case 2*len(runs) > lines:
+		_, err = ins.exec(insertRuns, ins.fileID, lo, hi, nil)
+	default:
+		_, err = ins.exec(insertRuns, ins.fileID, lo, hi, rawText(appendRuns(nil, runs)))
+	}
+	return err
+}
+
+// patientRun is one run of a file's consecutive lines in one patient's
+// compartment, by rid.
+type patientRun struct {
+	patient     string
+	first, last int64
+}
+
+// appendRuns appends runs to buf as the JSON array pending_runs keeps:
+// [[patient, first, last - first], ...].
+func appendRuns(buf []byte, runs []patientRun) []byte {
+	buf = append(buf, '[')
+	for i, r := range runs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '[')
+		buf = appendJSONString(buf, r.patient)
+		buf = append(buf, ',')
+		buf = strconv.AppendInt(buf, r.first, 10)
+		buf = append(buf, ',')
+		buf = strconv.AppendInt(buf, r.last-r.first, 10)
+		buf = append(buf, ']')
+	}
 	return append(buf, ']')
 }
 
